@@ -1,0 +1,447 @@
+#include "krrdistill/data.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <type_traits>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/io.hpp"
+#include "krrdistill/npy.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Guard for formats whose labels are not bytes (.npy): a stray huge label
+// would otherwise size the one-hot matrix and the class-name list.
+const arma::uword kMaxClasses = 65536;
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : (fs::path(dir) / name).string();
+}
+
+std::string size_text(arma::uword h, arma::uword w) {
+  return std::to_string(h) + "x" + std::to_string(w);
+}
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  return out + ")";
+}
+
+std::uint64_t be32(const unsigned char* p) {
+  return std::uint64_t(p[0]) << 24 | std::uint64_t(p[1]) << 16 | std::uint64_t(p[2]) << 8 |
+         std::uint64_t(p[3]);
+}
+
+std::vector<std::string> number_names(arma::uword k) {
+  std::vector<std::string> names;
+  names.reserve(k);
+  for (arma::uword c = 0; c < k; ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+arma::uword max_label(const Dataset& ds) {
+  arma::uword top = 0;
+  if (!ds.train.labels.empty()) top = std::max(top, arma::uword(ds.train.labels.max()));
+  if (!ds.test.labels.empty()) top = std::max(top, arma::uword(ds.test.labels.max()));
+  return top;
+}
+
+// ---- IDX ------------------------------------------------------------------
+
+// "base" or "base.gz" in dir, the plain file first (no inflate needed).
+std::string find_idx_file(const std::string& dir, const std::string& base) {
+  std::string plain = join(dir, base);
+  if (file_exists(plain)) return plain;
+  if (file_exists(plain + ".gz")) return plain + ".gz";
+  throw Error(plain + ": no such file (nor " + base + ".gz)");
+}
+
+PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
+  std::vector<unsigned char> bytes = read_file_bytes(path);
+  if (bytes.size() < 16)
+    throw Error(path + ": file too short for an IDX image header (" +
+                std::to_string(bytes.size()) + " bytes, need 16)");
+  const std::uint64_t magic = be32(bytes.data());
+  if (magic != 0x803) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
+    throw Error(path + ": wrong magic " + hex + " (expected 0x00000803 for IDX images)");
+  }
+  const std::uint64_t n = be32(bytes.data() + 4);
+  const std::uint64_t h = be32(bytes.data() + 8);
+  const std::uint64_t w = be32(bytes.data() + 12);
+  if (n == 0) throw Error(path + ": holds zero images");
+  if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
+  // h, w < 2^32, so h·w fits; n·h·w may not.
+  const std::uint64_t d = h * w;
+  const std::uint64_t held = bytes.size() - 16;
+  if (d > std::numeric_limits<std::uint64_t>::max() / n || n * d != held) {
+    std::string expected = d > std::numeric_limits<std::uint64_t>::max() / n
+                               ? std::string("more than 2^64")
+                               : std::to_string(n * d);
+    throw Error(path + ": header says " + std::to_string(n) + " images of " + size_text(h, w) +
+                " (" + expected + " bytes) but the file holds " + std::to_string(held) +
+                " bytes after the 16-byte header");
+  }
+  shape = ImageShape{1, h, w};
+  // IDX stores each image row-major and contiguous: exactly one column.
+  PixelMatrix pixels(d, n, arma::fill::none);
+  std::memcpy(pixels.memptr(), bytes.data() + 16, n * d);
+  return pixels;
+}
+
+arma::uvec read_idx_labels(const std::string& path) {
+  std::vector<unsigned char> bytes = read_file_bytes(path);
+  if (bytes.size() < 8)
+    throw Error(path + ": file too short for an IDX label header (" +
+                std::to_string(bytes.size()) + " bytes, need 8)");
+  const std::uint64_t magic = be32(bytes.data());
+  if (magic != 0x801) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
+    throw Error(path + ": wrong magic " + hex + " (expected 0x00000801 for IDX labels)");
+  }
+  const std::uint64_t n = be32(bytes.data() + 4);
+  const std::uint64_t held = bytes.size() - 8;
+  if (n == 0) throw Error(path + ": holds zero labels");
+  if (n != held)
+    throw Error(path + ": header says " + std::to_string(n) + " labels but the file holds " +
+                std::to_string(held) + " bytes after the 8-byte header");
+  arma::uvec labels(n);
+  for (std::uint64_t i = 0; i < n; ++i) labels[i] = bytes[8 + i];
+  return labels;
+}
+
+Split read_idx_split(const std::string& dir, const std::string& prefix, ImageShape& shape) {
+  std::string images_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+  std::string labels_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+  Split split;
+  split.pixels = read_idx_images(images_path, shape);
+  split.labels = read_idx_labels(labels_path);
+  if (split.labels.n_elem != split.pixels.n_cols)
+    throw Error(labels_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
+                images_path + " holds " + std::to_string(split.pixels.n_cols) + " images");
+  return split;
+}
+
+void check_labels_below(const arma::uvec& labels, arma::uword k, const std::string& path) {
+  for (arma::uword i = 0; i < labels.n_elem; ++i)
+    if (labels[i] >= k)
+      throw Error(path + ": label " + std::to_string(labels[i]) + " of item " + std::to_string(i) +
+                  " is out of range (the dataset has " + std::to_string(k) + " classes)");
+}
+
+// ---- CIFAR ----------------------------------------------------------------
+
+// dir itself, or its subfolder as unpacked from the official archive.
+std::string cifar_folder(const std::string& dir, const std::string& first_file,
+                         const std::string& subfolder) {
+  if (file_exists(join(dir, first_file))) return dir;
+  std::string sub = join(dir, subfolder);
+  if (file_exists(join(sub, first_file))) return sub;
+  throw Error(join(dir, first_file) + ": no such file (nor in the subfolder " + subfolder + ")");
+}
+
+struct CifarFormat {
+  std::string dataset;       // for messages: "CIFAR-10", "CIFAR-100"
+  std::size_t label_bytes;   // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
+  std::size_t label_index;   // which label byte becomes the label
+  std::vector<arma::uword> label_limits;  // classes per label byte
+  std::vector<std::string> label_kinds;   // "" or "coarse"/"fine", for messages
+};
+
+const std::size_t kCifarPixels = 3 * 32 * 32;
+
+// Reads and checks several batch files, then packs them into one split
+// (each buffer is released as soon as it is copied).
+Split read_cifar_split(const std::vector<std::string>& paths, const CifarFormat& fmt) {
+  const std::size_t record = fmt.label_bytes + kCifarPixels;
+  std::vector<std::vector<unsigned char>> buffers;
+  std::size_t total = 0;
+  for (const std::string& path : paths) {
+    buffers.push_back(read_file_bytes(path));
+    const std::vector<unsigned char>& b = buffers.back();
+    if (b.empty()) throw Error(path + ": holds zero images (the file is empty)");
+    if (b.size() % record != 0)
+      throw Error(path + ": size " + std::to_string(b.size()) + " bytes is not a multiple of the " +
+                  std::to_string(record) + "-byte " + fmt.dataset + " record (" +
+                  std::to_string(fmt.label_bytes) + " label byte" +
+                  (fmt.label_bytes > 1 ? "s" : "") + " + 3072 pixels)");
+    const std::size_t n = b.size() / record;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < fmt.label_bytes; ++j) {
+        unsigned value = b[i * record + j];
+        if (value >= fmt.label_limits[j])
+          throw Error(path + ": " + fmt.label_kinds[j] + (fmt.label_kinds[j].empty() ? "" : " ") +
+                      "label " + std::to_string(value) + " of record " + std::to_string(i) +
+                      " is out of range (" + fmt.dataset + " has " +
+                      std::to_string(fmt.label_limits[j]) + " " + fmt.label_kinds[j] +
+                      (fmt.label_kinds[j].empty() ? "" : " ") + "classes)");
+      }
+    total += n;
+  }
+  Split split;
+  split.pixels.set_size(kCifarPixels, total);
+  split.labels.set_size(total);
+  std::size_t col = 0;
+  for (std::vector<unsigned char>& b : buffers) {
+    const std::size_t n = b.size() / record;
+    for (std::size_t i = 0; i < n; ++i, ++col) {
+      const unsigned char* rec = b.data() + i * record;
+      split.labels[col] = rec[fmt.label_index];
+      // CIFAR's R, G, B planes stay in their order: channel-first column.
+      std::memcpy(split.pixels.colptr(col), rec + fmt.label_bytes, kCifarPixels);
+    }
+    std::vector<unsigned char>().swap(b);
+  }
+  return split;
+}
+
+// Optional names file: one name a line, empty lines skipped; must give k names.
+std::vector<std::string> read_names(const std::string& path, arma::uword k,
+                                    const std::string& what) {
+  if (!file_exists(path)) return number_names(k);
+  std::vector<unsigned char> bytes = read_file_bytes(path);
+  std::vector<std::string> names;
+  std::string text(bytes.begin(), bytes.end());
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    const char* space = " \t\r\f\v";
+    std::size_t first = line.find_first_not_of(space);
+    if (first != std::string::npos) {
+      std::size_t last = line.find_last_not_of(space);
+      names.push_back(line.substr(first, last - first + 1));
+    }
+    start = end + 1;
+  }
+  if (names.size() != k)
+    throw Error(path + ": holds " + std::to_string(names.size()) + " class names but " + what +
+                " has " + std::to_string(k) + " classes");
+  return names;
+}
+
+// ---- .npy -----------------------------------------------------------------
+
+PixelMatrix npy_images(const std::string& path, ImageShape& shape) {
+  NpyArray a = read_npy(path);
+  if (a.dtype != "|u1")
+    throw Error(path + ": images must be uint8 ('|u1'), got '" + a.dtype + "'");
+  if (a.shape.size() != 3 && a.shape.size() != 4)
+    throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
+                shape_text(a.shape));
+  const std::uint64_t n = a.shape[0];
+  const std::uint64_t c = a.shape.size() == 4 ? a.shape[1] : 1;
+  const std::uint64_t h = a.shape[a.shape.size() - 2];
+  const std::uint64_t w = a.shape[a.shape.size() - 1];
+  if (n == 0) throw Error(path + ": holds zero images");
+  if (c != 1 && c != 3)
+    throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) +
+                " (shape " + shape_text(a.shape) + "; channels come second)");
+  if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
+  shape = ImageShape{c, h, w};
+  // C order n×c×h×w: each image is one contiguous, channel-first record.
+  PixelMatrix pixels(c * h * w, n, arma::fill::none);
+  std::memcpy(pixels.memptr(), a.bytes.data(), a.bytes.size());
+  return pixels;
+}
+
+template <typename T>
+arma::uvec labels_from(const NpyArray& a, const std::string& path) {
+  arma::uvec labels(a.shape[0]);
+  for (arma::uword i = 0; i < labels.n_elem; ++i) {
+    T v;
+    std::memcpy(&v, a.bytes.data() + i * sizeof(T), sizeof(T));
+    // Compare as signed/unsigned 64-bit without narrowing surprises.
+    if constexpr (std::is_signed<T>::value) {
+      if (v < 0)
+        throw Error(path + ": label " + std::to_string(v) + " of item " + std::to_string(i) +
+                    " is negative");
+    }
+    if (std::uint64_t(v) >= kMaxClasses)
+      throw Error(path + ": label " + std::to_string(v) + " of item " + std::to_string(i) +
+                  " is too large (at most " + std::to_string(kMaxClasses) +
+                  " classes are supported)");
+    labels[i] = arma::uword(v);
+  }
+  return labels;
+}
+
+arma::uvec npy_labels(const std::string& path) {
+  NpyArray a = read_npy(path);
+  const std::string& t = a.dtype;
+  if (t[1] != 'i' && t[1] != 'u') throw Error(path + ": labels must be integers, got '" + t + "'");
+  if (a.shape.size() != 1) throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
+  if (t == "|u1") return labels_from<std::uint8_t>(a, path);
+  if (t == "|i1") return labels_from<std::int8_t>(a, path);
+  if (t == "<u2") return labels_from<std::uint16_t>(a, path);
+  if (t == "<i2") return labels_from<std::int16_t>(a, path);
+  if (t == "<u4") return labels_from<std::uint32_t>(a, path);
+  if (t == "<i4") return labels_from<std::int32_t>(a, path);
+  if (t == "<u8") return labels_from<std::uint64_t>(a, path);
+  return labels_from<std::int64_t>(a, path);  // "<i8", the last integer type
+}
+
+Split npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
+  std::string x_path = join(dir, "x_" + which + ".npy");
+  std::string y_path = join(dir, "y_" + which + ".npy");
+  Split split;
+  split.pixels = npy_images(x_path, shape);
+  split.labels = npy_labels(y_path);
+  if (split.labels.n_elem != split.pixels.n_cols)
+    throw Error(y_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
+                x_path + " holds " + std::to_string(split.pixels.n_cols) + " images");
+  return split;
+}
+
+std::string shape_text(const ImageShape& s) {
+  return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
+         std::to_string(s.width);
+}
+
+bool same_shape(const ImageShape& a, const ImageShape& b) {
+  return a.channels == b.channels && a.height == b.height && a.width == b.width;
+}
+
+}  // namespace
+
+Dataset load_idx_folder(const std::string& dir, const std::string& name) {
+  Dataset ds;
+  ds.name = name;
+  // Inflating is the slow part (about 0.2 s for Fashion-MNIST's training
+  // images), so the test split is read on a second thread meanwhile. Errors
+  // stay deterministic: a training-split error is reported first.
+  ImageShape test_shape;
+  std::future<Split> test = std::async(std::launch::async, [&dir, &test_shape] {
+    return read_idx_split(dir, "t10k", test_shape);
+  });
+  ds.train = read_idx_split(dir, "train", ds.shape);
+  ds.test = test.get();
+  if (!same_shape(ds.shape, test_shape))
+    throw Error(find_idx_file(dir, "t10k-images-idx3-ubyte") + ": test images are " +
+                size_text(test_shape.height, test_shape.width) + " but the training images are " +
+                size_text(ds.shape.height, ds.shape.width));
+
+  if (name == "fashion-mnist" || name == "mnist") {
+    ds.num_classes = 10;
+    check_labels_below(ds.train.labels, 10, find_idx_file(dir, "train-labels-idx1-ubyte"));
+    check_labels_below(ds.test.labels, 10, find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+  } else {
+    ds.num_classes = max_label(ds) + 1;
+  }
+  if (name == "fashion-mnist")
+    ds.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  else
+    ds.class_names = number_names(ds.num_classes);
+  return ds;
+}
+
+Dataset load_cifar10(const std::string& dir) {
+  const std::string folder = cifar_folder(dir, "data_batch_1.bin", "cifar-10-batches-bin");
+  CifarFormat fmt{"CIFAR-10", 1, 0, {10}, {""}};
+  std::vector<std::string> train_paths;
+  for (int b = 1; b <= 5; ++b)
+    train_paths.push_back(join(folder, "data_batch_" + std::to_string(b) + ".bin"));
+  Dataset ds;
+  ds.name = "cifar10";
+  ds.shape = ImageShape{3, 32, 32};
+  ds.num_classes = 10;
+  ds.train = read_cifar_split(train_paths, fmt);
+  ds.test = read_cifar_split({join(folder, "test_batch.bin")}, fmt);
+  ds.class_names = read_names(join(folder, "batches.meta.txt"), 10, "CIFAR-10");
+  return ds;
+}
+
+Dataset load_cifar100(const std::string& dir, bool coarse) {
+  const std::string folder = cifar_folder(dir, "train.bin", "cifar-100-binary");
+  CifarFormat fmt{"CIFAR-100", 2, coarse ? 0u : 1u, {20, 100}, {"coarse", "fine"}};
+  const arma::uword k = coarse ? 20 : 100;
+  Dataset ds;
+  ds.name = "cifar100";
+  ds.shape = ImageShape{3, 32, 32};
+  ds.num_classes = k;
+  ds.train = read_cifar_split({join(folder, "train.bin")}, fmt);
+  ds.test = read_cifar_split({join(folder, "test.bin")}, fmt);
+  ds.class_names =
+      read_names(join(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
+                 coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
+  return ds;
+}
+
+Dataset load_npy_folder(const std::string& dir) {
+  Dataset ds;
+  ds.name = "npy";
+  ImageShape test_shape;
+  ds.train = npy_split(dir, "train", ds.shape);
+  ds.test = npy_split(dir, "test", test_shape);
+  if (!same_shape(ds.shape, test_shape))
+    throw Error(join(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
+                " (channels x height x width) but the training images are " +
+                shape_text(ds.shape));
+  ds.num_classes = max_label(ds) + 1;
+  ds.class_names = number_names(ds.num_classes);
+  return ds;
+}
+
+Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse) {
+  const char* known = "fashion-mnist, mnist, idx, cifar10, cifar100, npy, auto";
+  std::string kind = name;
+  if (kind != "fashion-mnist" && kind != "mnist" && kind != "idx" && kind != "cifar10" &&
+      kind != "cifar100" && kind != "npy" && kind != "auto")
+    throw Error("unknown dataset '" + name + "' (expected one of: " + known + ")");
+  if (dir.empty() && kind != "fashion-mnist")
+    throw Error("dataset '" + name + "' needs a folder (--data DIR)");
+
+  if (kind == "auto") {
+    auto has = [&](const std::string& file) { return file_exists(join(dir, file)); };
+    if (has("train-images-idx3-ubyte") || has("train-images-idx3-ubyte.gz"))
+      kind = "idx";
+    else if (has("data_batch_1.bin") || has("cifar-10-batches-bin/data_batch_1.bin"))
+      kind = "cifar10";
+    else if (has("train.bin") || has("cifar-100-binary/train.bin"))
+      kind = "cifar100";
+    else if (has("x_train.npy"))
+      kind = "npy";
+    else
+      throw Error(dir +
+                  ": cannot detect the dataset format (expected train-images-idx3-ubyte[.gz], "
+                  "data_batch_1.bin, train.bin or x_train.npy)");
+  }
+  if (coarse && kind != "cifar100")
+    throw Error("coarse labels exist only for cifar100, not for dataset '" + kind + "'");
+
+  if (kind == "fashion-mnist") return load_idx_folder(dir.empty() ? kFashionMnistDir : dir, kind);
+  if (kind == "mnist" || kind == "idx") return load_idx_folder(dir, kind);
+  if (kind == "cifar10") return load_cifar10(dir);
+  if (kind == "cifar100") return load_cifar100(dir, coarse);
+  return load_npy_folder(dir);
+}
+
+arma::mat one_hot(const arma::uvec& labels, arma::uword num_classes) {
+  arma::mat Y(num_classes, labels.n_elem, arma::fill::zeros);
+  for (arma::uword i = 0; i < labels.n_elem; ++i) {
+    if (labels[i] >= num_classes)
+      throw Error("one_hot: label " + std::to_string(labels[i]) + " of item " + std::to_string(i) +
+                  " is not below the number of classes " + std::to_string(num_classes));
+    Y(labels[i], i) = 1.0;
+  }
+  return Y;
+}
+
+}  // namespace krrdistill

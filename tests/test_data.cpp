@@ -1,0 +1,843 @@
+#define BOOST_TEST_MODULE test_data
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/error.hpp"
+
+namespace fs = std::filesystem;
+using krrdistill::Dataset;
+using krrdistill::Error;
+using Bytes = std::vector<unsigned char>;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::current_path() /
+           ("test_data_tmp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string dir() const { return path.string(); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_plain(const std::string& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  BOOST_REQUIRE(out.good());
+}
+
+void write_gz(const std::string& path, const Bytes& bytes) {
+  gzFile gz = gzopen(path.c_str(), "wb");
+  BOOST_REQUIRE(gz != nullptr);
+  BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
+}
+
+void write_file(const std::string& path, const Bytes& bytes, bool gz) {
+  if (gz)
+    write_gz(path + ".gz", bytes);
+  else
+    write_plain(path, bytes);
+}
+
+Bytes read_plain(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void put_be32(Bytes& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<unsigned char>(v >> s));
+}
+
+Bytes random_bytes(std::size_t n, std::mt19937& rng) {
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<unsigned char>(rng() & 0xff);
+  return out;
+}
+
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected krrdistill::Error");
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+Bytes pixels_of(const krrdistill::PixelMatrix& m) { return Bytes(m.begin(), m.end()); }
+
+std::vector<unsigned> labels_of(const arma::uvec& v) {
+  return std::vector<unsigned>(v.begin(), v.end());
+}
+
+std::vector<std::string> numbers(int k) {
+  std::vector<std::string> out;
+  for (int c = 0; c < k; ++c) out.push_back(std::to_string(c));
+  return out;
+}
+
+// ---- IDX fixtures ---------------------------------------------------------
+
+Bytes idx_images(std::uint32_t n, std::uint32_t h, std::uint32_t w, const Bytes& pixels,
+                 std::uint32_t magic = 0x803) {
+  Bytes out;
+  put_be32(out, magic);
+  put_be32(out, n);
+  put_be32(out, h);
+  put_be32(out, w);
+  out.insert(out.end(), pixels.begin(), pixels.end());
+  return out;
+}
+
+Bytes idx_labels(const std::vector<unsigned>& labels, std::uint32_t magic = 0x801) {
+  Bytes out;
+  put_be32(out, magic);
+  put_be32(out, std::uint32_t(labels.size()));
+  for (unsigned l : labels) out.push_back(static_cast<unsigned char>(l));
+  return out;
+}
+
+struct IdxSplit {
+  Bytes pixels;  // image after image, row-major
+  std::vector<unsigned> labels;
+};
+
+IdxSplit make_split(std::uint32_t n, std::uint32_t d, unsigned k, std::mt19937& rng) {
+  IdxSplit s;
+  s.pixels = random_bytes(std::size_t(n) * d, rng);
+  for (std::uint32_t i = 0; i < n; ++i) s.labels.push_back(unsigned(rng() % k));
+  return s;
+}
+
+struct IdxFixture {
+  IdxSplit train, test;
+  std::uint32_t h = 5, w = 7;
+};
+
+// A complete IDX folder: 13 training and 6 test images of h×w.
+IdxFixture write_idx_folder(const std::string& dir, bool gz, unsigned k = 10,
+                            std::uint32_t h = 5, std::uint32_t w = 7) {
+  std::mt19937 rng(42 + k + gz);
+  IdxFixture f;
+  f.h = h;
+  f.w = w;
+  f.train = make_split(13, h * w, k, rng);
+  f.test = make_split(6, h * w, k, rng);
+  // Make sure the largest label occurs, so num_classes is known exactly.
+  f.test.labels[0] = k - 1;
+  write_file(dir + "/train-images-idx3-ubyte", idx_images(13, h, w, f.train.pixels), gz);
+  write_file(dir + "/train-labels-idx1-ubyte", idx_labels(f.train.labels), gz);
+  write_file(dir + "/t10k-images-idx3-ubyte", idx_images(6, h, w, f.test.pixels), gz);
+  write_file(dir + "/t10k-labels-idx1-ubyte", idx_labels(f.test.labels), gz);
+  return f;
+}
+
+void check_idx(const Dataset& ds, const IdxFixture& f) {
+  BOOST_TEST(ds.shape.channels == 1u);
+  BOOST_TEST(ds.shape.height == f.h);
+  BOOST_TEST(ds.shape.width == f.w);
+  BOOST_TEST(ds.train.pixels.n_rows == f.h * f.w);
+  BOOST_TEST(ds.train.pixels.n_cols == 13u);
+  BOOST_TEST(ds.test.pixels.n_rows == f.h * f.w);
+  BOOST_TEST(ds.test.pixels.n_cols == 6u);
+  BOOST_TEST(pixels_of(ds.train.pixels) == f.train.pixels);
+  BOOST_TEST(pixels_of(ds.test.pixels) == f.test.pixels);
+  BOOST_TEST(labels_of(ds.train.labels) == f.train.labels);
+  BOOST_TEST(labels_of(ds.test.labels) == f.test.labels);
+  // Pixel (row r, column c) of image i sits at r·w + c of column i.
+  const unsigned i = 4, r = f.h - 1, c = f.w - 2;
+  BOOST_TEST(ds.train.pixels(r * f.w + c, i) == f.train.pixels[i * f.h * f.w + r * f.w + c]);
+}
+
+// ---- CIFAR fixtures -------------------------------------------------------
+
+struct CifarRecords {
+  Bytes pixels;                   // 3072 bytes per record, channel-first
+  std::vector<unsigned> coarse;   // CIFAR-100 only
+  std::vector<unsigned> labels;   // CIFAR-10 label or CIFAR-100 fine label
+};
+
+// Writes n records to path; appends what was written to into.
+void write_cifar_batch(const std::string& path, int n, bool cifar100, std::mt19937& rng,
+                       CifarRecords& into) {
+  Bytes file;
+  for (int i = 0; i < n; ++i) {
+    unsigned coarse = unsigned(rng() % 20);
+    unsigned label = unsigned(rng() % (cifar100 ? 100 : 10));
+    if (cifar100) {
+      file.push_back(static_cast<unsigned char>(coarse));
+      into.coarse.push_back(coarse);
+    }
+    file.push_back(static_cast<unsigned char>(label));
+    into.labels.push_back(label);
+    Bytes px = random_bytes(3072, rng);
+    file.insert(file.end(), px.begin(), px.end());
+    into.pixels.insert(into.pixels.end(), px.begin(), px.end());
+  }
+  write_plain(path, file);
+}
+
+struct CifarFixture {
+  CifarRecords train, test;
+};
+
+CifarFixture write_cifar10_folder(const std::string& dir) {
+  std::mt19937 rng(10);
+  CifarFixture f;
+  for (int b = 1; b <= 5; ++b)
+    write_cifar_batch(dir + "/data_batch_" + std::to_string(b) + ".bin", b, false, rng, f.train);
+  write_cifar_batch(dir + "/test_batch.bin", 4, false, rng, f.test);
+  return f;
+}
+
+CifarFixture write_cifar100_folder(const std::string& dir) {
+  std::mt19937 rng(100);
+  CifarFixture f;
+  write_cifar_batch(dir + "/train.bin", 7, true, rng, f.train);
+  write_cifar_batch(dir + "/test.bin", 3, true, rng, f.test);
+  return f;
+}
+
+void check_cifar_pixels(const Dataset& ds, const CifarFixture& f) {
+  BOOST_TEST(ds.shape.channels == 3u);
+  BOOST_TEST(ds.shape.height == 32u);
+  BOOST_TEST(ds.shape.width == 32u);
+  BOOST_TEST(ds.train.pixels.n_rows == 3072u);
+  BOOST_TEST(ds.test.pixels.n_rows == 3072u);
+  BOOST_TEST(pixels_of(ds.train.pixels) == f.train.pixels);
+  BOOST_TEST(pixels_of(ds.test.pixels) == f.test.pixels);
+  // Green channel, row 5, column 9 of test image 2: offset 1024 + 5·32 + 9.
+  BOOST_TEST(ds.test.pixels(1024 + 5 * 32 + 9, 2) == f.test.pixels[2 * 3072 + 1024 + 5 * 32 + 9]);
+}
+
+// ---- .npy fixtures --------------------------------------------------------
+
+Bytes npy_bytes(const std::string& descr, const std::string& shape, const Bytes& data) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::size_t total = 10 + header.size() + 1;
+  header.append((total + 63) / 64 * 64 - total, ' ');
+  header.push_back('\n');
+  Bytes out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.push_back(static_cast<unsigned char>(header.size() & 0xff));
+  out.push_back(static_cast<unsigned char>(header.size() >> 8));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+template <typename T>
+Bytes le_bytes(const std::vector<T>& values) {
+  Bytes out(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+struct NpyFixture {
+  Bytes train_pixels, test_pixels;
+  std::vector<unsigned> train_labels, test_labels;
+};
+
+// 1-channel (n, h, w) when channels == 0, else (n, c, h, w).
+NpyFixture write_npy_folder(const std::string& dir, unsigned channels) {
+  std::mt19937 rng(7 + channels);
+  NpyFixture f;
+  const unsigned c = channels == 0 ? 1 : channels, h = 4, w = 6;
+  const unsigned d = c * h * w;
+  f.train_pixels = random_bytes(9 * d, rng);
+  f.test_pixels = random_bytes(5 * d, rng);
+  std::string dims = channels == 0 ? "4, 6" : std::to_string(channels) + ", 4, 6";
+  write_plain(dir + "/x_train.npy", npy_bytes("|u1", "(9, " + dims + ")", f.train_pixels));
+  write_plain(dir + "/x_test.npy", npy_bytes("|u1", "(5, " + dims + ")", f.test_pixels));
+  // Different integer dtypes for the two label files; 11 is the largest label.
+  std::vector<std::int64_t> train = {0, 3, 11, 2, 2, 5, 1, 0, 7};
+  std::vector<std::uint8_t> test = {4, 4, 0, 9, 6};
+  write_plain(dir + "/y_train.npy", npy_bytes("<i8", "(9,)", le_bytes(train)));
+  write_plain(dir + "/y_test.npy", npy_bytes("|u1", "(5,)", le_bytes(test)));
+  f.train_labels.assign(train.begin(), train.end());
+  f.test_labels.assign(test.begin(), test.end());
+  return f;
+}
+
+}  // namespace
+
+// ===== one_hot =============================================================
+
+BOOST_AUTO_TEST_CASE(one_hot_columns) {
+  arma::uvec labels = {2, 0, 1, 2};
+  arma::mat Y = krrdistill::one_hot(labels, 3);
+  arma::mat expected = {{0, 1, 0, 0}, {0, 0, 1, 0}, {1, 0, 0, 1}};
+  BOOST_TEST(Y.n_rows == 3u);
+  BOOST_TEST(Y.n_cols == 4u);
+  BOOST_TEST(arma::approx_equal(Y, expected, "absdiff", 0.0));
+  BOOST_TEST(error_of([&] { krrdistill::one_hot(labels, 2); }) ==
+             "one_hot: label 2 of item 0 is not below the number of classes 2");
+}
+
+// ===== IDX =================================================================
+
+BOOST_AUTO_TEST_CASE(idx_plain_round_trip_mnist) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false);
+  Dataset ds = krrdistill::load_dataset("mnist", tmp.dir(), false);
+  check_idx(ds, f);
+  BOOST_TEST(ds.name == "mnist");
+  BOOST_TEST(ds.num_classes == 10u);
+  BOOST_TEST(ds.class_names == numbers(10));
+}
+
+BOOST_AUTO_TEST_CASE(idx_gzip_round_trip_fashion_mnist) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), true, 10, 28, 28);
+  BOOST_REQUIRE(fs::exists(tmp.file("train-images-idx3-ubyte.gz")));
+  BOOST_REQUIRE(!fs::exists(tmp.file("train-images-idx3-ubyte")));
+  Dataset ds = krrdistill::load_dataset("fashion-mnist", tmp.dir(), false);
+  check_idx(ds, f);
+  BOOST_TEST(ds.name == "fashion-mnist");
+  BOOST_TEST(ds.num_classes == 10u);
+  BOOST_TEST(ds.class_names ==
+             (std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}));
+}
+
+BOOST_AUTO_TEST_CASE(idx_generic_classes_from_labels_and_auto) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false, 13, 3, 4);
+  Dataset ds = krrdistill::load_dataset("idx", tmp.dir(), false);
+  check_idx(ds, f);
+  BOOST_TEST(ds.name == "idx");
+  BOOST_TEST(ds.num_classes == 13u);
+  BOOST_TEST(ds.class_names == numbers(13));
+  Dataset detected = krrdistill::load_dataset("auto", tmp.dir(), false);
+  BOOST_TEST(detected.name == "idx");
+  BOOST_TEST(pixels_of(detected.train.pixels) == f.train.pixels);
+}
+
+BOOST_AUTO_TEST_CASE(idx_mixed_plain_and_gzip_prefers_plain) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false);
+  // A gzipped copy with other content next to the plain file is ignored...
+  write_gz(tmp.file("train-labels-idx1-ubyte.gz"), idx_labels({1}));
+  // ...and a folder may mix plain and gzipped files.
+  fs::remove(tmp.file("t10k-images-idx3-ubyte"));
+  write_gz(tmp.file("t10k-images-idx3-ubyte.gz"), idx_images(6, 5, 7, f.test.pixels));
+  Dataset ds = krrdistill::load_idx_folder(tmp.dir(), "mnist");
+  check_idx(ds, f);
+}
+
+BOOST_AUTO_TEST_CASE(idx_missing_file) {
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), true);
+  fs::remove(tmp.file("t10k-labels-idx1-ubyte.gz"));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-labels-idx1-ubyte") + ": no such file (nor t10k-labels-idx1-ubyte.gz)");
+}
+
+BOOST_AUTO_TEST_CASE(idx_truncated_header) {
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 13, 0, 0});
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-images-idx3-ubyte") +
+                 ": file too short for an IDX image header (10 bytes, need 16)");
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("t10k-labels-idx1-ubyte"), {0, 0, 8, 1, 0});
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-labels-idx1-ubyte") +
+                 ": file too short for an IDX label header (5 bytes, need 8)");
+}
+
+BOOST_AUTO_TEST_CASE(idx_truncated_pixels) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), true);
+  Bytes cut(f.train.pixels.begin(), f.train.pixels.begin() + 100);
+  write_gz(tmp.file("train-images-idx3-ubyte.gz"), idx_images(13, 5, 7, cut));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-images-idx3-ubyte.gz") +
+                 ": header says 13 images of 5x7 (455 bytes) but the file holds 100 bytes after "
+                 "the 16-byte header");
+}
+
+BOOST_AUTO_TEST_CASE(idx_too_long_file) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false);
+  Bytes more = f.test.pixels;
+  more.push_back(0);
+  write_plain(tmp.file("t10k-images-idx3-ubyte"), idx_images(6, 5, 7, more));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-images-idx3-ubyte") +
+                 ": header says 6 images of 5x7 (210 bytes) but the file holds 211 bytes after "
+                 "the 16-byte header");
+  write_idx_folder(tmp.dir(), false);
+  std::vector<unsigned> labels(14, 1);
+  Bytes lab = idx_labels(labels);
+  lab[7] = 13;  // header says 13, 14 present
+  write_plain(tmp.file("train-labels-idx1-ubyte"), lab);
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-labels-idx1-ubyte") +
+                 ": header says 13 labels but the file holds 14 bytes after the 8-byte header");
+}
+
+BOOST_AUTO_TEST_CASE(idx_huge_header_counts) {
+  // 2^32-1 images of 2^32-1 × 2^32-1: checked against the length, never allocated.
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("train-images-idx3-ubyte"),
+              idx_images(0xffffffffu, 0xffffffffu, 0xffffffffu, Bytes(20, 1)));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-images-idx3-ubyte") +
+                 ": header says 4294967295 images of 4294967295x4294967295 (more than 2^64 "
+                 "bytes) but the file holds 20 bytes after the 16-byte header");
+}
+
+BOOST_AUTO_TEST_CASE(idx_wrong_magic) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("train-images-idx3-ubyte"), idx_images(13, 5, 7, f.train.pixels, 0x801));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-images-idx3-ubyte") +
+                 ": wrong magic 0x00000801 (expected 0x00000803 for IDX images)");
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("t10k-labels-idx1-ubyte"), idx_labels(f.test.labels, 0x803));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-labels-idx1-ubyte") +
+                 ": wrong magic 0x00000803 (expected 0x00000801 for IDX labels)");
+}
+
+BOOST_AUTO_TEST_CASE(idx_label_out_of_range) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), true);
+  f.train.labels[3] = 10;
+  write_gz(tmp.file("train-labels-idx1-ubyte.gz"), idx_labels(f.train.labels));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("fashion-mnist", tmp.dir(), false); }) ==
+             tmp.file("train-labels-idx1-ubyte.gz") +
+                 ": label 10 of item 3 is out of range (the dataset has 10 classes)");
+  // The same file is fine as a generic IDX folder: 11 classes.
+  Dataset ds = krrdistill::load_dataset("idx", tmp.dir(), false);
+  BOOST_TEST(ds.num_classes == 11u);
+  // A label byte of 255 gives 256 classes and no overflow.
+  f.train.labels[3] = 255;
+  write_gz(tmp.file("train-labels-idx1-ubyte.gz"), idx_labels(f.train.labels));
+  BOOST_TEST(krrdistill::load_dataset("idx", tmp.dir(), false).num_classes == 256u);
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-labels-idx1-ubyte.gz") +
+                 ": label 255 of item 3 is out of range (the dataset has 10 classes)");
+}
+
+BOOST_AUTO_TEST_CASE(idx_count_mismatch) {
+  TempDir tmp;
+  IdxFixture f = write_idx_folder(tmp.dir(), false);
+  f.train.labels.pop_back();
+  write_plain(tmp.file("train-labels-idx1-ubyte"), idx_labels(f.train.labels));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-labels-idx1-ubyte") + ": holds 12 labels but " +
+                 tmp.file("train-images-idx3-ubyte") + " holds 13 images");
+}
+
+BOOST_AUTO_TEST_CASE(idx_train_test_size_differ) {
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), false);
+  std::mt19937 rng(1);
+  write_plain(tmp.file("t10k-images-idx3-ubyte"), idx_images(6, 7, 5, random_bytes(210, rng)));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-images-idx3-ubyte") +
+                 ": test images are 7x5 but the training images are 5x7");
+}
+
+BOOST_AUTO_TEST_CASE(idx_zero_images) {
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("t10k-images-idx3-ubyte"), idx_images(0, 5, 7, {}));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-images-idx3-ubyte") + ": holds zero images");
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("train-images-idx3-ubyte"), idx_images(13, 0, 7, {}));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("train-images-idx3-ubyte") + ": image size 0x7 is empty");
+  write_idx_folder(tmp.dir(), false);
+  write_plain(tmp.file("t10k-labels-idx1-ubyte"), idx_labels({}));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-labels-idx1-ubyte") + ": holds zero labels");
+}
+
+BOOST_AUTO_TEST_CASE(idx_corrupt_gzip) {
+  TempDir tmp;
+  write_idx_folder(tmp.dir(), true);
+  Bytes gz = read_plain(tmp.file("train-images-idx3-ubyte.gz"));
+  for (std::size_t i = 10; i < gz.size() - 8; ++i) gz[i] ^= 0xa5;
+  write_plain(tmp.file("train-images-idx3-ubyte.gz"), gz);
+  std::string msg = error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); });
+  BOOST_TEST(contains(msg, tmp.file("train-images-idx3-ubyte.gz") + ": corrupt gzip data ("));
+  // Truncated gzip.
+  write_idx_folder(tmp.dir(), true);
+  gz = read_plain(tmp.file("t10k-images-idx3-ubyte.gz"));
+  gz.resize(gz.size() / 2);
+  write_plain(tmp.file("t10k-images-idx3-ubyte.gz"), gz);
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
+             tmp.file("t10k-images-idx3-ubyte.gz") +
+                 ": truncated gzip data (the compressed stream ends early)");
+}
+
+// ===== CIFAR-10 ============================================================
+
+BOOST_AUTO_TEST_CASE(cifar10_round_trip_with_names) {
+  TempDir tmp;
+  CifarFixture f = write_cifar10_folder(tmp.dir());
+  const std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                          "dog",      "frog",       "horse", "ship", "truck"};
+  std::string meta;
+  for (const std::string& n : names) meta += n + "\n";
+  meta += "\n\n";  // the official file ends with empty lines
+  write_plain(tmp.file("batches.meta.txt"), Bytes(meta.begin(), meta.end()));
+  Dataset ds = krrdistill::load_dataset("cifar10", tmp.dir(), false);
+  BOOST_TEST(ds.name == "cifar10");
+  BOOST_TEST(ds.num_classes == 10u);
+  BOOST_TEST(ds.class_names == names);
+  BOOST_TEST(ds.train.pixels.n_cols == 15u);  // 1 + 2 + 3 + 4 + 5 records
+  BOOST_TEST(ds.test.pixels.n_cols == 4u);
+  BOOST_TEST(labels_of(ds.train.labels) == f.train.labels);
+  BOOST_TEST(labels_of(ds.test.labels) == f.test.labels);
+  check_cifar_pixels(ds, f);
+}
+
+BOOST_AUTO_TEST_CASE(cifar10_subfolder_auto_and_number_names) {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "cifar-10-batches-bin");
+  CifarFixture f = write_cifar10_folder(tmp.file("cifar-10-batches-bin"));
+  for (const char* name : {"cifar10", "auto"}) {
+    Dataset ds = krrdistill::load_dataset(name, tmp.dir(), false);
+    BOOST_TEST(ds.name == "cifar10");
+    BOOST_TEST(ds.class_names == numbers(10));
+    BOOST_TEST(labels_of(ds.train.labels) == f.train.labels);
+    check_cifar_pixels(ds, f);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(cifar10_label_out_of_range) {
+  TempDir tmp;
+  write_cifar10_folder(tmp.dir());
+  Bytes b = read_plain(tmp.file("data_batch_3.bin"));
+  b[2 * 3073] = 10;  // label byte of record 2
+  write_plain(tmp.file("data_batch_3.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("data_batch_3.bin") +
+                 ": label 10 of record 2 is out of range (CIFAR-10 has 10 classes)");
+}
+
+BOOST_AUTO_TEST_CASE(cifar10_bad_size) {
+  TempDir tmp;
+  write_cifar10_folder(tmp.dir());
+  Bytes b = read_plain(tmp.file("test_batch.bin"));
+  b.pop_back();
+  write_plain(tmp.file("test_batch.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("test_batch.bin") +
+                 ": size 12291 bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label "
+                 "byte + 3072 pixels)");
+  b.push_back(0);
+  b.push_back(0);
+  write_plain(tmp.file("test_batch.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("test_batch.bin") +
+                 ": size 12293 bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label "
+                 "byte + 3072 pixels)");
+}
+
+BOOST_AUTO_TEST_CASE(cifar10_zero_images_and_missing_batch) {
+  TempDir tmp;
+  write_cifar10_folder(tmp.dir());
+  write_plain(tmp.file("data_batch_4.bin"), {});
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("data_batch_4.bin") + ": holds zero images (the file is empty)");
+  write_cifar10_folder(tmp.dir());
+  fs::remove(tmp.file("data_batch_5.bin"));
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("data_batch_5.bin") + ": no such file");
+  fs::remove(tmp.file("data_batch_1.bin"));
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("data_batch_1.bin") + ": no such file (nor in the subfolder "
+                                            "cifar-10-batches-bin)");
+}
+
+BOOST_AUTO_TEST_CASE(cifar10_wrong_name_count) {
+  TempDir tmp;
+  write_cifar10_folder(tmp.dir());
+  std::string meta = "a\nb\nc\n";
+  write_plain(tmp.file("batches.meta.txt"), Bytes(meta.begin(), meta.end()));
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+             tmp.file("batches.meta.txt") + ": holds 3 class names but CIFAR-10 has 10 classes");
+}
+
+// ===== CIFAR-100 ===========================================================
+
+BOOST_AUTO_TEST_CASE(cifar100_fine_and_coarse_round_trip) {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "cifar-100-binary");
+  const std::string folder = tmp.file("cifar-100-binary");
+  CifarFixture f = write_cifar100_folder(folder);
+  std::string fine, coarse;
+  std::vector<std::string> fine_names, coarse_names;
+  for (int c = 0; c < 100; ++c) fine_names.push_back("fine_" + std::to_string(c));
+  for (int c = 0; c < 20; ++c) coarse_names.push_back("coarse_" + std::to_string(c));
+  for (const auto& n : fine_names) fine += n + "\r\n";  // CRLF is tolerated
+  for (const auto& n : coarse_names) coarse += n + "\n";
+  write_plain(folder + "/fine_label_names.txt", Bytes(fine.begin(), fine.end()));
+  write_plain(folder + "/coarse_label_names.txt", Bytes(coarse.begin(), coarse.end()));
+
+  Dataset ds = krrdistill::load_dataset("cifar100", tmp.dir(), false);
+  BOOST_TEST(ds.name == "cifar100");
+  BOOST_TEST(ds.num_classes == 100u);
+  BOOST_TEST(ds.class_names == fine_names);
+  BOOST_TEST(labels_of(ds.train.labels) == f.train.labels);
+  BOOST_TEST(labels_of(ds.test.labels) == f.test.labels);
+  check_cifar_pixels(ds, f);
+
+  Dataset dc = krrdistill::load_dataset("auto", tmp.dir(), true);
+  BOOST_TEST(dc.name == "cifar100");
+  BOOST_TEST(dc.num_classes == 20u);
+  BOOST_TEST(dc.class_names == coarse_names);
+  BOOST_TEST(labels_of(dc.train.labels) == f.train.coarse);
+  BOOST_TEST(labels_of(dc.test.labels) == f.test.coarse);
+  check_cifar_pixels(dc, f);
+}
+
+BOOST_AUTO_TEST_CASE(cifar100_number_names_without_files) {
+  TempDir tmp;
+  write_cifar100_folder(tmp.dir());
+  Dataset ds = krrdistill::load_cifar100(tmp.dir(), true);
+  BOOST_TEST(ds.class_names == numbers(20));
+}
+
+BOOST_AUTO_TEST_CASE(cifar100_labels_out_of_range) {
+  TempDir tmp;
+  write_cifar100_folder(tmp.dir());
+  Bytes b = read_plain(tmp.file("train.bin"));
+  b[5 * 3074 + 1] = 100;  // fine label of record 5
+  write_plain(tmp.file("train.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
+             tmp.file("train.bin") +
+                 ": fine label 100 of record 5 is out of range (CIFAR-100 has 100 fine classes)");
+  write_cifar100_folder(tmp.dir());
+  b = read_plain(tmp.file("test.bin"));
+  b[0] = 20;  // coarse label of record 0
+  write_plain(tmp.file("test.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), true); }) ==
+             tmp.file("test.bin") +
+                 ": coarse label 20 of record 0 is out of range (CIFAR-100 has 20 coarse classes)");
+}
+
+BOOST_AUTO_TEST_CASE(cifar100_bad_size) {
+  TempDir tmp;
+  write_cifar100_folder(tmp.dir());
+  Bytes b = read_plain(tmp.file("test.bin"));
+  b.resize(3073 * 3);  // CIFAR-10 sized records
+  write_plain(tmp.file("test.bin"), b);
+  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
+             tmp.file("test.bin") +
+                 ": size 9219 bytes is not a multiple of the 3074-byte CIFAR-100 record (2 label "
+                 "bytes + 3072 pixels)");
+}
+
+// ===== .npy folder =========================================================
+
+BOOST_AUTO_TEST_CASE(npy_folder_round_trip_gray) {
+  TempDir tmp;
+  NpyFixture f = write_npy_folder(tmp.dir(), 0);
+  Dataset ds = krrdistill::load_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(ds.name == "npy");
+  BOOST_TEST(ds.shape.channels == 1u);
+  BOOST_TEST(ds.shape.height == 4u);
+  BOOST_TEST(ds.shape.width == 6u);
+  BOOST_TEST(ds.train.pixels.n_rows == 24u);
+  BOOST_TEST(ds.train.pixels.n_cols == 9u);
+  BOOST_TEST(pixels_of(ds.train.pixels) == f.train_pixels);
+  BOOST_TEST(pixels_of(ds.test.pixels) == f.test_pixels);
+  BOOST_TEST(labels_of(ds.train.labels) == f.train_labels);
+  BOOST_TEST(labels_of(ds.test.labels) == f.test_labels);
+  BOOST_TEST(ds.num_classes == 12u);
+  BOOST_TEST(ds.class_names == numbers(12));
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_round_trip_color_and_auto) {
+  TempDir tmp;
+  NpyFixture f = write_npy_folder(tmp.dir(), 3);
+  Dataset ds = krrdistill::load_dataset("auto", tmp.dir(), false);
+  BOOST_TEST(ds.name == "npy");
+  BOOST_TEST(ds.shape.channels == 3u);
+  BOOST_TEST(ds.shape.size() == 72u);
+  BOOST_TEST(ds.test.pixels.n_cols == 5u);
+  BOOST_TEST(pixels_of(ds.train.pixels) == f.train_pixels);
+  BOOST_TEST(pixels_of(ds.test.pixels) == f.test_pixels);
+  // Channel 2, row 1, column 5 of training image 7.
+  BOOST_TEST(ds.train.pixels(2 * 24 + 1 * 6 + 5, 7) == f.train_pixels[7 * 72 + 2 * 24 + 1 * 6 + 5]);
+  // An explicit single channel (n, 1, h, w) is accepted as well.
+  TempDir one;
+  write_npy_folder(one.dir(), 1);
+  BOOST_TEST(krrdistill::load_npy_folder(one.dir()).shape.channels == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_wrong_image_dtype_and_shape) {
+  TempDir tmp;
+  write_npy_folder(tmp.dir(), 0);
+  write_plain(tmp.file("x_train.npy"), npy_bytes("<f8", "(1, 1, 1)", Bytes(8, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_train.npy") + ": images must be uint8 ('|u1'), got '<f8'");
+  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(2, 12)", Bytes(24, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_train.npy") +
+                 ": images must have shape (n, h, w) or (n, c, h, w), got (2, 12)");
+  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(2, 2, 2, 3)", Bytes(24, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_train.npy") +
+                 ": images must have 1 or 3 channels, got 2 (shape (2, 2, 2, 3); channels come "
+                 "second)");
+  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(0, 4, 6)", {}));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_train.npy") + ": holds zero images");
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_bad_labels) {
+  TempDir tmp;
+  write_npy_folder(tmp.dir(), 0);
+  write_plain(tmp.file("y_test.npy"), npy_bytes("<f4", "(5,)", Bytes(20, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_test.npy") + ": labels must be integers, got '<f4'");
+  write_plain(tmp.file("y_test.npy"), npy_bytes("|u1", "(5, 1)", Bytes(5, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_test.npy") + ": labels must be 1-D, got shape (5, 1)");
+  write_plain(tmp.file("y_test.npy"),
+              npy_bytes("<i2", "(5,)", le_bytes<std::int16_t>({1, 2, -3, 4, 5})));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_test.npy") + ": label -3 of item 2 is negative");
+  write_plain(tmp.file("y_test.npy"),
+              npy_bytes("<u4", "(5,)", le_bytes<std::uint32_t>({1, 2, 3, 4000000000u, 5})));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_test.npy") +
+                 ": label 4000000000 of item 3 is too large (at most 65536 classes are "
+                 "supported)");
+  write_plain(tmp.file("y_test.npy"), npy_bytes("<i4", "(4,)", le_bytes<std::int32_t>({1, 2, 3, 4})));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_test.npy") + ": holds 4 labels but " + tmp.file("x_test.npy") +
+                 " holds 5 images");
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_train_test_shape_differ) {
+  TempDir tmp;
+  write_npy_folder(tmp.dir(), 0);
+  write_plain(tmp.file("x_test.npy"), npy_bytes("|u1", "(5, 3, 4, 6)", Bytes(360, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_test.npy") +
+                 ": test images are 3x4x6 (channels x height x width) but the training images "
+                 "are 1x4x6");
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_npy_errors_pass_through) {
+  TempDir tmp;
+  write_npy_folder(tmp.dir(), 0);
+  fs::remove(tmp.file("y_train.npy"));
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("y_train.npy") + ": no such file");
+  Bytes x = read_plain(tmp.file("x_test.npy"));
+  x.resize(x.size() - 1);
+  write_plain(tmp.file("x_test.npy"), x);
+  write_npy_folder(tmp.dir(), 0);
+  write_plain(tmp.file("x_test.npy"), x);
+  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+             tmp.file("x_test.npy") +
+                 ": header says shape (5, 4, 6) of |u1 (120 bytes) but the file holds 119 bytes "
+                 "of data");
+}
+
+// ===== load_dataset dispatch ===============================================
+
+BOOST_AUTO_TEST_CASE(load_dataset_bad_arguments) {
+  TempDir tmp;
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("svhn", tmp.dir(), false); }) ==
+             "unknown dataset 'svhn' (expected one of: fashion-mnist, mnist, idx, cifar10, "
+             "cifar100, npy, auto)");
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", "", false); }) ==
+             "dataset 'mnist' needs a folder (--data DIR)");
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("auto", "", false); }) ==
+             "dataset 'auto' needs a folder (--data DIR)");
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("auto", tmp.dir(), false); }) ==
+             tmp.dir() +
+                 ": cannot detect the dataset format (expected train-images-idx3-ubyte[.gz], "
+                 "data_batch_1.bin, train.bin or x_train.npy)");
+  write_idx_folder(tmp.dir(), false);
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), true); }) ==
+             "coarse labels exist only for cifar100, not for dataset 'mnist'");
+}
+
+// ===== the real Fashion-MNIST ==============================================
+
+BOOST_AUTO_TEST_CASE(real_fashion_mnist) {
+  std::vector<double> seconds;
+  Dataset ds;
+  for (int run = 0; run < 3; ++run) {
+    auto t0 = std::chrono::steady_clock::now();
+    ds = krrdistill::load_dataset("fashion-mnist", KRRDISTILL_FASHION_MNIST, false);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  BOOST_TEST_MESSAGE("load Fashion-MNIST: median of 3 = " << seconds[1] << " s");
+
+  BOOST_TEST(ds.name == "fashion-mnist");
+  BOOST_TEST(ds.shape.channels == 1u);
+  BOOST_TEST(ds.shape.height == 28u);
+  BOOST_TEST(ds.shape.width == 28u);
+  BOOST_TEST(ds.num_classes == 10u);
+  BOOST_TEST(ds.class_names.size() == 10u);
+  BOOST_TEST(ds.class_names[9] == "Ankle boot");
+  BOOST_TEST(ds.train.pixels.n_rows == 784u);
+  BOOST_TEST(ds.train.pixels.n_cols == 60000u);
+  BOOST_TEST(ds.test.pixels.n_rows == 784u);
+  BOOST_TEST(ds.test.pixels.n_cols == 10000u);
+  BOOST_TEST(ds.train.labels.n_elem == 60000u);
+  BOOST_TEST(ds.test.labels.n_elem == 10000u);
+  arma::uvec train_counts = arma::conv_to<arma::uvec>::from(
+      arma::hist(ds.train.labels, arma::regspace<arma::uvec>(0, 9)));
+  arma::uvec test_counts = arma::conv_to<arma::uvec>::from(
+      arma::hist(ds.test.labels, arma::regspace<arma::uvec>(0, 9)));
+  for (arma::uword c = 0; c < 10; ++c) {
+    BOOST_TEST(train_counts[c] == 6000u, "class " << c);
+    BOOST_TEST(test_counts[c] == 1000u, "class " << c);
+  }
+  // Known values of the published files.
+  BOOST_TEST(labels_of(ds.train.labels.head(10)) ==
+             (std::vector<unsigned>{9, 0, 0, 3, 0, 2, 7, 2, 5, 5}));
+  BOOST_TEST(labels_of(ds.test.labels.head(5)) == (std::vector<unsigned>{9, 2, 1, 1, 6}));
+  BOOST_TEST(arma::accu(arma::conv_to<arma::uvec>::from(ds.train.pixels.col(0))) == 76247u);
+  std::uint64_t train_sum = 0, test_sum = 0;
+  for (std::uint8_t v : ds.train.pixels) train_sum += v;
+  for (std::uint8_t v : ds.test.pixels) test_sum += v;
+  BOOST_TEST(train_sum == 3431114169ull);
+  BOOST_TEST(test_sum == 573469082ull);
+  BOOST_TEST(seconds[1] < 1.5);
+}

@@ -1,0 +1,297 @@
+#define BOOST_TEST_MODULE test_io
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/io.hpp"
+
+namespace fs = std::filesystem;
+using krrdistill::Error;
+using Bytes = std::vector<unsigned char>;
+
+namespace {
+
+// A fresh folder under the working directory, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::current_path() /
+           ("test_io_tmp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_plain(const std::string& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  BOOST_REQUIRE(out.good());
+}
+
+void write_gz(const std::string& path, const Bytes& bytes, const char* mode = "wb") {
+  gzFile gz = gzopen(path.c_str(), mode);
+  BOOST_REQUIRE(gz != nullptr);
+  if (!bytes.empty())
+    BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
+}
+
+Bytes read_plain(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+Bytes random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) b = static_cast<unsigned char>(rng() & 0xff);
+  return out;
+}
+
+// The message of the Error thrown by f; fails the test when nothing is thrown.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected krrdistill::Error");
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(read_plain_file_round_trip) {
+  TempDir tmp;
+  Bytes data = random_bytes(100003, 1);
+  // Make sure the plain data cannot be mistaken for gzip.
+  data[0] = 0x00;
+  write_plain(tmp.file("a.bin"), data);
+  BOOST_TEST(krrdistill::read_file_bytes(tmp.file("a.bin")) == data);
+}
+
+BOOST_AUTO_TEST_CASE(read_empty_file) {
+  TempDir tmp;
+  write_plain(tmp.file("empty"), {});
+  BOOST_TEST(krrdistill::read_file_bytes(tmp.file("empty")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(read_gzip_round_trip) {
+  TempDir tmp;
+  Bytes data = random_bytes(300001, 2);
+  // Half random, half repetitive: both stored and compressed deflate blocks.
+  std::fill(data.begin() + 150000, data.end(), 7);
+  write_gz(tmp.file("a.gz"), data);
+  BOOST_TEST(read_plain(tmp.file("a.gz")).size() < data.size());
+  BOOST_TEST(krrdistill::read_file_bytes(tmp.file("a.gz")) == data);
+}
+
+BOOST_AUTO_TEST_CASE(read_gzip_empty_payload) {
+  TempDir tmp;
+  write_gz(tmp.file("empty.gz"), {});
+  BOOST_TEST(krrdistill::read_file_bytes(tmp.file("empty.gz")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(read_gzip_multi_member_grows_buffer) {
+  // Two gzip members back to back (as `cat a.gz b.gz` makes): the trailer's
+  // size hint only covers the small last member, so the buffer must grow.
+  TempDir tmp;
+  Bytes first(5000000, 3);
+  Bytes second = random_bytes(1000, 4);
+  write_gz(tmp.file("multi.gz"), first);
+  write_gz(tmp.file("multi.gz"), second, "ab");
+  Bytes expected = first;
+  expected.insert(expected.end(), second.begin(), second.end());
+  BOOST_TEST(krrdistill::read_file_bytes(tmp.file("multi.gz")) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_is_an_error) {
+  TempDir tmp;
+  std::string path = tmp.file("nope.bin");
+  std::string msg = error_of([&] { krrdistill::read_file_bytes(path); });
+  BOOST_TEST(msg == path + ": no such file");
+}
+
+BOOST_AUTO_TEST_CASE(directory_is_an_error) {
+  TempDir tmp;
+  std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.path.string()); });
+  BOOST_TEST(msg == tmp.path.string() + ": is a directory, expected a file");
+}
+
+BOOST_AUTO_TEST_CASE(truncated_gzip_is_an_error) {
+  TempDir tmp;
+  write_gz(tmp.file("t.gz"), random_bytes(20000, 5));
+  Bytes gz = read_plain(tmp.file("t.gz"));
+  gz.resize(gz.size() / 2);
+  write_plain(tmp.file("t.gz"), gz);
+  std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("t.gz")); });
+  BOOST_TEST(msg == tmp.file("t.gz") + ": truncated gzip data (the compressed stream ends early)");
+
+  // Only the trailer missing: the data inflates but cannot be verified.
+  write_gz(tmp.file("t2.gz"), random_bytes(20000, 5));
+  gz = read_plain(tmp.file("t2.gz"));
+  gz.resize(gz.size() - 4);
+  write_plain(tmp.file("t2.gz"), gz);
+  msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("t2.gz")); });
+  BOOST_TEST(contains(msg, ": truncated gzip data"));
+
+  // Nothing but the magic.
+  write_plain(tmp.file("t3.gz"), {0x1f, 0x8b});
+  msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("t3.gz")); });
+  BOOST_TEST(contains(msg, tmp.file("t3.gz") + ": truncated gzip data"));
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_gzip_is_an_error) {
+  TempDir tmp;
+  Bytes data(50000, 0);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i % 251);
+  write_gz(tmp.file("c.gz"), data);
+  Bytes gz = read_plain(tmp.file("c.gz"));
+  // Flip the payload bytes after the 10-byte header: the deflate stream or
+  // the CRC no longer matches.
+  for (std::size_t i = 10; i < gz.size() - 8; ++i) gz[i] ^= 0x5a;
+  write_plain(tmp.file("c.gz"), gz);
+  std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("c.gz")); });
+  BOOST_TEST(contains(msg, tmp.file("c.gz") + ": corrupt gzip data ("));
+
+  // A wrong CRC alone is detected too.
+  write_gz(tmp.file("crc.gz"), data);
+  gz = read_plain(tmp.file("crc.gz"));
+  gz[gz.size() - 8] ^= 0xff;
+  write_plain(tmp.file("crc.gz"), gz);
+  msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("crc.gz")); });
+  BOOST_TEST(msg == tmp.file("crc.gz") + ": corrupt gzip data (incorrect data check)");
+}
+
+BOOST_AUTO_TEST_CASE(gzip_with_trailing_garbage_is_an_error) {
+  TempDir tmp;
+  write_gz(tmp.file("g.gz"), random_bytes(1000, 6));
+  Bytes gz = read_plain(tmp.file("g.gz"));
+  gz.push_back('x');
+  gz.push_back('y');
+  gz.push_back('z');
+  write_plain(tmp.file("g.gz"), gz);
+  std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("g.gz")); });
+  BOOST_TEST(msg == tmp.file("g.gz") +
+                        ": corrupt gzip data (3 bytes of garbage after the compressed stream)");
+}
+
+BOOST_AUTO_TEST_CASE(file_exists_only_for_regular_files) {
+  TempDir tmp;
+  write_plain(tmp.file("x"), {1, 2, 3});
+  BOOST_TEST(krrdistill::file_exists(tmp.file("x")));
+  BOOST_TEST(!krrdistill::file_exists(tmp.file("y")));
+  BOOST_TEST(!krrdistill::file_exists(tmp.path.string()));
+}
+
+BOOST_AUTO_TEST_CASE(write_atomic_creates_and_replaces) {
+  TempDir tmp;
+  std::string path = tmp.file("out.txt");
+  krrdistill::write_file_atomic(path, std::string("first version, long text\n"));
+  BOOST_TEST(krrdistill::read_file_bytes(path) == Bytes({'f', 'i', 'r', 's', 't', ' ', 'v', 'e',
+                                                         'r', 's', 'i', 'o', 'n', ',', ' ', 'l',
+                                                         'o', 'n', 'g', ' ', 't', 'e', 'x', 't',
+                                                         '\n'}));
+  Bytes data = random_bytes(70000, 7);
+  krrdistill::write_file_atomic(path, data.data(), data.size());
+  BOOST_TEST(read_plain(path) == data);
+  // Only the target remains: no temporary files left behind.
+  BOOST_TEST(names_in(tmp.path) == std::vector<std::string>{"out.txt"});
+  krrdistill::write_file_atomic(path, std::string());
+  BOOST_TEST(fs::file_size(path) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(write_atomic_relative_path) {
+  TempDir tmp;
+  fs::path old = fs::current_path();
+  fs::current_path(tmp.path);
+  try {
+    krrdistill::write_file_atomic("rel.txt", std::string("abc"));
+  } catch (...) {
+    fs::current_path(old);
+    throw;
+  }
+  fs::current_path(old);
+  BOOST_TEST(read_plain(tmp.file("rel.txt")) == Bytes({'a', 'b', 'c'}));
+  BOOST_TEST(names_in(tmp.path) == std::vector<std::string>{"rel.txt"});
+}
+
+BOOST_AUTO_TEST_CASE(write_atomic_missing_folder_is_an_error) {
+  TempDir tmp;
+  std::string path = tmp.file("no/such/folder/out.txt");
+  std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("x")); });
+  BOOST_TEST(contains(msg, path + ": cannot create temporary file "));
+  BOOST_TEST(contains(msg, "No such file or directory"));
+}
+
+BOOST_AUTO_TEST_CASE(write_atomic_failed_rename_leaves_nothing) {
+  // The target is a non-empty directory: rename(2) fails after the temporary
+  // file was written, which must then be removed.
+  TempDir tmp;
+  fs::create_directories(tmp.path / "target" / "inside");
+  std::string path = tmp.file("target");
+  std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("data")); });
+  BOOST_TEST(contains(msg, path + ": cannot rename temporary file: "));
+  BOOST_TEST(names_in(tmp.path) == std::vector<std::string>{"target"});
+  BOOST_TEST(fs::is_directory(tmp.path / "target" / "inside"));
+}
+
+BOOST_AUTO_TEST_CASE(write_atomic_rejects_folder_name) {
+  TempDir tmp;
+  std::string path = tmp.path.string() + "/";
+  std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("x")); });
+  BOOST_TEST(msg == path + ": not a file name");
+}
+
+BOOST_AUTO_TEST_CASE(real_fashion_mnist_gunzip_is_fast) {
+  const std::string path =
+      std::string(KRRDISTILL_FASHION_MNIST) + "/train-images-idx3-ubyte.gz";
+  std::vector<double> seconds;
+  Bytes bytes;
+  for (int run = 0; run < 3; ++run) {
+    auto t0 = std::chrono::steady_clock::now();
+    bytes = krrdistill::read_file_bytes(path);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  BOOST_TEST_MESSAGE("read_file_bytes(train-images-idx3-ubyte.gz): median " << seconds[1]
+                                                                             << " s");
+  BOOST_TEST(bytes.size() == 16u + 60000u * 28u * 28u);
+  BOOST_TEST(Bytes(bytes.begin(), bytes.begin() + 16) ==
+             Bytes({0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28}));
+  std::uint64_t sum = 0;
+  for (std::size_t i = 16; i < bytes.size(); ++i) sum += bytes[i];
+  BOOST_TEST(sum == 3431114169ull);
+  // Well under 0.3 s on an idle machine; the bound leaves room for a busy
+  // build machine while still catching per-byte or copying slowdowns.
+  BOOST_TEST(seconds[1] < 1.0);
+}
