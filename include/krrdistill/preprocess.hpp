@@ -1,0 +1,42 @@
+// Pixels to model inputs: [0,1] scaling, per-channel standardisation with the
+// training set's mean and std, optional ZCA whitening; each with an exact
+// inverse so that model-space images can be shown as pixels.
+#pragma once
+
+#include <armadillo>
+
+#include "krrdistill/data.hpp"
+
+namespace krrdistill {
+
+struct Preprocessor {
+  ImageShape shape;
+  arma::vec channel_mean;  // of pixels/255, per channel
+  arma::vec channel_std;
+  bool zca = false;
+  double zca_reg = 0.0;  // absolute regulariser added to the covariance eigenvalues
+  // With S = (1/n) Σ x xᵀ of standardised images = V diag(e) Vᵀ:
+  // whiten = V diag((e + reg)^-1/2) Vᵀ and its exact inverse V diag((e + reg)^1/2) Vᵀ.
+  // Both kept because every chunk of every pass applies one of them.
+  arma::mat zca_whiten;
+  arma::mat zca_unwhiten;
+};
+
+// Statistics from the training pixels only. zca_reg_fraction scales the mean
+// eigenvalue of the standardised covariance (0.1 in the KIP and Chen et al.
+// CIFAR experiments).
+Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
+                              double zca_reg_fraction);
+
+// Model inputs (d×count) for pixel columns [first, first + count).
+arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,
+                         arma::uword count);
+
+// Model inputs for the listed pixel columns.
+arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
+                         const arma::uvec& columns);
+
+// Exact inverse of to_model_input, giving pixel values on [0,1] (not clipped).
+arma::mat to_pixel_space(const Preprocessor& pre, const arma::mat& X);
+
+}  // namespace krrdistill

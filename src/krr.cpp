@@ -1,0 +1,143 @@
+#include "krrdistill/krr.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "krrdistill/error.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+// Eigenvalues/singular values below this fraction of the largest are treated
+// as zero by the pseudo-inverses (λ = 0).
+double pinv_tolerance(const arma::vec& values, arma::uword dim) {
+  return values.is_empty() ? 0.0
+                           : double(dim) * std::numeric_limits<double>::epsilon() * values.max();
+}
+
+}  // namespace
+
+Statistics zero_statistics(arma::uword p, arma::uword k) {
+  return Statistics{arma::mat(p, p, arma::fill::zeros), arma::mat(k, p, arma::fill::zeros), 0};
+}
+
+void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels) {
+  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != labels.n_elem)
+    throw Error("statistics: feature chunk does not match");
+  stats.G += Phi * Phi.t();  // SYRK with beta = 1
+  // B = Y Phiᵀ with one-hot Y: per-class sums of feature columns, formed as
+  // Bᵀ (p×k) so that every add is contiguous.
+  arma::mat Bt(Phi.n_rows, stats.B.n_rows, arma::fill::zeros);
+  for (arma::uword i = 0; i < labels.n_elem; ++i) {
+    if (labels[i] >= Bt.n_cols) throw Error("statistics: label out of range");
+    Bt.col(labels[i]) += Phi.col(i);
+  }
+  stats.B += Bt.t();
+  stats.count += labels.n_elem;
+}
+
+Statistics operator+(const Statistics& a, const Statistics& b) {
+  return Statistics{a.G + b.G, a.B + b.B, a.count + b.count};
+}
+
+RidgePath ridge_path(const Statistics& stats) {
+  RidgePath path;
+  if (!arma::eig_sym(path.g, path.V, stats.G, "dc"))
+    throw Error("eigendecomposition of the Gram matrix failed");
+  path.g.clamp(0.0, arma::datum::inf);  // G is PSD; clear rounding below zero
+  path.C = stats.B * path.V;
+  return path;
+}
+
+arma::mat path_weights(const RidgePath& path, double lambda) {
+  arma::vec scale(path.g.n_elem);
+  const double tol = pinv_tolerance(path.g, path.g.n_elem);
+  for (arma::uword i = 0; i < scale.n_elem; ++i)
+    scale[i] = (lambda > 0 || path.g[i] > tol) ? 1.0 / (path.g[i] + lambda) : 0.0;
+  arma::mat CS = path.C;
+  CS.each_row() %= scale.t();
+  return CS * path.V.t();
+}
+
+arma::mat fit_primal(const Statistics& stats, double lambda) {
+  if (!(lambda >= 0) || !std::isfinite(lambda)) throw Error("lambda must be finite and >= 0");
+  if (lambda == 0) return path_weights(ridge_path(stats), 0.0);
+  arma::mat regularised = stats.G;
+  regularised.diag() += lambda;
+  arma::mat Wt;
+  // (G + λI) is symmetric positive definite: Cholesky solve, never an inverse.
+  if (!arma::solve(Wt, regularised, stats.B.t(), arma::solve_opts::likely_sympd))
+    throw Error("ridge solve failed");
+  return Wt.t();
+}
+
+arma::mat fit_krr(const arma::mat& Phi, const arma::mat& Y, double lambda) {
+  if (Phi.n_cols != Y.n_cols) throw Error("KRR: features and labels differ in count");
+  if (!(lambda >= 0) || !std::isfinite(lambda)) throw Error("lambda must be finite and >= 0");
+  if (lambda > 0 && Phi.n_cols >= Phi.n_rows) {
+    // Primal (n >= p): W = B (G + λI)⁻¹, the smaller and better-conditioned system.
+    Statistics stats{Phi * Phi.t(), Y * Phi.t(), Phi.n_cols};
+    return fit_primal(stats, lambda);
+  }
+  if (lambda > 0) {
+    // Dual (n < p): W = Y (K + λI)⁻¹ Phiᵀ.
+    arma::mat K = Phi.t() * Phi;  // SYRK
+    K.diag() += lambda;
+    arma::mat alpha;
+    if (!arma::solve(alpha, K, Y.t(), arma::solve_opts::likely_sympd))
+      throw Error("KRR solve failed");
+    return (Phi * alpha).t();
+  }
+  // λ = 0: W = Y Phi⁺ through the thin SVD Phi = U diag(s) Vᵀ, so a
+  // rank-deficient Phi still gets the Moore–Penrose answer.
+  arma::mat U, V;
+  arma::vec s;
+  if (!arma::svd_econ(U, s, V, Phi, "both", "dc")) throw Error("KRR: SVD failed");
+  const double tol = pinv_tolerance(s, std::max(Phi.n_rows, Phi.n_cols));
+  arma::vec inv_s(s.n_elem);
+  for (arma::uword i = 0; i < s.n_elem; ++i) inv_s[i] = s[i] > tol ? 1.0 / s[i] : 0.0;
+  arma::mat YV = Y * V;
+  YV.each_row() %= inv_s.t();
+  return YV * U.t();
+}
+
+arma::uvec predict_classes(const arma::mat& W, const arma::mat& Phi) {
+  const arma::mat scores = W * Phi;
+  return arma::conv_to<arma::uvec>::from(arma::index_max(scores, 0));
+}
+
+std::vector<double> default_lambda_grid() {
+  std::vector<double> grid;
+  for (int i = -12; i <= 11; ++i) grid.push_back(std::pow(10.0, 0.5 * i));
+  return grid;
+}
+
+LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
+                         const arma::uvec& val_labels, const std::vector<double>& lambdas) {
+  if (Phi_val.n_cols == 0) throw Error("empty validation split");
+  LambdaSweep sweep;
+  sweep.lambdas = lambdas;
+  const arma::mat projected = train_path.V.t() * Phi_val;  // Vᵀ Phi_val, formed once
+  for (double lambda : lambdas) {
+    if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
+    arma::mat CS = train_path.C;
+    CS.each_row() /= (train_path.g + lambda).t();
+    const arma::urowvec predicted = arma::index_max(CS * projected, 0);
+    sweep.val_accuracy.push_back(double(arma::accu(predicted.t() == val_labels)) /
+                                 double(val_labels.n_elem));
+  }
+  // Best validation accuracy, ties to the smaller λ.
+  double best_acc = -1;
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    const double acc = sweep.val_accuracy[i];
+    if (acc > best_acc || (acc == best_acc && lambdas[i] < sweep.best_lambda)) {
+      best_acc = acc;
+      sweep.best_lambda = lambdas[i];
+    }
+  }
+  return sweep;
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,105 @@
+#define BOOST_TEST_MODULE krr
+#include <boost/test/unit_test.hpp>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/krr.hpp"
+#include "krrdistill/random.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+struct Problem {
+  arma::mat Phi;  // p×n
+  arma::uvec labels;
+  arma::mat Y;
+};
+
+Problem random_problem(arma::uword p, arma::uword n, arma::uword k, std::uint64_t seed) {
+  std::mt19937_64 rng = make_rng(seed, Stream::feature_map);
+  Problem pr;
+  pr.Phi = gaussian_matrix(p, n, 1.0, rng);
+  pr.labels.set_size(n);
+  for (arma::uword i = 0; i < n; ++i) pr.labels[i] = rng() % k;
+  pr.Y = one_hot(pr.labels, k);
+  return pr;
+}
+
+double rel(const arma::mat& a, const arma::mat& b) { return arma::norm(a - b, "fro") / arma::norm(b, "fro"); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(statistics_accumulate_in_chunks) {
+  const Problem pr = random_problem(7, 50, 3, 1);
+  Statistics chunked = zero_statistics(7, 3);
+  accumulate(chunked, pr.Phi.cols(0, 19), pr.labels.subvec(0, 19));
+  accumulate(chunked, pr.Phi.cols(20, 49), pr.labels.subvec(20, 49));
+  BOOST_TEST(chunked.count == 50u);
+  BOOST_TEST(rel(chunked.G, pr.Phi * pr.Phi.t()) < 1e-14);
+  BOOST_TEST(rel(chunked.B, pr.Y * pr.Phi.t()) < 1e-14);
+  Statistics halves = zero_statistics(7, 3), rest = zero_statistics(7, 3);
+  accumulate(halves, pr.Phi.cols(0, 24), pr.labels.subvec(0, 24));
+  accumulate(rest, pr.Phi.cols(25, 49), pr.labels.subvec(25, 49));
+  BOOST_TEST(rel((halves + rest).G, chunked.G) < 1e-14);
+}
+
+BOOST_AUTO_TEST_CASE(eigen_path_equals_direct_solve) {
+  const Problem pr = random_problem(12, 40, 4, 2);
+  Statistics stats = zero_statistics(12, 4);
+  accumulate(stats, pr.Phi, pr.labels);
+  const RidgePath path = ridge_path(stats);
+  for (double lambda : {1e-6, 1e-2, 1.0, 3e2}) {
+    arma::mat regularised = stats.G;
+    regularised.diag() += lambda;
+    const arma::mat direct = arma::solve(regularised, stats.B.t()).t();
+    BOOST_TEST(rel(path_weights(path, lambda), direct) < 1e-10);
+    BOOST_TEST(rel(fit_primal(stats, lambda), direct) < 1e-10);
+    // Dual form on the same data: Y (K + λI)⁻¹ Phiᵀ.
+    BOOST_TEST(rel(fit_krr(pr.Phi, pr.Y, lambda), direct) < 1e-10);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lambda_zero_is_moore_penrose) {
+  // n < p: Phi has a null space; λ = 0 must give Y Phi⁺.
+  const Problem pr = random_problem(10, 6, 3, 3);
+  const arma::mat expected = pr.Y * arma::pinv(pr.Phi);
+  BOOST_TEST(rel(fit_krr(pr.Phi, pr.Y, 0.0), expected) < 1e-10);
+  Statistics stats = zero_statistics(10, 3);
+  accumulate(stats, pr.Phi, pr.labels);
+  BOOST_TEST(rel(path_weights(ridge_path(stats), 0.0), expected) < 1e-8);
+}
+
+BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
+  const Problem train = random_problem(8, 60, 3, 4);
+  const Problem val = random_problem(8, 30, 3, 5);
+  Statistics stats = zero_statistics(8, 3);
+  accumulate(stats, train.Phi, train.labels);
+  const std::vector<double> grid = default_lambda_grid();
+  BOOST_TEST(grid.size() == 24u);
+  BOOST_TEST(grid.front() == 1e-6, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(grid.back() == std::pow(10.0, 5.5), boost::test_tools::tolerance(1e-12));
+  const LambdaSweep sweep = sweep_lambda(ridge_path(stats), val.Phi, val.labels, grid);
+  double best = -1, best_lambda = 0;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const arma::uvec pred = predict_classes(fit_primal(stats, grid[i]), val.Phi);
+    const double acc = double(arma::accu(pred == val.labels)) / 30.0;
+    BOOST_TEST(sweep.val_accuracy[i] == acc);
+    if (acc > best) {
+      best = acc;
+      best_lambda = grid[i];
+    }
+  }
+  BOOST_TEST(sweep.best_lambda == best_lambda);
+  // A reversed grid must pick the same (smallest) λ among ties.
+  std::vector<double> reversed(grid.rbegin(), grid.rend());
+  BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda == best_lambda);
+}
+
+BOOST_AUTO_TEST_CASE(predict_takes_argmax) {
+  arma::mat W = {{1, 0}, {0, 1}, {0.5, 0.5}};
+  arma::mat Phi = {{2, 0, 1}, {0, 3, 1}};
+  const arma::uvec pred = predict_classes(W, Phi);
+  BOOST_TEST(pred[0] == 0u);
+  BOOST_TEST(pred[1] == 1u);
+  BOOST_TEST(pred[2] == 0u);  // tie between 0, 1 and 2 goes to the lowest class
+}

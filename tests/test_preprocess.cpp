@@ -1,0 +1,65 @@
+#define BOOST_TEST_MODULE preprocess
+#include <boost/test/unit_test.hpp>
+
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/random.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
+  std::mt19937_64 rng = make_rng(seed, Stream::feature_map);
+  PixelMatrix pixels(d, n);
+  for (auto& v : pixels) v = std::uint8_t(rng() % 256);
+  return pixels;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(standardise_per_channel) {
+  const ImageShape shape{3, 4, 5};
+  const PixelMatrix pixels = random_pixels(shape.size(), 200, 1);
+  const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
+  const arma::mat X = to_model_input(pre, pixels, 0, pixels.n_cols);
+  for (arma::uword c = 0; c < 3; ++c) {
+    const arma::mat channel = X.rows(c * 20, c * 20 + 19);
+    BOOST_TEST(std::abs(arma::mean(arma::vectorise(channel))) < 1e-12);
+    BOOST_TEST(std::abs(arma::mean(arma::vectorise(arma::square(channel))) - 1.0) < 1e-12);
+    const arma::mat raw = arma::conv_to<arma::mat>::from(pixels.rows(c * 20, c * 20 + 19)) / 255.0;
+    BOOST_TEST(std::abs(pre.channel_mean[c] - arma::mean(arma::vectorise(raw))) < 1e-12);
+  }
+  // Chunk and index forms agree.
+  const arma::uvec cols = {5, 0, 199};
+  const arma::mat picked = to_model_input(pre, pixels, cols);
+  BOOST_TEST(arma::norm(picked.col(0) - X.col(5)) == 0.0);
+  BOOST_TEST(arma::norm(to_model_input(pre, pixels, 10, 3) - X.cols(10, 12)) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(inverse_is_exact) {
+  const ImageShape shape{1, 6, 6};
+  const PixelMatrix pixels = random_pixels(shape.size(), 300, 2);
+  const arma::mat expected = arma::conv_to<arma::mat>::from(pixels) / 255.0;
+  for (bool zca : {false, true}) {
+    const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+    const arma::mat X = to_model_input(pre, pixels, 0, pixels.n_cols);
+    BOOST_TEST(arma::abs(to_pixel_space(pre, X) - expected).max() < 1e-12);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(zca_whitens_up_to_the_regulariser) {
+  const ImageShape shape{1, 4, 4};
+  const PixelMatrix pixels = random_pixels(shape.size(), 500, 3);
+  const Preprocessor plain = fit_preprocessor(pixels, shape, false, 0.1);
+  const Preprocessor pre = fit_preprocessor(pixels, shape, true, 0.1);
+  const arma::mat S = [&] {
+    const arma::mat X = to_model_input(plain, pixels, 0, pixels.n_cols);
+    return arma::mat(X * X.t() / double(pixels.n_cols));
+  }();
+  arma::vec e = arma::eig_sym(S);
+  BOOST_TEST(std::abs(pre.zca_reg - 0.1 * arma::mean(e)) < 1e-12);
+  // Whitened second moment = S (S + reg I)⁻¹, eigenvalues e/(e+reg).
+  const arma::mat Xw = to_model_input(pre, pixels, 0, pixels.n_cols);
+  const arma::vec ew = arma::eig_sym(Xw * Xw.t() / double(pixels.n_cols));
+  BOOST_TEST(arma::abs(ew - e / (e + pre.zca_reg)).max() < 1e-10);
+}
