@@ -1,0 +1,41 @@
+// report.json: what was run and what the certificate found, and the parts
+// that `krrdistill eval` reads back to rebuild the same model.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "krrdistill/analytic.hpp"
+#include "krrdistill/certify.hpp"
+#include "krrdistill/data.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/model.hpp"
+
+namespace krrdistill {
+
+// Where the data came from and how it was preprocessed: enough to load and
+// preprocess it again.
+struct DataSource {
+  std::string dataset = "fashion-mnist";  // name given to load_dataset
+  std::string dir;                        // folder (empty: the dataset's default)
+  bool coarse = false;
+  bool zca = false;
+  double zca_reg_fraction = 0.1;
+};
+
+nlohmann::json dataset_json(const Dataset& data, const DataSource& source, const Preprocessor& pre);
+nlohmann::json model_json(const Model& model, const FeatureMapSpec& spec);
+nlohmann::json distilled_json(const DistilledSet& distilled, const AnalyticOptions& options);
+nlohmann::json certificate_json(const Certificate& cert);
+
+// {min, median, mean, max} of a vector, plus the values themselves.
+nlohmann::json summary_json(const arma::vec& values);
+
+// Read back by eval.
+DataSource data_source_from_json(const nlohmann::json& report);
+FeatureMapSpec feature_spec_from_json(const nlohmann::json& report);
+
+nlohmann::json read_json_file(const std::string& path);
+void write_json_file(const std::string& path, const nlohmann::json& value);
+
+}  // namespace krrdistill
