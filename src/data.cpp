@@ -72,8 +72,8 @@ std::string find_idx_file(const std::string& dir, const std::string& base) {
 PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
   std::vector<unsigned char> bytes = read_file_bytes(path);
   if (bytes.size() < 16)
-    throw Error(path + ": file too short for an IDX image header (" +
-                std::to_string(bytes.size()) + " bytes, need 16)");
+    throw Error(path + ": file too short for an IDX image header (" + std::to_string(bytes.size()) +
+                " bytes, need 16)");
   const std::uint64_t magic = be32(bytes.data());
   if (magic != 0x803) {
     char hex[16];
@@ -106,8 +106,8 @@ PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
 arma::uvec read_idx_labels(const std::string& path) {
   std::vector<unsigned char> bytes = read_file_bytes(path);
   if (bytes.size() < 8)
-    throw Error(path + ": file too short for an IDX label header (" +
-                std::to_string(bytes.size()) + " bytes, need 8)");
+    throw Error(path + ": file too short for an IDX label header (" + std::to_string(bytes.size()) +
+                " bytes, need 8)");
   const std::uint64_t magic = be32(bytes.data());
   if (magic != 0x801) {
     char hex[16];
@@ -156,9 +156,9 @@ std::string cifar_folder(const std::string& dir, const std::string& first_file,
 }
 
 struct CifarFormat {
-  std::string dataset;       // for messages: "CIFAR-10", "CIFAR-100"
-  std::size_t label_bytes;   // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
-  std::size_t label_index;   // which label byte becomes the label
+  std::string dataset;                    // for messages: "CIFAR-10", "CIFAR-100"
+  std::size_t label_bytes;                // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
+  std::size_t label_index;                // which label byte becomes the label
   std::vector<arma::uword> label_limits;  // classes per label byte
   std::vector<std::string> label_kinds;   // "" or "coarse"/"fine", for messages
 };
@@ -240,8 +240,7 @@ std::vector<std::string> read_names(const std::string& path, arma::uword k,
 
 PixelMatrix npy_images(const std::string& path, ImageShape& shape) {
   NpyArray a = read_npy(path);
-  if (a.dtype != "|u1")
-    throw Error(path + ": images must be uint8 ('|u1'), got '" + a.dtype + "'");
+  if (a.dtype != "|u1") throw Error(path + ": images must be uint8 ('|u1'), got '" + a.dtype + "'");
   if (a.shape.size() != 3 && a.shape.size() != 4)
     throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
                 shape_text(a.shape));
@@ -251,8 +250,8 @@ PixelMatrix npy_images(const std::string& path, ImageShape& shape) {
   const std::uint64_t w = a.shape[a.shape.size() - 1];
   if (n == 0) throw Error(path + ": holds zero images");
   if (c != 1 && c != 3)
-    throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) +
-                " (shape " + shape_text(a.shape) + "; channels come second)");
+    throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) + " (shape " +
+                shape_text(a.shape) + "; channels come second)");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
   shape = ImageShape{c, h, w};
   // C order n×c×h×w: each image is one contiguous, channel-first record.
@@ -286,7 +285,8 @@ arma::uvec npy_labels(const std::string& path) {
   NpyArray a = read_npy(path);
   const std::string& t = a.dtype;
   if (t[1] != 'i' && t[1] != 'u') throw Error(path + ": labels must be integers, got '" + t + "'");
-  if (a.shape.size() != 1) throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
+  if (a.shape.size() != 1)
+    throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
   if (t == "|u1") return labels_from<std::uint8_t>(a, path);
   if (t == "|i1") return labels_from<std::int8_t>(a, path);
   if (t == "<u2") return labels_from<std::uint16_t>(a, path);
@@ -327,9 +327,8 @@ Dataset load_idx_folder(const std::string& dir, const std::string& name) {
   // images), so the test split is read on a second thread meanwhile. Errors
   // stay deterministic: a training-split error is reported first.
   ImageShape test_shape;
-  std::future<Split> test = std::async(std::launch::async, [&dir, &test_shape] {
-    return read_idx_split(dir, "t10k", test_shape);
-  });
+  std::future<Split> test = std::async(
+      std::launch::async, [&dir, &test_shape] { return read_idx_split(dir, "t10k", test_shape); });
   ds.train = read_idx_split(dir, "train", ds.shape);
   ds.test = test.get();
   if (!same_shape(ds.shape, test_shape))
@@ -392,8 +391,7 @@ Dataset load_npy_folder(const std::string& dir) {
   ds.test = npy_split(dir, "test", test_shape);
   if (!same_shape(ds.shape, test_shape))
     throw Error(join(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
-                " (channels x height x width) but the training images are " +
-                shape_text(ds.shape));
+                " (channels x height x width) but the training images are " + shape_text(ds.shape));
   ds.num_classes = max_label(ds) + 1;
   ds.class_names = number_names(ds.num_classes);
   return ds;

@@ -20,7 +20,9 @@ namespace krrdistill {
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Closes a POSIX descriptor on scope exit, so every throw path releases it.
 struct Fd {
@@ -45,7 +47,8 @@ std::vector<unsigned char> read_raw(const std::string& path) {
   if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
 
   // st_size is only a hint (pipes report 0, files may change): read until EOF.
-  std::vector<unsigned char> bytes(S_ISREG(st.st_mode) ? std::size_t(st.st_size) : 0);
+  // One spare byte lets the final read see EOF without growing the buffer.
+  std::vector<unsigned char> bytes(S_ISREG(st.st_mode) ? std::size_t(st.st_size) + 1 : 0);
   std::size_t used = 0;
   for (;;) {
     if (used == bytes.size()) bytes.resize(std::max<std::size_t>(65536, bytes.size() * 2));
@@ -149,12 +152,13 @@ void write_file_atomic(const std::string& path, const void* data, std::size_t si
   if (!target.has_filename()) throw Error(path + ": not a file name");
   // Same folder as the target, so rename(2) is atomic (no cross-device move);
   // pid and a counter keep concurrent writers apart.
-  std::string temp_name = "." + target.filename().string() + ".tmp." +
-                          std::to_string(::getpid()) + "." + std::to_string(temp_counter++);
+  std::string temp_name = "." + target.filename().string() + ".tmp." + std::to_string(::getpid()) +
+                          "." + std::to_string(temp_counter++);
   std::string temp = (target.parent_path() / temp_name).string();
 
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw Error(path + ": cannot create temporary file " + temp + ": " + errno_text(errno));
+  if (fd < 0)
+    throw Error(path + ": cannot create temporary file " + temp + ": " + errno_text(errno));
   auto fail = [&](const std::string& what, int err) {
     if (fd >= 0) ::close(fd);
     ::unlink(temp.c_str());

@@ -50,7 +50,9 @@ bool read_exact(int fd, void* out, std::size_t size, const std::string& path) {
   return true;
 }
 
-std::size_t item_size(const std::string& dtype) { return std::size_t(dtype[2] - '0'); }
+std::size_t item_size(const std::string& dtype) {
+  return std::size_t(dtype[2] - '0');
+}
 
 // Canonical numpy descr of a supported dtype ("|u1", "<i4", "<f8", ...), or
 // throws. One-byte types have no byte order; wider ones must be little-endian.
@@ -160,8 +162,7 @@ class HeaderParser {
     std::uint64_t v = 0;
     while (std::isdigit(static_cast<unsigned char>(peek()))) {
       std::uint64_t digit = std::uint64_t(s_[pos_] - '0');
-      if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
-        fail("dimension too large");
+      if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) fail("dimension too large");
       v = v * 10 + digit;
       ++pos_;
     }
@@ -297,20 +298,31 @@ std::vector<double> npy_as_double(const NpyArray& array, const std::string& path
   if (t.size() != 3) throw Error(path + ": unsupported dtype '" + t + "'");
   const std::uint64_t n = array.count();
   if (std::uint64_t(array.bytes.size()) != n * item_size(t))
-    throw Error(path + ": " + std::to_string(array.bytes.size()) + " data bytes do not match shape " +
-                shape_text(array.shape) + " of " + t);
+    throw Error(path + ": " + std::to_string(array.bytes.size()) +
+                " data bytes do not match shape " + shape_text(array.shape) + " of " + t);
   std::vector<double> out(n);
-  if (t == "|u1") convert<std::uint8_t>(array.bytes, out);
-  else if (t == "|i1") convert<std::int8_t>(array.bytes, out);
-  else if (t == "<u2") convert<std::uint16_t>(array.bytes, out);
-  else if (t == "<i2") convert<std::int16_t>(array.bytes, out);
-  else if (t == "<u4") convert<std::uint32_t>(array.bytes, out);
-  else if (t == "<i4") convert<std::int32_t>(array.bytes, out);
-  else if (t == "<u8") convert<std::uint64_t>(array.bytes, out);
-  else if (t == "<i8") convert<std::int64_t>(array.bytes, out);
-  else if (t == "<f4") convert<float>(array.bytes, out);
-  else if (t == "<f8") convert<double>(array.bytes, out);
-  else throw Error(path + ": unsupported dtype '" + t + "'");
+  if (t == "|u1")
+    convert<std::uint8_t>(array.bytes, out);
+  else if (t == "|i1")
+    convert<std::int8_t>(array.bytes, out);
+  else if (t == "<u2")
+    convert<std::uint16_t>(array.bytes, out);
+  else if (t == "<i2")
+    convert<std::int16_t>(array.bytes, out);
+  else if (t == "<u4")
+    convert<std::uint32_t>(array.bytes, out);
+  else if (t == "<i4")
+    convert<std::int32_t>(array.bytes, out);
+  else if (t == "<u8")
+    convert<std::uint64_t>(array.bytes, out);
+  else if (t == "<i8")
+    convert<std::int64_t>(array.bytes, out);
+  else if (t == "<f4")
+    convert<float>(array.bytes, out);
+  else if (t == "<f8")
+    convert<double>(array.bytes, out);
+  else
+    throw Error(path + ": unsupported dtype '" + t + "'");
   return out;
 }
 
@@ -322,7 +334,8 @@ void write_npy(const std::string& path, const std::vector<std::uint64_t>& shape,
       throw Error(path + ": shape " + shape_text(shape) + " is too large");
     n *= dim;
   }
-  std::string dict = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_text(shape) + ", }";
+  std::string dict =
+      "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_text(shape) + ", }";
   // Version 1.0 has a 2-byte header length; numpy switches to 2.0 beyond it.
   std::size_t prefix = 10;
   if (dict.size() + 1 + 64 + prefix > 65535) prefix = 12;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -216,10 +215,9 @@ BOOST_AUTO_TEST_CASE(write_atomic_creates_and_replaces) {
   TempDir tmp;
   std::string path = tmp.file("out.txt");
   krrdistill::write_file_atomic(path, std::string("first version, long text\n"));
-  BOOST_TEST(krrdistill::read_file_bytes(path) == Bytes({'f', 'i', 'r', 's', 't', ' ', 'v', 'e',
-                                                         'r', 's', 'i', 'o', 'n', ',', ' ', 'l',
-                                                         'o', 'n', 'g', ' ', 't', 'e', 'x', 't',
-                                                         '\n'}));
+  BOOST_TEST(krrdistill::read_file_bytes(path) ==
+             Bytes({'f', 'i', 'r', 's', 't', ' ', 'v', 'e', 'r', 's', 'i', 'o', 'n',
+                    ',', ' ', 'l', 'o', 'n', 'g', ' ', 't', 'e', 'x', 't', '\n'}));
   Bytes data = random_bytes(70000, 7);
   krrdistill::write_file_atomic(path, data.data(), data.size());
   BOOST_TEST(read_plain(path) == data);
@@ -271,27 +269,14 @@ BOOST_AUTO_TEST_CASE(write_atomic_rejects_folder_name) {
   BOOST_TEST(msg == path + ": not a file name");
 }
 
-BOOST_AUTO_TEST_CASE(real_fashion_mnist_gunzip_is_fast) {
-  const std::string path =
-      std::string(KRRDISTILL_FASHION_MNIST) + "/train-images-idx3-ubyte.gz";
-  std::vector<double> seconds;
-  Bytes bytes;
-  for (int run = 0; run < 3; ++run) {
-    auto t0 = std::chrono::steady_clock::now();
-    bytes = krrdistill::read_file_bytes(path);
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  BOOST_TEST_MESSAGE("read_file_bytes(train-images-idx3-ubyte.gz): median " << seconds[1]
-                                                                             << " s");
+// Timing lives in tools/bench.sh; this checks the real file's content only.
+BOOST_AUTO_TEST_CASE(real_fashion_mnist_gunzip) {
+  const std::string path = std::string(KRRDISTILL_FASHION_MNIST) + "/train-images-idx3-ubyte.gz";
+  const Bytes bytes = krrdistill::read_file_bytes(path);
   BOOST_TEST(bytes.size() == 16u + 60000u * 28u * 28u);
   BOOST_TEST(Bytes(bytes.begin(), bytes.begin() + 16) ==
              Bytes({0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28}));
   std::uint64_t sum = 0;
   for (std::size_t i = 16; i < bytes.size(); ++i) sum += bytes[i];
   BOOST_TEST(sum == 3431114169ull);
-  // Well under 0.3 s on an idle machine; the bound leaves room for a busy
-  // build machine while still catching per-byte or copying slowdowns.
-  BOOST_TEST(seconds[1] < 1.0);
 }

@@ -92,7 +92,8 @@ std::string dict(const std::string& descr, const std::string& shape, bool fortra
 BOOST_AUTO_TEST_CASE(write_then_read_round_trip) {
   TempDir tmp;
   const std::string path = tmp.file("a.npy");
-  std::vector<double> values = {1.5, -2.25, 0.0, 1e300, -1e-300, 3.0, 7.0, 8.5, 9.0, 10.0, 11.0, 12.0};
+  std::vector<double> values = {1.5, -2.25, 0.0, 1e300, -1e-300, 3.0,
+                                7.0, 8.5,   9.0, 10.0,  11.0,    12.0};
   krrdistill::write_npy(path, {3, 4}, values.data());
   krrdistill::NpyArray a = krrdistill::read_npy(path);
   BOOST_TEST(a.dtype == "<f8");
@@ -174,8 +175,8 @@ BOOST_AUTO_TEST_CASE(versions_2_and_3_and_header_variants) {
   }
   // Other key order, double quotes, no trailing comma, Python 2 long dims.
   std::string path = tmp.file("variant.npy");
-  write_text(path, npy_file("{\"shape\": (2L, 3L), \"fortran_order\": False, \"descr\": \"<i4\"}",
-                            data));
+  write_text(path,
+             npy_file("{\"shape\": (2L, 3L), \"fortran_order\": False, \"descr\": \"<i4\"}", data));
   krrdistill::NpyArray a = krrdistill::read_npy(path);
   BOOST_TEST(a.shape == (std::vector<std::uint64_t>{2, 3}));
   BOOST_TEST(a.dtype == "<i4");
@@ -289,12 +290,14 @@ BOOST_AUTO_TEST_CASE(size_mismatch_short_and_long) {
   std::string path = tmp.file("z.npy");
   write_text(path, npy_file(dict("<f8", "(2, 3)"), raw<double>({1, 2, 3, 4, 5})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
-             path + ": header says shape (2, 3) of <f8 (48 bytes) but the file holds 40 bytes of "
-                    "data");
+             path +
+                 ": header says shape (2, 3) of <f8 (48 bytes) but the file holds 40 bytes of "
+                 "data");
   write_text(path, npy_file(dict("<f8", "(2, 3)"), raw<double>({1, 2, 3, 4, 5, 6, 7})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
-             path + ": header says shape (2, 3) of <f8 (48 bytes) but the file holds 56 bytes of "
-                    "data");
+             path +
+                 ": header says shape (2, 3) of <f8 (48 bytes) but the file holds 56 bytes of "
+                 "data");
 }
 
 BOOST_AUTO_TEST_CASE(huge_shape_rejected_before_allocation) {
@@ -303,8 +306,9 @@ BOOST_AUTO_TEST_CASE(huge_shape_rejected_before_allocation) {
   // 2^62 bytes would be impossible to allocate: the length check comes first.
   write_text(path, npy_file(dict("<f8", "(1073741824, 536870912)"), raw<double>({1})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
-             path + ": header says shape (1073741824, 536870912) of <f8 (4611686018427387904 "
-                    "bytes) but the file holds 8 bytes of data");
+             path +
+                 ": header says shape (1073741824, 536870912) of <f8 (4611686018427387904 "
+                 "bytes) but the file holds 8 bytes of data");
   // Beyond 2^64 bytes: an overflow, reported as such.
   write_text(path, npy_file(dict("<f8", "(4294967296, 4294967296)"), raw<double>({1})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
