@@ -12,7 +12,8 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
 }
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
-                    const arma::mat& X0, arma::uword chunk, const Progress& progress) {
+                    const arma::mat& X0, arma::uword chunk, const Progress& progress,
+                    const arma::mat* train_features) {
   Certificate cert;
   const arma::mat Phis_actual = map_features(model.map, distilled.Xs);
   cert.Ws = fit_krr(Phis_actual, distilled.Ys, distilled.lambda_s);
@@ -44,7 +45,7 @@ Certificate certify(const Dataset& data, const Model& model, const DistilledSet&
         d2.each_row() += arma::sum(arma::square(X), 0);
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
       },
-      progress, "certify: training set");
+      progress, "certify: training set", train_features);
   const double n_train = double(data.train.pixels.n_cols);
   cert.original.train = train_correct[0] / n_train;
   cert.distilled.train = train_correct[1] / n_train;

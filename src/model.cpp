@@ -9,22 +9,30 @@
 namespace krrdistill {
 
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
-                    arma::uword chunk,
-                    const std::function<void(arma::uword, const arma::mat&, const arma::mat&)>& visit,
-                    const Progress& progress, const std::string& phase) {
+                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
+                    const std::string& phase, const arma::mat* cached_features) {
   if (chunk == 0) throw Error("--chunk must be at least 1");
   const arma::uword n = pixels.n_cols;
+  const bool linear = std::holds_alternative<LinearMap>(map);
   for (arma::uword first = 0; first < n; first += chunk) {
     const arma::uword count = std::min(chunk, n - first);
     const arma::mat X = to_model_input(pre, pixels, first, count);
-    const arma::mat Phi = map_features(map, X);
-    visit(first, X, Phi);
+    if (linear) {
+      visit(first, X, X);  // phi(x) = x: no copy
+    } else if (cached_features != nullptr) {
+      // A read-only view of the cached columns (no copy).
+      const arma::mat Phi(const_cast<double*>(cached_features->colptr(first)),
+                          cached_features->n_rows, count, false, true);
+      visit(first, X, Phi);
+    } else {
+      visit(first, X, map_features(map, X));
+    }
     progress.update(phase, double(first + count) / double(n));
   }
 }
 
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
-                const Progress& progress) {
+                const Progress& progress, arma::mat* train_features) {
   const bool sweep = std::isnan(options.lambda);
   if (!sweep && (!(options.lambda >= 0) || !std::isfinite(options.lambda)))
     throw Error("--lambda must be a finite number >= 0");
@@ -51,11 +59,13 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
 
   // One pass: G, B over all samples; validation features kept aside.
   Statistics full = zero_statistics(p, k);
+  if (train_features != nullptr) train_features->set_size(p, n);
   arma::uword next_val = 0;
   for_each_chunk(
       pre, map, data.train.pixels, options.chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         accumulate(full, Phi, data.train.labels.subvec(first, first + Phi.n_cols - 1));
+        if (train_features != nullptr) train_features->cols(first, first + Phi.n_cols - 1) = Phi;
         while (next_val < val_index.n_elem && val_index[next_val] < first + Phi.n_cols) {
           Phi_val.col(next_val) = Phi.col(val_index[next_val] - first);
           ++next_val;

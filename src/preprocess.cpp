@@ -106,6 +106,7 @@ arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arm
   if (first + count > pixels.n_cols) throw Error("image range out of bounds");
   const auto tables = standardise_tables(pre);
   arma::mat X(pixels.n_rows, count);
+#pragma omp parallel for schedule(static)
   for (arma::uword j = 0; j < count; ++j)
     standardise_column(tables, pre.shape.channel_size(), pixels.colptr(first + j), X.colptr(j));
   if (pre.zca) return pre.zca_whiten * X;
@@ -116,9 +117,9 @@ arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
                          const arma::uvec& columns) {
   check_shape(pre, pixels);
   const auto tables = standardise_tables(pre);
+  if (arma::any(columns >= pixels.n_cols)) throw Error("image index out of bounds");
   arma::mat X(pixels.n_rows, columns.n_elem);
   for (arma::uword j = 0; j < columns.n_elem; ++j) {
-    if (columns[j] >= pixels.n_cols) throw Error("image index out of bounds");
     standardise_column(tables, pre.shape.channel_size(), pixels.colptr(columns[j]), X.colptr(j));
   }
   if (pre.zca) return pre.zca_whiten * X;

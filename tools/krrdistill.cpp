@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cxxopts.hpp>
 #include <exception>
 #include <iostream>
@@ -51,25 +52,27 @@ void add_data_options(cxxopts::Options& options) {
       ("coarse", "CIFAR-100: the 20 coarse classes instead of the 100 fine ones")
       ("zca", "ZCA whitening after standardisation")
       ("zca-reg", "ZCA regulariser as a fraction of the mean eigenvalue",
-       cxxopts::value<double>()->default_value("0.1"));
+       cxxopts::value<std::string>()->default_value("0.1"));
   options.add_options("model")
       ("model", "linear, rff or fcnn", cxxopts::value<std::string>()->default_value("linear"))
       ("features", "rff: number of random features p (default d)",
        cxxopts::value<unsigned>()->default_value("0"))
       ("rff-sigma", "rff: bandwidth sigma (default sqrt(d))",
-       cxxopts::value<double>()->default_value("0"))
+       cxxopts::value<std::string>()->default_value("0"))
       ("layers", "fcnn: hidden layers L", cxxopts::value<unsigned>()->default_value("1"))
       ("width", "fcnn: width of the hidden layers (default d)",
        cxxopts::value<unsigned>()->default_value("0"))
-      ("slope", "fcnn: leaky ReLU slope", cxxopts::value<double>()->default_value("0.1"))
+      ("slope", "fcnn: leaky ReLU slope", cxxopts::value<std::string>()->default_value("0.1"))
       ("lambda", "ridge of the original model (default: validation sweep 1e-6 .. 10^5.5)",
-       cxxopts::value<double>());
+       cxxopts::value<std::string>());
   options.add_options("run")
       ("seed", "seed of every random choice", cxxopts::value<std::uint64_t>()->default_value("0"))
       ("threads", "threads of the linear algebra (default: one per core)",
        cxxopts::value<int>()->default_value("0"))
       ("chunk", "images per chunk when streaming the data",
        cxxopts::value<unsigned>()->default_value(std::to_string(kDefaultChunk)))
+      ("feature-cache-mb", "keep nonlinear training features in memory up to this size for the "
+       "certificate (0: recompute them)", cxxopts::value<unsigned>()->default_value("2048"))
       ("quiet", "no progress on stderr")
       ("h,help", "this help");
 }
@@ -81,9 +84,14 @@ cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv) {
   return result;
 }
 
+// Real-valued options are parsed here rather than by cxxopts, so that a bad
+// value is reported with the option's name.
 double finite_option(const cxxopts::ParseResult& result, const std::string& name) {
-  const double value = result[name].as<double>();
-  if (!std::isfinite(value)) throw Error("--" + name + " must be a finite number");
+  const std::string text = result[name].as<std::string>();
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    throw Error("--" + name + " must be a finite number, got '" + text + "'");
   return value;
 }
 
@@ -137,7 +145,7 @@ int run_distill(int argc, char** argv) {
       ("ipc", "images per class", cxxopts::value<unsigned>()->default_value("1"))
       ("init", "noise or real", cxxopts::value<std::string>()->default_value("real"))
       ("lambda-s", "ridge of the model refit on the distilled set",
-       cxxopts::value<double>()->default_value("0"))
+       cxxopts::value<std::string>()->default_value("0"))
       ("out", "output folder", cxxopts::value<std::string>()->default_value("out"))
       ("force", "replace an existing output folder");
   const cxxopts::ParseResult result = parse(options, argc, argv);
@@ -166,7 +174,7 @@ int run_distill(int argc, char** argv) {
   }
   const bool quiet = result.count("quiet") > 0;
   const Progress progress = Progress::for_terminal(quiet);
-  set_blas_threads(result["threads"].as<int>());
+  set_threads(result["threads"].as<int>());
   // Checked before any work, so a refused output folder costs nothing.
   StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0);
 
@@ -185,7 +193,14 @@ int run_distill(int argc, char** argv) {
   progress.status("preprocessing");
   Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, source.zca,
                                       source.zca_reg_fraction);
-  const Model model = fit_model(data, std::move(pre), std::move(map), fit, progress);
+  // A nonlinear map costs a large GEMM per pass; keep its training features
+  // for the certificate when they fit the budget (the linear map is free).
+  const double cache_mb = double(feature_dim(map)) * double(data.train.pixels.n_cols) * 8.0 / 1e6;
+  const bool cache = !std::holds_alternative<LinearMap>(map) &&
+                     cache_mb <= double(result["feature-cache-mb"].as<unsigned>());
+  arma::mat train_features;
+  const Model model = fit_model(data, std::move(pre), std::move(map), fit, progress,
+                                cache ? &train_features : nullptr);
   const double t_fit = seconds_since(phase);
 
   phase = Clock::now();
@@ -199,7 +214,9 @@ int run_distill(int argc, char** argv) {
                  distilled.lambda_s_requested, distilled.lambda_s_clamped);
 
   phase = Clock::now();
-  const Certificate cert = certify(data, model, distilled, X0, fit.chunk, progress);
+  const Certificate cert = certify(data, model, distilled, X0, fit.chunk, progress,
+                                   cache ? &train_features : nullptr);
+  train_features.reset();
   const double t_certify = seconds_since(phase);
 
   phase = Clock::now();
@@ -269,7 +286,7 @@ int run_eval(int argc, char** argv) {
     return 0;
   }
   if (!result.count("distilled")) throw Error("eval needs --distilled DIR");
-  set_blas_threads(result["threads"].as<int>());
+  set_threads(result["threads"].as<int>());
   const std::string dir = result["distilled"].as<std::string>();
   const nlohmann::json report = read_json_file(dir + "/report.json");
   const DataSource source = data_source_from_json(report);

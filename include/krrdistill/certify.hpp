@@ -33,9 +33,11 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
                           double lambda_s);
 
 // X0 may be empty (noise init). One pass over the training set (accuracies
-// of both models, nearest training image) and one over the test set.
+// of both models, nearest training image) and one over the test set;
+// train_features, when given, are the cached training features of fit_model.
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
-                    const arma::mat& X0, arma::uword chunk, const Progress& progress);
+                    const arma::mat& X0, arma::uword chunk, const Progress& progress,
+                    const arma::mat* train_features = nullptr);
 
 // Test accuracy of W on a dataset's test split, in chunks.
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,

@@ -36,16 +36,20 @@ struct Model {
   arma::uword n_validation = 0;   // size of the validation split of the sweep
 };
 
+using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;
+
 // Calls visit(first, X, Phi) for consecutive chunks of a split's columns,
-// X = model inputs (d×count), Phi = features (p×count).
+// X = model inputs (d×count), Phi = features (p×count). With cached features
+// (p×n, from fit_model) Phi is read from them instead of recomputed.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
-                    arma::uword chunk,
-                    const std::function<void(arma::uword, const arma::mat&, const arma::mat&)>& visit,
-                    const Progress& progress, const std::string& phase);
+                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
+                    const std::string& phase, const arma::mat* cached_features = nullptr);
 
 // One pass over the training set for G and B (and the validation features);
 // the λ sweep of DESIGN §2 on one eigendecomposition; refit on all data.
+// When train_features is given, the training features (p×n) are kept there
+// so that certification need not recompute a nonlinear map.
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
-                const Progress& progress);
+                const Progress& progress, arma::mat* train_features = nullptr);
 
 }  // namespace krrdistill

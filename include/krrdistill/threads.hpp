@@ -1,9 +1,10 @@
-// Number of threads of the linear algebra (OpenBLAS).
+// Number of threads of the linear algebra (OpenBLAS) and of the elementwise
+// work (OpenMP).
 #pragma once
 
 namespace krrdistill {
 
-// threads <= 0 keeps OpenBLAS's default (one per core).
-void set_blas_threads(int threads);
+// threads <= 0 keeps the defaults (one per core).
+void set_threads(int threads);
 
 }  // namespace krrdistill
