@@ -43,7 +43,8 @@ struct FeatureMapSpec {
   std::uint64_t seed = 0;
 };
 
-// Default RFF bandwidth for standardised inputs of dimension d (see README).
+// Default RFF bandwidth for standardised inputs of dimension d: sqrt(d), the
+// median-distance heuristic (‖x − y‖² ≈ 2d between standardised images).
 double default_rff_sigma(arma::uword input_dim);
 
 FeatureMap make_feature_map(const FeatureMapSpec& spec, arma::uword input_dim);
@@ -63,9 +64,13 @@ std::string surjectivity_problem(const FeatureMap& map);
 // (RFF: max(1, sqrt(p/2)·max|Phi|); 1 for the others). DESIGN §3 step 3.
 double range_scale(const FeatureMap& map, const arma::mat& Phi);
 
-// Xs with phi(Xs) = Phi, each column the preimage nearest the matching column
-// of X0 (d×m; zeros give the minimum-norm preimage). For RFF the arccos branch
-// is the one nearest A x0 + b. Requires surjectivity and Phi in range.
+// Xs with phi(Xs) = Phi, one column per column of X0 (d×m; zeros give the
+// minimum-norm preimage). Linear: Phi. FCNN: the preimage nearest x0, layer by
+// layer. RFF (DESIGN §3 step 3): the arccos branch nearest A x0 + b entry by
+// entry, then the smallest correction x − x0 onto that branch; this makes
+// ‖A(x − x0)‖ smallest, which for p < d is not always the Euclidean nearest
+// preimage (that would be a closest-vector search over branches).
+// Requires surjectivity and Phi in range.
 arma::mat invert_features(const FeatureMap& map, const arma::mat& Phi, const arma::mat& X0);
 
 // Gradient with respect to X (d×n) of sum(dPhi % phi(X)), i.e. the

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmarks: medians of several runs of the real Fashion-MNIST jobs, per
+# phase, with peak RSS, and the Gram product's GFLOP/s next to a plain DGEMM.
+# Usage: tools/bench.sh [runs]   (default 5)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/tools/deps.sh"
+krrdistill_install_missing time jq
+krrdistill_build "$root/build"
+runs="${1:-5}"
+bin="$root/build/krrdistill"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench NAME ARGS...: runs `krrdistill distill ARGS` $runs times; prints the
+# median wall time, the median of each phase from report.json, and peak RSS.
+bench() {
+  local name="$1"; shift
+  local wall=() rss=()
+  : >"$work/phases"
+  for i in $(seq "$runs"); do
+    /usr/bin/time -f "%e %M" -o "$work/time" "$bin" distill --quiet --force --out "$work/out" "$@"
+    read -r w r <"$work/time"
+    wall+=("$w"); rss+=("$r")
+    jq -r '.timings_s | [.load, .fit, .distill, .certify, .write, .total] | @tsv' "$work/out/report.json" >>"$work/phases"
+  done
+  local med_wall med_rss
+  med_wall=$(printf '%s\n' "${wall[@]}" | median)
+  med_rss=$(printf '%s\n' "${rss[@]}" | median)
+  local cols=(load fit distill certify write total) line="" c
+  for c in 1 2 3 4 5 6; do
+    line+=$(printf '%s=%.3f ' "${cols[$((c-1))]}" "$(cut -f"$c" "$work/phases" | median)")
+  done
+  local acc err
+  acc=$(jq -r '.certificate.original.test_acc' "$work/out/report.json")
+  err=$(jq -r '.certificate.weight_rel_error' "$work/out/report.json")
+  printf '%-26s wall %.3f s  peak RSS %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
+    "$name" "$med_wall" "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" "$line" "$acc" "$err"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "median of $runs runs; phases in seconds from report.json (process start-up is in wall only)"
+bench "linear ipc1 noise" --ipc 1 --init noise
+bench "linear ipc10 real" --ipc 10 --init real
+bench "rff ipc1 noise" --model rff --ipc 1 --init noise
+bench "rff ipc10 real" --model rff --ipc 10 --init real
+bench "fcnn ipc1 noise" --model fcnn --ipc 1 --init noise
+bench "fcnn ipc10 real" --model fcnn --ipc 10 --init real
+echo
+"$root/build/bench_gram" 784 60000 "$runs"
