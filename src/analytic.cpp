@@ -27,7 +27,8 @@ struct LabelSvd {
 
 LabelSvd label_svd(const arma::mat& Ys) {
   LabelSvd svd;
-  if (!arma::svd_econ(svd.U, svd.s, svd.V, Ys, "both", "dc")) throw Error("SVD of the labels failed");
+  if (!arma::svd_econ(svd.U, svd.s, svd.V, Ys, "both", "dc"))
+    throw Error("SVD of the labels failed");
   return svd;
 }
 
@@ -50,7 +51,9 @@ Init parse_init(const std::string& text) {
   throw Error("unknown --init '" + text + "' (expected noise or real)");
 }
 
-std::string init_name(Init init) { return init == Init::noise ? "noise" : "real"; }
+std::string init_name(Init init) {
+  return init == Init::noise ? "noise" : "real";
+}
 
 arma::mat distilled_one_hot(arma::uword num_classes, arma::uword ipc) {
   arma::mat Ys(num_classes, num_classes * ipc, arma::fill::zeros);
@@ -67,9 +70,9 @@ arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes,
   for (arma::uword c = 0; c < num_classes; ++c) {
     std::vector<arma::uword>& pool = by_class[c];
     if (pool.size() < ipc)
-      throw Error("--ipc " + std::to_string(ipc) + " with --init real needs " + std::to_string(ipc) +
-                  " training images of class " + std::to_string(c) + ", which has " +
-                  std::to_string(pool.size()));
+      throw Error("--ipc " + std::to_string(ipc) + " with --init real needs " +
+                  std::to_string(ipc) + " training images of class " + std::to_string(c) +
+                  ", which has " + std::to_string(pool.size()));
     // Partial Fisher–Yates with our own index draws (bit-reproducible).
     for (arma::uword i = 0; i < ipc; ++i) {
       const arma::uword j = i + arma::uword(rng() % (pool.size() - i));
@@ -107,7 +110,8 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
     const arma::mat Phi0 = map_features(map, X0);
     arma::mat U, V;
     arma::vec s;
-    if (!arma::svd_econ(U, s, V, Phi0, "both", "dc")) throw Error("SVD of the start features failed");
+    if (!arma::svd_econ(U, s, V, Phi0, "both", "dc"))
+      throw Error("SVD of the start features failed");
     const double tol = double(std::max(p, m)) * std::numeric_limits<double>::epsilon() * s.max();
     const arma::uvec kept = arma::find(s > tol);
     U = U.cols(kept);

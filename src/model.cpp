@@ -45,14 +45,15 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
   // Seeded validation split: a partial Fisher–Yates shuffle of the indices.
   arma::uvec val_index;
   if (sweep) {
-    const arma::uword n_val =
-        std::max<arma::uword>(1, arma::uword(std::llround(options.validation_fraction * double(n))));
+    const arma::uword n_val = std::max<arma::uword>(
+        1, arma::uword(std::llround(options.validation_fraction * double(n))));
     if (n_val >= n) throw Error("too few training images for a validation split");
     std::vector<arma::uword> order(n);
     for (arma::uword i = 0; i < n; ++i) order[i] = i;
     std::mt19937_64 rng = make_rng(options.seed, Stream::validation_split);
     for (arma::uword i = 0; i < n_val; ++i) std::swap(order[i], order[i + rng() % (n - i)]);
-    val_index = arma::sort(arma::uvec(std::vector<arma::uword>(order.begin(), order.begin() + n_val)));
+    val_index =
+        arma::sort(arma::uvec(std::vector<arma::uword>(order.begin(), order.begin() + n_val)));
   }
   arma::mat Phi_val(p, val_index.n_elem);
   const arma::uvec val_labels = data.train.labels.elem(val_index);

@@ -57,9 +57,9 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force)
     throw Error("output folder " + final_dir_ + " already exists; use --force to replace it");
   const fs::path final_path(final_dir_);
   const fs::path parent = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
-  staging_dir_ = (parent / ("." + final_path.filename().string() + ".partial-" +
-                            std::to_string(getpid())))
-                     .string();
+  staging_dir_ =
+      (parent / ("." + final_path.filename().string() + ".partial-" + std::to_string(getpid())))
+          .string();
 }
 
 StagedOutputDir::~StagedOutputDir() {

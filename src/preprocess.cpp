@@ -33,8 +33,8 @@ void standardise_column(const std::vector<ChannelTable>& tables, arma::uword cha
 
 void check_shape(const Preprocessor& pre, const PixelMatrix& pixels) {
   if (pixels.n_rows != pre.shape.size())
-    throw Error("images have " + std::to_string(pixels.n_rows) + " values but the preprocessor expects " +
-                std::to_string(pre.shape.size()));
+    throw Error("images have " + std::to_string(pixels.n_rows) +
+                " values but the preprocessor expects " + std::to_string(pre.shape.size()));
 }
 
 }  // namespace
@@ -71,7 +71,8 @@ Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape,
     for (int v = 0; v < 256; ++v) sq += double(counts[c][v]) * std::pow(v / 255.0 - mean, 2);
     const double stddev = std::sqrt(sq / total);
     if (!(stddev > 0))
-      throw Error("channel " + std::to_string(c) + " of the training images is constant; cannot standardise");
+      throw Error("channel " + std::to_string(c) +
+                  " of the training images is constant; cannot standardise");
     pre.channel_mean[c] = mean;
     pre.channel_std[c] = stddev;
   }

@@ -6,7 +6,9 @@
 
 namespace krrdistill {
 
-Progress Progress::for_terminal(bool quiet) { return Progress(!quiet && isatty(STDERR_FILENO)); }
+Progress Progress::for_terminal(bool quiet) {
+  return Progress(!quiet && isatty(STDERR_FILENO));
+}
 
 void Progress::update(const std::string& phase, double fraction) const {
   if (!enabled_) return;

@@ -15,7 +15,9 @@ std::uint64_t splitmix64(std::uint64_t x) {
 
 // Uniform double on [0, 1) from the top 53 bits: the same on every platform,
 // unlike std::uniform_real_distribution.
-double unit_uniform(std::mt19937_64& rng) { return double(rng() >> 11) * 0x1.0p-53; }
+double unit_uniform(std::mt19937_64& rng) {
+  return double(rng() >> 11) * 0x1.0p-53;
+}
 
 }  // namespace
 
@@ -24,8 +26,7 @@ std::mt19937_64 make_rng(std::uint64_t seed, Stream stream) {
   return std::mt19937_64(mixed);
 }
 
-arma::mat gaussian_matrix(arma::uword rows, arma::uword cols, double stddev,
-                          std::mt19937_64& rng) {
+arma::mat gaussian_matrix(arma::uword rows, arma::uword cols, double stddev, std::mt19937_64& rng) {
   // Box–Muller on our own uniforms, so the numbers are fixed by the seed alone.
   arma::mat out(rows, cols);
   const double two_pi = 2.0 * arma::datum::pi;

@@ -10,7 +10,9 @@ namespace krrdistill {
 
 namespace {
 
-nlohmann::json vec_json(const arma::vec& v) { return arma::conv_to<std::vector<double>>::from(v); }
+nlohmann::json vec_json(const arma::vec& v) {
+  return arma::conv_to<std::vector<double>>::from(v);
+}
 
 template <typename T>
 T required(const nlohmann::json& j, const char* key, const std::string& where) {
@@ -40,7 +42,8 @@ nlohmann::json summary_json(const arma::vec& values) {
           {"values", vec_json(values)}};
 }
 
-nlohmann::json dataset_json(const Dataset& data, const DataSource& source, const Preprocessor& pre) {
+nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
+                            const Preprocessor& pre) {
   nlohmann::json j = {
       {"name", data.name},
       {"source", source.dataset},

@@ -102,7 +102,8 @@ struct RunResult {
 inline RunResult run_cli(const std::string& args, const fs::path& scratch) {
   const std::string out_file = (scratch / "cli_stdout.txt").string();
   const std::string err_file = (scratch / "cli_stderr.txt").string();
-  const std::string command = std::string(KRRDISTILL_CLI) + " " + args + " >" + out_file + " 2>" + err_file;
+  const std::string command =
+      std::string(KRRDISTILL_CLI) + " " + args + " >" + out_file + " 2>" + err_file;
   const int status = std::system(command.c_str());
   RunResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -1,6 +1,6 @@
 #define BOOST_TEST_MODULE analytic
-#include <boost/test/unit_test.hpp>
 #include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
 
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"

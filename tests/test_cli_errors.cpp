@@ -20,8 +20,8 @@ struct Case {
   // and that --out was not created (or, when it existed, not touched).
   void expect_refusal(const std::string& args, const std::string& message_part) {
     const bool out_existed = fs::exists(out);
-    const RunResult r = run_cli("distill --data " + data + " --out " + out + " --quiet " + args,
-                                scratch.path);
+    const RunResult r =
+        run_cli("distill --data " + data + " --out " + out + " --quiet " + args, scratch.path);
     BOOST_TEST_CONTEXT("args: " << args << "\nstderr: " << r.err) {
       BOOST_TEST(r.exit_code != 0);
       BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
@@ -33,7 +33,9 @@ struct Case {
     }
   }
 
-  void corrupt(const std::string& name, const Bytes& bytes) { write_bytes(data + "/" + name, bytes); }
+  void corrupt(const std::string& name, const Bytes& bytes) {
+    write_bytes(data + "/" + name, bytes);
+  }
 };
 
 Bytes file_bytes(const std::string& path) {
@@ -45,8 +47,8 @@ Bytes file_bytes(const std::string& path) {
 
 BOOST_AUTO_TEST_CASE(fixture_distills_cleanly) {
   Case c;
-  const RunResult r = run_cli("distill --data " + c.data + " --out " + c.out + " --ipc 2 --quiet",
-                              c.scratch.path);
+  const RunResult r =
+      run_cli("distill --data " + c.data + " --out " + c.out + " --ipc 2 --quiet", c.scratch.path);
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.err.empty());
   for (const char* name : {"distilled_X.npy", "distilled_Y.npy", "grid.png", "report.json"})
@@ -137,10 +139,12 @@ BOOST_AUTO_TEST_CASE(unknown_dataset) {
 
 BOOST_AUTO_TEST_CASE(eval_refuses_bad_folders) {
   Case c;
-  const RunResult missing = run_cli("eval --distilled " + c.scratch.file("nowhere"), c.scratch.path);
+  const RunResult missing =
+      run_cli("eval --distilled " + c.scratch.file("nowhere"), c.scratch.path);
   BOOST_TEST(missing.exit_code != 0);
   BOOST_TEST(missing.err.rfind("error: ", 0) == 0u);
-  BOOST_TEST(run_cli("distill --data " + c.data + " --out " + c.out + " --quiet", c.scratch.path).exit_code == 0);
+  BOOST_TEST(run_cli("distill --data " + c.data + " --out " + c.out + " --quiet", c.scratch.path)
+                 .exit_code == 0);
   write_bytes(c.out + "/report.json", Bytes{'{', '"', 'x'});
   const RunResult broken = run_cli("eval --distilled " + c.out, c.scratch.path);
   BOOST_TEST(broken.exit_code != 0);
@@ -153,9 +157,10 @@ BOOST_AUTO_TEST_CASE(every_model_on_the_fixture_is_exact_and_eval_agrees) {
   for (const std::string model : {"linear", "rff", "fcnn"}) {
     for (const std::string init : {"noise", "real"}) {
       const std::string out = c.scratch.file("out_" + model + "_" + init);
-      const RunResult r = run_cli("distill --data " + c.data + " --out " + out + " --quiet --ipc 3 --model " +
-                                      model + " --init " + init + " --lambda-s 1e-4",
-                                  c.scratch.path);
+      const RunResult r =
+          run_cli("distill --data " + c.data + " --out " + out + " --quiet --ipc 3 --model " +
+                      model + " --init " + init + " --lambda-s 1e-4",
+                  c.scratch.path);
       BOOST_TEST_CONTEXT(model << " " << init) {
         BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
         const auto report = nlohmann::json::parse(read_text(out + "/report.json"));

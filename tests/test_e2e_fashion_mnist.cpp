@@ -21,10 +21,10 @@ struct Run {
 nlohmann::json distill_and_check(const std::string& args, double max_weight_error) {
   TempDir scratch("e2e");
   const std::string out = scratch.file("out");
-  const RunResult r = run_cli("distill --dataset fashion-mnist --data " +
-                                  std::string(KRRDISTILL_FASHION_MNIST) + " --quiet --out " + out +
-                                  " " + args,
-                              scratch.path);
+  const RunResult r =
+      run_cli("distill --dataset fashion-mnist --data " + std::string(KRRDISTILL_FASHION_MNIST) +
+                  " --quiet --out " + out + " " + args,
+              scratch.path);
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   const auto report = nlohmann::json::parse(read_text(out + "/report.json"));
   const auto& cert = report["certificate"];
@@ -37,9 +37,12 @@ nlohmann::json distill_and_check(const std::string& args, double max_weight_erro
   BOOST_TEST(cert["weight_rel_error"].get<double>() < max_weight_error);
   BOOST_TEST(cert["cosine"].get<double>() > 1.0 - 1e-10);
   BOOST_TEST(cert["test_agreement"].get<double>() == 1.0);
-  BOOST_TEST(cert["distilled"]["test_acc"].get<double>() == cert["original"]["test_acc"].get<double>());
-  BOOST_TEST(cert["distilled"]["train_acc"].get<double>() == cert["original"]["train_acc"].get<double>());
-  BOOST_TEST(cert["nearest_train_distance"]["values"].size() == report["distilled"]["m"].get<std::size_t>());
+  BOOST_TEST(cert["distilled"]["test_acc"].get<double>() ==
+             cert["original"]["test_acc"].get<double>());
+  BOOST_TEST(cert["distilled"]["train_acc"].get<double>() ==
+             cert["original"]["train_acc"].get<double>());
+  BOOST_TEST(cert["nearest_train_distance"]["values"].size() ==
+             report["distilled"]["m"].get<std::size_t>());
 
   // The sceptic's check: refit from the written files only.
   const RunResult e = run_cli("eval --distilled " + out, scratch.path);
@@ -69,7 +72,9 @@ BOOST_AUTO_TEST_CASE(linear_ipc10_real) {
   BOOST_TEST(report["certificate"]["init_relative_distance"]["median"].get<double>() < 1.0);
 }
 
-BOOST_AUTO_TEST_CASE(linear_ipc50_real) { distill_and_check("--ipc 50 --init real", 1e-8); }
+BOOST_AUTO_TEST_CASE(linear_ipc50_real) {
+  distill_and_check("--ipc 50 --init real", 1e-8);
+}
 
 BOOST_AUTO_TEST_CASE(linear_lambda_s_positive) {
   const auto report = distill_and_check("--ipc 10 --init real --lambda-s 1e-2", 1e-8);

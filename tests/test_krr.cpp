@@ -25,7 +25,9 @@ Problem random_problem(arma::uword p, arma::uword n, arma::uword k, std::uint64_
   return pr;
 }
 
-double rel(const arma::mat& a, const arma::mat& b) { return arma::norm(a - b, "fro") / arma::norm(b, "fro"); }
+double rel(const arma::mat& a, const arma::mat& b) {
+  return arma::norm(a - b, "fro") / arma::norm(b, "fro");
+}
 
 }  // namespace
 
@@ -92,7 +94,8 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(sweep.best_lambda == best_lambda);
   // A reversed grid must pick the same (smallest) λ among ties.
   std::vector<double> reversed(grid.rbegin(), grid.rend());
-  BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda == best_lambda);
+  BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda ==
+             best_lambda);
 }
 
 BOOST_AUTO_TEST_CASE(predict_takes_argmax) {

@@ -18,15 +18,15 @@ std::string init_name(Init init);
 struct AnalyticOptions {
   arma::uword ipc = 1;
   Init init = Init::noise;
-  double lambda_s = 0.0;     // requested λs
+  double lambda_s = 0.0;  // requested λs
   std::uint64_t seed = 0;
   double noise_scale = 1.0;  // std of Z relative to std(Ys⁺W), noise init (§3 step 1)
 };
 
 struct DistilledSet {
-  arma::mat Xs;    // d×m inputs, model input space
-  arma::mat Ys;    // k×m labels (after range scaling)
-  arma::mat Phis;  // p×m target features (after range scaling)
+  arma::mat Xs;                 // d×m inputs, model input space
+  arma::mat Ys;                 // k×m labels (after range scaling)
+  arma::mat Phis;               // p×m target features (after range scaling)
   bool learned_labels = false;  // real init: Ys = W (Phi0⁺_λs)⁺ had rank k
   double lambda_s_requested = 0.0;
   double lambda_s_clamped = 0.0;  // after the real-σ bound λs <= 1/(4 s_max²)

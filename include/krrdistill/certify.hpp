@@ -22,8 +22,8 @@ struct Certificate {
   double feature_rel_error = 0.0;  // ‖phi(Xs) − Phis‖ / ‖Phis‖
   Accuracy original;
   Accuracy distilled;
-  double test_agreement = 0.0;     // fraction of test images given the same class
-  arma::vec init_distance;         // real init: ‖Xs_j − X0_j‖ (model input space)
+  double test_agreement = 0.0;       // fraction of test images given the same class
+  arma::vec init_distance;           // real init: ‖Xs_j − X0_j‖ (model input space)
   arma::vec init_relative_distance;  // ‖Xs_j − X0_j‖ / ‖X0_j‖
   arma::vec nearest_train_distance;  // min_i ‖Xs_j − x_i‖ over training images
 };

@@ -23,12 +23,12 @@ struct ImageShape {
 };
 
 struct Split {
-  PixelMatrix pixels;   // d×n
-  arma::uvec labels;    // n, each < num_classes
+  PixelMatrix pixels;  // d×n
+  arma::uvec labels;   // n, each < num_classes
 };
 
 struct Dataset {
-  std::string name;          // "fashion-mnist", "mnist", "cifar10", "cifar100", "idx", "npy"
+  std::string name;  // "fashion-mnist", "mnist", "cifar10", "cifar100", "idx", "npy"
   ImageShape shape;
   arma::uword num_classes = 0;
   std::vector<std::string> class_names;  // num_classes entries (numbers when unknown)

@@ -32,8 +32,8 @@ struct Model {
   FeatureMap map;
   arma::mat W;  // k×p
   double lambda = 0.0;
-  LambdaSweep sweep;              // empty when λ was fixed
-  arma::uword n_validation = 0;   // size of the validation split of the sweep
+  LambdaSweep sweep;             // empty when λ was fixed
+  arma::uword n_validation = 0;  // size of the validation split of the sweep
 };
 
 using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;

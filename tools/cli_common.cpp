@@ -1,0 +1,116 @@
+#include "cli_common.hpp"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/model.hpp"
+#include "krrdistill/npy.hpp"
+
+namespace krrdistill::cli {
+
+void add_data_options(cxxopts::Options& options) {
+  options.add_options("data")("dataset",
+                              "fashion-mnist, mnist, idx, cifar10, cifar100, npy (default "
+                              "fashion-mnist, or auto with --data)",
+                              cxxopts::value<std::string>())(
+      "data", "folder holding the dataset files", cxxopts::value<std::string>())(
+      "coarse", "CIFAR-100: the 20 coarse classes instead of the 100 fine ones")(
+      "zca", "ZCA whitening after standardisation")(
+      "zca-reg", "ZCA regulariser as a fraction of the mean eigenvalue",
+      cxxopts::value<std::string>()->default_value("0.1"));
+  options.add_options("model")("model", "linear, rff or fcnn",
+                               cxxopts::value<std::string>()->default_value("linear"))(
+      "features", "rff: number of random features p (default d)",
+      cxxopts::value<unsigned>()->default_value("0"))(
+      "rff-sigma", "rff: bandwidth sigma (default sqrt(d))",
+      cxxopts::value<std::string>()->default_value("0"))(
+      "layers", "fcnn: hidden layers L", cxxopts::value<unsigned>()->default_value("1"))(
+      "width", "fcnn: width of the hidden layers (default d)",
+      cxxopts::value<unsigned>()->default_value("0"))(
+      "slope", "fcnn: leaky ReLU slope", cxxopts::value<std::string>()->default_value("0.1"))(
+      "lambda", "ridge of the original model (default: validation sweep 1e-6 .. 10^5.5)",
+      cxxopts::value<std::string>());
+  options.add_options("run")("seed", "seed of every random choice",
+                             cxxopts::value<std::uint64_t>()->default_value("0"))(
+      "threads", "threads of the linear algebra (default: one per core)",
+      cxxopts::value<int>()->default_value("0"))(
+      "chunk", "images per chunk when streaming the data",
+      cxxopts::value<unsigned>()->default_value(std::to_string(kDefaultChunk)))(
+      "feature-cache-mb",
+      "keep nonlinear training features in memory up to this size for the "
+      "certificate (0: recompute them)",
+      cxxopts::value<unsigned>()->default_value("2048"))("quiet", "no progress on stderr")(
+      "h,help", "this help");
+}
+
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv) {
+  cxxopts::ParseResult result = options.parse(argc, argv);
+  if (!result.unmatched().empty())
+    throw Error("unexpected argument '" + result.unmatched().front() + "'");
+  return result;
+}
+
+double finite_option(const cxxopts::ParseResult& result, const std::string& name) {
+  const std::string text = result[name].as<std::string>();
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    throw Error("--" + name + " must be a finite number, got '" + text + "'");
+  return value;
+}
+
+DataSource data_source(const cxxopts::ParseResult& result) {
+  DataSource source;
+  source.dir = result.count("data") ? result["data"].as<std::string>() : "";
+  source.dataset = result.count("dataset") ? result["dataset"].as<std::string>()
+                                           : (source.dir.empty() ? "fashion-mnist" : "auto");
+  source.coarse = result.count("coarse") > 0;
+  source.zca = result.count("zca") > 0;
+  source.zca_reg_fraction = finite_option(result, "zca-reg");
+  if (!(source.zca_reg_fraction > 0)) throw Error("--zca-reg must be positive");
+  return source;
+}
+
+FeatureMapSpec feature_spec(const cxxopts::ParseResult& result) {
+  FeatureMapSpec spec;
+  spec.kind = result["model"].as<std::string>();
+  spec.features = result["features"].as<unsigned>();
+  spec.rff_sigma = finite_option(result, "rff-sigma");
+  if (spec.rff_sigma < 0) throw Error("--rff-sigma must be positive");
+  spec.layers = result["layers"].as<unsigned>();
+  spec.width = result["width"].as<unsigned>();
+  spec.slope = finite_option(result, "slope");
+  spec.seed = result["seed"].as<std::uint64_t>();
+  return spec;
+}
+
+Dataset load(const DataSource& source) {
+  return load_dataset(source.dataset, source.dir, source.coarse);
+}
+
+GridBlock class_rows(const arma::mat& pixels, arma::uword k, arma::uword ipc) {
+  GridBlock block{arma::mat(pixels.n_rows, k * ipc), k, ipc};
+  for (arma::uword c = 0; c < k; ++c)
+    for (arma::uword i = 0; i < ipc; ++i) block.images.col(c * ipc + i) = pixels.col(i * k + c);
+  return block;
+}
+
+std::vector<std::uint64_t> image_array_shape(arma::uword count, const ImageShape& shape) {
+  return {count, shape.channels, shape.height, shape.width};
+}
+
+arma::mat read_records(const std::string& path, arma::uword record_size) {
+  const NpyArray array = read_npy(path);
+  if (array.shape.empty()) throw Error(path + ": expected an array of records, got a scalar");
+  const arma::uword records = array.shape.front();
+  if (records * record_size != array.count())
+    throw Error(path + ": expected records of " + std::to_string(record_size) + " values");
+  const std::vector<double> values = npy_as_double(array, path);
+  arma::mat out(record_size, records);
+  std::copy(values.begin(), values.end(), out.begin());
+  if (!out.is_finite()) throw Error(path + ": holds NaN or Inf");
+  return out;
+}
+
+}  // namespace krrdistill::cli

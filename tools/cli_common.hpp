@@ -1,0 +1,50 @@
+// Pieces shared by the krrdistill commands: option groups, parsing of
+// real-valued options, and the data source they describe.
+#pragma once
+
+#include <chrono>
+#include <cxxopts.hpp>
+#include <string>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/image_grid.hpp"
+#include "krrdistill/report.hpp"
+
+namespace krrdistill::cli {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// --dataset/--data/--coarse/--zca, --model and its options, --lambda, and
+// --seed/--threads/--chunk/--feature-cache-mb/--quiet/--help.
+void add_data_options(cxxopts::Options& options);
+
+// Parses and refuses stray positional arguments.
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv);
+
+// Real-valued options are parsed here rather than by cxxopts, so that a bad
+// value is reported with the option's name.
+double finite_option(const cxxopts::ParseResult& result, const std::string& name);
+
+DataSource data_source(const cxxopts::ParseResult& result);
+FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);
+Dataset load(const DataSource& source);
+
+// Images in grid order: one row per class, ipc columns, from the distilled
+// column order (column j of class j mod k).
+GridBlock class_rows(const arma::mat& pixels, arma::uword k, arma::uword ipc);
+
+// .npy shape of m images: m×c×h×w.
+std::vector<std::uint64_t> image_array_shape(arma::uword count, const ImageShape& shape);
+
+// A float64 .npy of records (outermost index) as a matrix, one record per column.
+arma::mat read_records(const std::string& path, arma::uword record_size);
+
+int run_distill(int argc, char** argv);
+int run_eval(int argc, char** argv);
+
+}  // namespace krrdistill::cli
