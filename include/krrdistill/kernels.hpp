@@ -1,0 +1,91 @@
+// Kernels for KIP (DESIGN §4): the finite feature kernel phi(a)ᵀphi(b) of
+// the analytic method's feature map, and the infinite-width kernels of the
+// KIP paper (ReLU fully-connected NNGP and NTK, RBF). Each kernel is a small
+// value type; Kernel is their variant and free functions dispatch on it.
+// Inputs are columns (d×n); derivatives are analytic.
+#pragma once
+
+#include <armadillo>
+#include <string>
+#include <variant>
+
+#include "krrdistill/features.hpp"
+
+namespace krrdistill {
+
+// K(a, b) = phi(a)ᵀ phi(b) for the same map as the analytic run.
+struct FeatureKernel {
+  FeatureMap map;
+};
+
+// Infinite-width ReLU network, `depth` hidden layers (1–3), weight variance
+// 2, no bias: Σ⁰ = aᵀb/d, Σˡ = (1/π)·sqrt(Σˡ⁻¹(a,a)Σˡ⁻¹(b,b))·(sin θ + (π−θ) cos θ)
+// with cos θ = Σˡ⁻¹(a,b)/sqrt(Σˡ⁻¹(a,a)Σˡ⁻¹(b,b)); diagonals are preserved,
+// Σˡ(a,a) = ‖a‖²/d. NNGP K = Σ^depth.
+struct ReluNngp {
+  arma::uword depth = 1;
+};
+
+// NTK of the same network: Θ⁰ = Σ⁰, Θˡ = Θˡ⁻¹·Σ̇ˡ + Σˡ with Σ̇ˡ = (π−θ)/π;
+// K = Θ^depth.
+struct ReluNtk {
+  arma::uword depth = 1;
+};
+
+// K(a, b) = exp(−‖a − b‖²/(2ℓ²)); bandwidth ℓ = 0 means sqrt(d).
+struct Rbf {
+  double bandwidth = 0.0;
+};
+
+using Kernel = std::variant<FeatureKernel, ReluNtk, ReluNngp, Rbf>;
+
+// kind: "feature" (uses map), "ntk", "nngp" (use depth), "rbf" (uses
+// bandwidth, 0 = sqrt(d)). Throws Error on an unknown kind, a depth outside
+// 1–3 or a negative bandwidth.
+Kernel make_kernel(const std::string& kind, arma::uword depth, double bandwidth,
+                   const FeatureMap& map);
+
+// "feature-linear", "feature-rff", "feature-fcnn", "ntk-2", "nngp-1", "rbf".
+std::string kernel_name(const Kernel& kernel);
+
+// ℓ actually used for inputs of dimension d.
+double rbf_bandwidth(const Rbf& rbf, arma::uword input_dim);
+
+// K(A, B): na×nb for A d×na, B d×nb.
+arma::mat kernel_matrix(const Kernel& kernel, const arma::mat& A, const arma::mat& B);
+
+// K(B, B), exactly symmetric, with the diagonal taken as the same point
+// (cos θ = 1 exactly for the ReLU kernels).
+arma::mat kernel_matrix(const Kernel& kernel, const arma::mat& B);
+
+// K(A, B) with what the backward pass reuses, so that a forward and a
+// backward pass share one Gram product and one arc-cosine recursion.
+// ReLU and RBF kernels have dK_ij/db_j = T0_ij·a_i + T1_ij·b_j, hence
+// dL/dB = A (dK ∘ T0) + B diag(1ᵀ(dK ∘ T1)); feature kernels keep phi(A).
+struct KernelEvaluation {
+  arma::mat K;             // na×nb
+  arma::mat T0;            // na×nb (ReLU, RBF)
+  arma::mat T1;            // na×nb (ReLU, RBF)
+  arma::mat Phi_a;         // p×na (feature kernels)
+  bool symmetric = false;  // evaluated as K(B, B)
+};
+
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B);
+
+// K(B, B) as above, for kernel_backward_symmetric.
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B);
+
+// dL/dB (d×nb) for L depending on K(A, B) through dK = dL/dK (na×nb), with A
+// held fixed (B is the support set).
+arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& dK);
+arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                          const arma::mat& dK);
+
+// dL/dB for L depending on K(B, B) through dK (nb×nb, not necessarily
+// symmetric): both arguments move. eval must come from evaluate_kernel(kernel, B).
+arma::mat kernel_backward_symmetric(const Kernel& kernel, const arma::mat& B,
+                                    const KernelEvaluation& eval, const arma::mat& dK);
+arma::mat kernel_backward_symmetric(const Kernel& kernel, const arma::mat& B, const arma::mat& dK);
+
+}  // namespace krrdistill
