@@ -19,7 +19,8 @@ void add_data_options(cxxopts::Options& options) {
       "zca", "ZCA whitening after standardisation")(
       "zca-reg", "ZCA regulariser as a fraction of the mean eigenvalue",
       cxxopts::value<std::string>()->default_value("0.1"));
-  options.add_options("model")("model", "linear, rff or fcnn",
+  options.add_options("model")("model",
+                               "linear, rff or fcnn (kip and labelsolve also: ntk, nngp, rbf)",
                                cxxopts::value<std::string>()->default_value("linear"))(
       "features", "rff: number of random features p (default d)",
       cxxopts::value<unsigned>()->default_value("0"))(

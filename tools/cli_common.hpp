@@ -9,6 +9,10 @@
 #include "krrdistill/data.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/image_grid.hpp"
+#include "krrdistill/kip.hpp"
+#include "krrdistill/output_dir.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/progress.hpp"
 #include "krrdistill/report.hpp"
 
 namespace krrdistill::cli {
@@ -44,7 +48,19 @@ std::vector<std::uint64_t> image_array_shape(arma::uword count, const ImageShape
 // A float64 .npy of records (outermost index) as a matrix, one record per column.
 arma::mat read_records(const std::string& path, arma::uword record_size);
 
+// KIP pieces shared by kip, labelsolve and compare (cmd_kip.cpp).
+// --steps (kip) or --kip-steps (compare), --lr, --batch, --eval-every, --labels.
+void add_kip_options(cxxopts::Options& options, const std::string& steps_option);
+KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& steps_option);
+// The feature kernel of --model linear|rff|fcnn (same map and seed as the
+// analytic method), or ntk/nngp/rbf.
+Kernel kernel_from_options(const cxxopts::ParseResult& result, arma::uword input_dim);
+KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label);
+
 int run_distill(int argc, char** argv);
 int run_eval(int argc, char** argv);
+int run_kip_command(int argc, char** argv);
+int run_labelsolve(int argc, char** argv);
+int run_compare(int argc, char** argv);
 
 }  // namespace krrdistill::cli

@@ -21,6 +21,9 @@ const char* kUsage =
     "commands:\n"
     "  distill   exact analytic distillation of a KRR model, with a certificate\n"
     "  eval      refit KRR on a distilled set and print its test accuracy\n"
+    "  kip       the iterative baseline: Kernel Inducing Points (Adam)\n"
+    "  labelsolve closed-form labels for a real class-balanced subset\n"
+    "  compare   analytic and KIP side by side: table, compare.json, compare.png\n"
     "\n"
     "Run 'krrdistill <command> --help' for the options of a command.\n";
 
@@ -36,6 +39,9 @@ int main(int argc, char** argv) {
     // The command's own options follow it; cxxopts sees "krrdistill <command> ...".
     if (command == "distill") return run_distill(argc - 1, argv + 1);
     if (command == "eval") return run_eval(argc - 1, argv + 1);
+    if (command == "kip") return run_kip_command(argc - 1, argv + 1);
+    if (command == "labelsolve") return run_labelsolve(argc - 1, argv + 1);
+    if (command == "compare") return run_compare(argc - 1, argv + 1);
     if (command == "-h" || command == "--help" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
