@@ -48,5 +48,19 @@ bench "rff ipc1 noise" --model rff --ipc 1 --init noise
 bench "rff ipc10 real" --model rff --ipc 10 --init real
 bench "fcnn ipc1 noise" --model fcnn --ipc 1 --init noise
 bench "fcnn ipc10 real" --model fcnn --ipc 10 --init real
+
+# kip_bench NAME ARGS...: median seconds per KIP step (optimisation only).
+kip_bench() {
+  local name="$1"; shift
+  : >"$work/steps"
+  for i in $(seq "$runs"); do
+    "$bin" kip --quiet --force --out "$work/kip" --ipc 10 --batch 5000 --steps 30 --eval-every 0 "$@"
+    jq -r '.result.seconds_per_step' "$work/kip/report.json" >>"$work/steps"
+  done
+  printf '%-26s %.4f s per step (median of %s runs of 30 steps)\n' "$name" "$(median <"$work/steps")" "$runs"
+}
+echo
+kip_bench "kip linear ipc10 b5000"
+kip_bench "kip ntk-1 ipc10 b5000" --model ntk --depth 1
 echo
 "$root/build/bench_gram" 784 60000 "$runs"
