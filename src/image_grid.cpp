@@ -7,23 +7,7 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
-#include "krrdistill/io.hpp"
-
-// The stb implementation lives in this one translation unit. STATIC keeps its
-// symbols (and its global settings such as the vertical flip flag) private, so
-// it cannot clash with a user who links their own copy of stb_image_write.
-// NO_STDIO: we only write to memory; the file itself is written atomically.
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#include <stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "krrdistill/png.hpp"
 
 namespace krrdistill {
 
@@ -40,12 +24,6 @@ unsigned char to_byte(double v) {
   if (std::isnan(v)) return 0;
   v = std::min(1.0, std::max(0.0, v));
   return static_cast<unsigned char>(std::lround(255.0 * v));
-}
-
-void append_bytes(void* context, void* data, int size) {
-  auto* out = static_cast<std::vector<unsigned char>*>(context);
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  out->insert(out->end(), bytes, bytes + size);
 }
 
 }  // namespace
@@ -139,12 +117,8 @@ void write_image_grid(const std::string& path, const std::vector<GridBlock>& blo
     top += block.rows * cell_h + (block.rows - 1) * gap + block_gap;
   }
 
-  std::vector<unsigned char> png;
-  if (!stbi_write_png_to_func(append_bytes, &png, static_cast<int>(width), static_cast<int>(height),
-                              static_cast<int>(comp), canvas.data(), static_cast<int>(stride))) {
-    throw Error(where + "PNG encoding failed");
-  }
-  write_file_atomic(path, png.data(), png.size());
+  write_png(path, canvas, static_cast<int>(width), static_cast<int>(height), static_cast<int>(comp),
+            where);
 }
 
 }  // namespace krrdistill

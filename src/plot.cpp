@@ -10,14 +10,9 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
-#include "krrdistill/io.hpp"
+#include "krrdistill/png.hpp"
 
-// Same arrangement as image_grid.cpp: STATIC keeps this copy of stb's symbols
-// private to this translation unit (image_grid.cpp has its own), NO_STDIO
-// because the file is written atomically by write_file_atomic.
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
+// stb_easy_font draws the text; the PNG itself is encoded by write_png.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
@@ -25,7 +20,6 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include <stb_easy_font.h>
-#include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
 namespace krrdistill {
@@ -677,12 +671,6 @@ void draw_legend(Canvas& canvas, const PlotSpec& spec, const PlotFrame& f) {
   }
 }
 
-void append_bytes(void* context, void* data, int size) {
-  auto* out = static_cast<std::vector<unsigned char>*>(context);
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  out->insert(out->end(), bytes, bytes + size);
-}
-
 }  // namespace
 
 PixelPoint PlotFrame::to_pixel(double x, double y) const {
@@ -712,12 +700,7 @@ void write_plot_png(const std::string& path, const PlotSpec& spec) {
   draw_frame_and_labels(canvas, spec, layout);
   draw_legend(canvas, spec, layout.frame);
 
-  std::vector<unsigned char> png;
-  if (!stbi_write_png_to_func(append_bytes, &png, spec.width, spec.height, 3, canvas.rgb().data(),
-                              spec.width * 3)) {
-    throw Error(where + "PNG encoding failed");
-  }
-  write_file_atomic(path, png.data(), png.size());
+  write_png(path, canvas.rgb(), spec.width, spec.height, 3, where);
 }
 
 }  // namespace krrdistill
