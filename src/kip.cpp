@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "krrdistill/adam.hpp"
+#include "krrdistill/analytic.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/random.hpp"
 
@@ -246,13 +247,6 @@ std::vector<std::vector<arma::uword>> class_pools(const Split& split, arma::uwor
   return class_pools(split.labels, k);
 }
 
-// One-hot labels of a support set whose column j is of class j mod k.
-arma::mat support_labels(arma::uword k, arma::uword ipc) {
-  arma::mat Ys(k, k * ipc, arma::fill::zeros);
-  for (arma::uword j = 0; j < Ys.n_cols; ++j) Ys(j % k, j) = 1.0;
-  return Ys;
-}
-
 void check_options(const KipOptions& o) {
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw Error("KIP learning rate must be > 0");
   if (!(o.label_lr >= 0) || !std::isfinite(o.label_lr))
@@ -470,19 +464,12 @@ arma::uvec next_batch(KipBatchSampler& sampler) {
 KipSupport kip_init_real(const KipOptions& options, const Preprocessor& pre, const Split& train,
                          arma::uword num_classes) {
   if (num_classes == 0 || options.ipc == 0) throw Error("KIP init needs classes and ipc >= 1");
-  auto pools = class_pools(train, num_classes);
-  std::mt19937_64 rng = make_rng(options.seed, Stream::kip_init);
+  class_pools(train, num_classes);  // checks labels against the images and the classes
+  // The analytic method's own choice, so that both start from the same images.
   KipSupport s;
-  s.source.set_size(num_classes * options.ipc);
-  for (arma::uword c = 0; c < num_classes; ++c) {
-    if (pools[c].size() < options.ipc)
-      throw Error("class " + std::to_string(c) + " has " + std::to_string(pools[c].size()) +
-                  " training images, fewer than ipc = " + std::to_string(options.ipc));
-    shuffle_front(pools[c], options.ipc, rng);
-    for (arma::uword i = 0; i < options.ipc; ++i) s.source[i * num_classes + c] = pools[c][i];
-  }
+  s.source = choose_real_images(train.labels, num_classes, options.ipc, options.seed);
   s.Xs = to_model_input(pre, train.pixels, s.source);
-  s.Ys = support_labels(num_classes, options.ipc);
+  s.Ys = distilled_one_hot(num_classes, options.ipc);
   return s;
 }
 
@@ -493,7 +480,7 @@ KipSupport kip_init_noise(const KipOptions& options, arma::uword input_dim,
   std::mt19937_64 rng = make_rng(options.seed, Stream::kip_init);
   KipSupport s;
   s.Xs = gaussian_matrix(input_dim, num_classes * options.ipc, 1.0, rng);
-  s.Ys = support_labels(num_classes, options.ipc);
+  s.Ys = distilled_one_hot(num_classes, options.ipc);
   return s;
 }
 

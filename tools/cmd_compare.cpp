@@ -135,14 +135,8 @@ int run_compare(int argc, char** argv) {
   std::vector<KipRow> kip_rows;
   for (std::size_t i = 0; i < ipcs.size(); ++i) {
     kip.ipc = ipcs[i];
-    KipSupport support;
-    if (init == Init::real) {
-      support.Xs = to_model_input(pre, data.train.pixels, starts[i]);
-      support.Ys = distilled_one_hot(k, ipcs[i]);
-      support.source = starts[i];
-    } else {
-      support = kip_init_noise(kip, data.shape.size(), k);
-    }
+    const KipSupport support = init == Init::real ? kip_init_real(kip, pre, data.train, k)
+                                                  : kip_init_noise(kip, data.shape.size(), k);
     KipResult res = run_kip(kip, kernel, pre, data.train, data.test, support,
                             kip_progress_printer(progress, "kip ipc " + std::to_string(ipcs[i])));
     const KipRecord& last = res.history.back();

@@ -102,7 +102,8 @@ struct KipSupport {
   arma::uvec source;  // the training columns of a real-image init (empty for noise)
 };
 
-// ipc distinct training images per class drawn with Stream::kip_init, one-hot labels.
+// ipc distinct training images per class, one-hot labels: the same images
+// as the analytic method's real init for the same seed (choose_real_images).
 KipSupport kip_init_real(const KipOptions& options, const Preprocessor& pre, const Split& train,
                          arma::uword num_classes);
 
