@@ -14,81 +14,102 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
                     const arma::mat* train_features) {
-  Certificate cert;
-  const arma::mat Phis_actual = map_features(model.map, distilled.Xs);
-  cert.Ws = fit_krr(Phis_actual, distilled.Ys, distilled.lambda_s);
-  const double w_norm = arma::norm(model.W, "fro");
-  cert.weight_rel_error = arma::norm(cert.Ws - model.W, "fro") / w_norm;
-  cert.cosine = arma::accu(cert.Ws % model.W) / (arma::norm(cert.Ws, "fro") * w_norm);
-  cert.feature_rel_error =
-      arma::norm(Phis_actual - distilled.Phis, "fro") / arma::norm(distilled.Phis, "fro");
+  return certify(view_dataset(data), model, distilled, X0, chunk, Communicator{}, progress,
+                 train_features);
+}
 
-  const arma::uword k = model.W.n_rows, m = distilled.Xs.n_cols;
+Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
+                    const arma::mat& X0, arma::uword chunk, const Communicator& comm,
+                    const Progress& progress, const arma::mat* train_features) {
+  Certificate cert;
+  arma::mat Xs;
+  if (comm.root()) {
+    Xs = distilled.Xs;
+    const arma::mat Phis_actual = map_features(model.map, Xs);
+    cert.Ws = fit_krr(Phis_actual, distilled.Ys, distilled.lambda_s);
+    const double w_norm = arma::norm(model.W, "fro");
+    cert.weight_rel_error = arma::norm(cert.Ws - model.W, "fro") / w_norm;
+    cert.cosine = arma::accu(cert.Ws % model.W) / (arma::norm(cert.Ws, "fro") * w_norm);
+    cert.feature_rel_error =
+        arma::norm(Phis_actual - distilled.Phis, "fro") / arma::norm(distilled.Phis, "fro");
+    if (!X0.is_empty()) {
+      cert.init_distance = arma::sqrt(arma::sum(arma::square(Xs - X0), 0)).t();
+      cert.init_relative_distance =
+          cert.init_distance / arma::sqrt(arma::sum(arma::square(X0), 0)).t();
+    }
+  }
+  // Every process passes over its shards with both models and the distilled images.
+  broadcast(comm, Xs);
+  broadcast(comm, cert.Ws);
+
+  const arma::uword k = model.W.n_rows, m = Xs.n_cols;
   const arma::mat both = arma::join_cols(model.W, cert.Ws);  // one product for both models
-  const arma::rowvec xs_sq = arma::sum(arma::square(distilled.Xs), 0);
+  const arma::rowvec xs_sq = arma::sum(arma::square(Xs), 0);
   arma::vec nearest_sq(m);
   nearest_sq.fill(arma::datum::inf);
+  // Correct classes of the original and distilled models on train, then on
+  // test, then test agreement: counts, summed over processes.
+  arma::uvec counts(5, arma::fill::zeros);
+  auto classify = [&](const arma::mat& Phi, const arma::uvec& truth, arma::uword at) {
+    const arma::mat scores = both * Phi;
+    const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
+    const arma::urowvec dist = arma::index_max(scores.rows(k, 2 * k - 1), 0);
+    counts[at] += arma::accu(orig.t() == truth);
+    counts[at + 1] += arma::accu(dist.t() == truth);
+    return arma::uword(arma::accu(orig == dist));
+  };
 
-  arma::uword train_correct[2] = {0, 0};
+  const Range train_shard = shard_range(data.train.size(), comm, chunk);
   for_each_chunk(
-      model.pre, model.map, data.train.pixels, chunk,
+      model.pre, model.map, data.train, train_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        const arma::mat scores = both * Phi;
-        const arma::uvec truth = data.train.labels.subvec(first, first + X.n_cols - 1);
-        const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
-        const arma::urowvec dist = arma::index_max(scores.rows(k, 2 * k - 1), 0);
-        train_correct[0] += arma::accu(orig.t() == truth);
-        train_correct[1] += arma::accu(dist.t() == truth);
+        classify(Phi, labels_of(data.train, first, X.n_cols), 0);
         // ‖xs − x‖² = ‖xs‖² + ‖x‖² − 2 xsᵀx, the cross term as one GEMM.
-        arma::mat d2 = -2.0 * (distilled.Xs.t() * X);
+        arma::mat d2 = -2.0 * (Xs.t() * X);
         d2.each_col() += xs_sq.t();
         d2.each_row() += arma::sum(arma::square(X), 0);
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
       },
       progress, "certify: training set", train_features);
-  const double n_train = double(data.train.pixels.n_cols);
-  cert.original.train = train_correct[0] / n_train;
-  cert.distilled.train = train_correct[1] / n_train;
-  cert.nearest_train_distance = arma::sqrt(arma::clamp(nearest_sq, 0.0, arma::datum::inf));
 
-  arma::uword test_correct[2] = {0, 0}, agree = 0;
+  const Range test_shard = shard_range(data.test.size(), comm, chunk);
   for_each_chunk(
-      model.pre, model.map, data.test.pixels, chunk,
+      model.pre, model.map, data.test, test_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        const arma::mat scores = both * Phi;
-        const arma::uvec truth = data.test.labels.subvec(first, first + X.n_cols - 1);
-        const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
-        const arma::urowvec dist = arma::index_max(scores.rows(k, 2 * k - 1), 0);
-        test_correct[0] += arma::accu(orig.t() == truth);
-        test_correct[1] += arma::accu(dist.t() == truth);
-        agree += arma::accu(orig == dist);
+        counts[4] += classify(Phi, labels_of(data.test, first, X.n_cols), 2);
       },
       progress, "certify: test set");
-  const double n_test = double(data.test.pixels.n_cols);
-  cert.original.test = test_correct[0] / n_test;
-  cert.distilled.test = test_correct[1] / n_test;
-  cert.test_agreement = agree / n_test;
+  allreduce_sum(comm, counts);
+  allreduce_min(comm, nearest_sq);
 
-  if (!X0.is_empty()) {
-    cert.init_distance = arma::sqrt(arma::sum(arma::square(distilled.Xs - X0), 0)).t();
-    cert.init_relative_distance =
-        cert.init_distance / arma::sqrt(arma::sum(arma::square(X0), 0)).t();
-  }
+  const double n_train = double(data.train.size()), n_test = double(data.test.size());
+  cert.original.train = counts[0] / n_train;
+  cert.distilled.train = counts[1] / n_train;
+  cert.original.test = counts[2] / n_test;
+  cert.distilled.test = counts[3] / n_test;
+  cert.test_agreement = counts[4] / n_test;
+  cert.nearest_train_distance = arma::sqrt(arma::clamp(nearest_sq, 0.0, arma::datum::inf));
   progress.finish();
   return cert;
 }
 
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,
                      const arma::mat& W, arma::uword chunk) {
-  arma::uword correct = 0;
+  return test_accuracy(view_dataset(data), pre, map, W, chunk, Communicator{});
+}
+
+double test_accuracy(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                     const arma::mat& W, arma::uword chunk, const Communicator& comm) {
+  arma::uvec correct(1, arma::fill::zeros);
   for_each_chunk(
-      pre, map, data.test.pixels, chunk,
+      pre, map, data.test, shard_range(data.test.size(), comm, chunk), chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        const arma::uvec truth = data.test.labels.subvec(first, first + X.n_cols - 1);
-        correct += arma::accu(predict_classes(W, Phi) == truth);
+        const arma::uvec truth = labels_of(data.test, first, X.n_cols);
+        correct[0] += arma::accu(predict_classes(W, Phi) == truth);
       },
       Progress::silent(), "");
-  return double(correct) / double(data.test.pixels.n_cols);
+  allreduce_sum(comm, correct);
+  return double(correct[0]) / double(data.test.size());
 }
 
 }  // namespace krrdistill

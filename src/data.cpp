@@ -1,6 +1,7 @@
 #include "krrdistill/data.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -69,57 +70,95 @@ std::string find_idx_file(const std::string& dir, const std::string& base) {
   throw Error(plain + ": no such file (nor " + base + ".gz)");
 }
 
-PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
-  std::vector<unsigned char> bytes = read_file_bytes(path);
-  if (bytes.size() < 16)
-    throw Error(path + ": file too short for an IDX image header (" + std::to_string(bytes.size()) +
-                " bytes, need 16)");
-  const std::uint64_t magic = be32(bytes.data());
-  if (magic != 0x803) {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
-    throw Error(path + ": wrong magic " + hex + " (expected 0x00000803 for IDX images)");
+struct IdxFile {
+  std::vector<unsigned char> bytes;
+  bool longer = false;  // a gzip file whose content goes on beyond bytes
+  std::string held;     // bytes after the header, as text ("more than N" when longer)
+};
+
+// An IDX file: the header (header_size bytes; the whole file when it is
+// plain) and, for a gzip file, no more of the content than size_from_header
+// says there should be (plus a byte to notice more), so that a small .gz
+// cannot expand into a huge allocation.
+template <typename SizeFromHeader>
+IdxFile read_idx_file(const std::string& path, std::size_t header_size, const char* what,
+                      SizeFromHeader size_from_header) {
+  bool longer = false;
+  std::vector<unsigned char> bytes = read_file_bytes(path, header_size, &longer);
+  if (bytes.size() < header_size)
+    throw Error(path + ": file too short for an IDX " + what + " header (" +
+                std::to_string(bytes.size()) + " bytes, need " + std::to_string(header_size) + ")");
+  if (longer) {
+    // Throws on a bad magic before anything more is inflated.
+    const std::uint64_t expected = size_from_header(bytes.data());
+    const std::uint64_t kAbsurd = std::uint64_t(1) << 20;  // enough to name a mismatch
+    const std::uint64_t limit = expected == std::numeric_limits<std::uint64_t>::max()
+                                    ? kAbsurd
+                                    : std::min<std::uint64_t>(expected, SIZE_MAX - header_size);
+    bytes = read_file_bytes(path, header_size + std::size_t(limit), &longer);
   }
+  const std::string held =
+      (longer ? "more than " : "") + std::to_string(bytes.size() - header_size);
+  return IdxFile{std::move(bytes), longer, held};
+}
+
+std::string wrong_magic(const std::string& path, std::uint64_t magic, const char* expected) {
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
+  return path + ": wrong magic " + hex + " (expected " + expected + ")";
+}
+
+// n·h·w of an IDX image header, UINT64_MAX when it overflows (h, w < 2^32, so
+// h·w fits; n·h·w may not).
+std::uint64_t idx_image_bytes(const unsigned char* header) {
+  const std::uint64_t n = be32(header + 4), h = be32(header + 8), w = be32(header + 12);
+  const std::uint64_t d = h * w;
+  if (n != 0 && d > (std::numeric_limits<std::uint64_t>::max() - 1) / n)
+    return std::numeric_limits<std::uint64_t>::max();
+  return n * d;
+}
+
+PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
+  auto check_header = [&path](const unsigned char* header) {
+    if (be32(header) != 0x803)
+      throw Error(wrong_magic(path, be32(header), "0x00000803 for IDX images"));
+    return idx_image_bytes(header);
+  };
+  const IdxFile file = read_idx_file(path, 16, "image", check_header);
+  const std::vector<unsigned char>& bytes = file.bytes;
+  const std::uint64_t total = check_header(bytes.data());
   const std::uint64_t n = be32(bytes.data() + 4);
   const std::uint64_t h = be32(bytes.data() + 8);
   const std::uint64_t w = be32(bytes.data() + 12);
   if (n == 0) throw Error(path + ": holds zero images");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
-  // h, w < 2^32, so h·w fits; n·h·w may not.
-  const std::uint64_t d = h * w;
-  const std::uint64_t held = bytes.size() - 16;
-  if (d > std::numeric_limits<std::uint64_t>::max() / n || n * d != held) {
-    std::string expected = d > std::numeric_limits<std::uint64_t>::max() / n
-                               ? std::string("more than 2^64")
-                               : std::to_string(n * d);
+  const bool overflow = total == std::numeric_limits<std::uint64_t>::max();
+  if (overflow || file.longer || total != bytes.size() - 16) {
+    const std::string expected = overflow ? std::string("more than 2^64") : std::to_string(total);
     throw Error(path + ": header says " + std::to_string(n) + " images of " + size_text(h, w) +
-                " (" + expected + " bytes) but the file holds " + std::to_string(held) +
+                " (" + expected + " bytes) but the file holds " + file.held +
                 " bytes after the 16-byte header");
   }
   shape = ImageShape{1, h, w};
   // IDX stores each image row-major and contiguous: exactly one column.
-  PixelMatrix pixels(d, n, arma::fill::none);
-  std::memcpy(pixels.memptr(), bytes.data() + 16, n * d);
+  PixelMatrix pixels(h * w, n, arma::fill::none);
+  std::memcpy(pixels.memptr(), bytes.data() + 16, total);
   return pixels;
 }
 
 arma::uvec read_idx_labels(const std::string& path) {
-  std::vector<unsigned char> bytes = read_file_bytes(path);
-  if (bytes.size() < 8)
-    throw Error(path + ": file too short for an IDX label header (" + std::to_string(bytes.size()) +
-                " bytes, need 8)");
-  const std::uint64_t magic = be32(bytes.data());
-  if (magic != 0x801) {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
-    throw Error(path + ": wrong magic " + hex + " (expected 0x00000801 for IDX labels)");
-  }
-  const std::uint64_t n = be32(bytes.data() + 4);
-  const std::uint64_t held = bytes.size() - 8;
+  auto check_header = [&path](const unsigned char* header) {
+    if (be32(header) != 0x801)
+      throw Error(wrong_magic(path, be32(header), "0x00000801 for IDX labels"));
+    return be32(header + 4);
+  };
+  const IdxFile file = read_idx_file(path, 8, "label", check_header);
+  const std::vector<unsigned char>& bytes = file.bytes;
+  const std::uint64_t n = check_header(bytes.data());
   if (n == 0) throw Error(path + ": holds zero labels");
-  if (n != held)
+  if (file.longer || n != bytes.size() - 8)
     throw Error(path + ": header says " + std::to_string(n) + " labels but the file holds " +
-                std::to_string(held) + " bytes after the 8-byte header");
+                file.held + " bytes after the 8-byte header");
   arma::uvec labels(n);
   for (std::uint64_t i = 0; i < n; ++i) labels[i] = bytes[8 + i];
   return labels;
@@ -214,7 +253,12 @@ Split read_cifar_split(const std::vector<std::string>& paths, const CifarFormat&
 std::vector<std::string> read_names(const std::string& path, arma::uword k,
                                     const std::string& what) {
   if (!file_exists(path)) return number_names(k);
-  std::vector<unsigned char> bytes = read_file_bytes(path);
+  // A names file is a few kilobytes: the bound only stops a gzip file
+  // expanding without end.
+  const std::size_t kMaxBytes = std::size_t(16) << 20;
+  bool longer = false;
+  std::vector<unsigned char> bytes = read_file_bytes(path, kMaxBytes, &longer);
+  if (longer) throw Error(path + ": more than 16 MiB once gunzipped, not a list of class names");
   std::vector<std::string> names;
   std::string text(bytes.begin(), bytes.end());
   std::size_t start = 0;

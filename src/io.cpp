@@ -36,7 +36,8 @@ struct Fd {
 };
 
 std::vector<unsigned char> read_raw(const std::string& path) {
-  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
+  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (in.fd < 0) {
     int err = errno;
     if (err == ENOENT) throw Error(path + ": no such file");
@@ -45,10 +46,15 @@ std::vector<unsigned char> read_raw(const std::string& path) {
   struct stat st;
   if (::fstat(in.fd, &st) != 0) throw Error(path + ": cannot stat: " + errno_text(errno));
   if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
+  // Devices and pipes have no length to check a header against, and some
+  // never end (/dev/zero): only regular files are data.
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+  const int flags = ::fcntl(in.fd, F_GETFL);
+  if (flags >= 0) ::fcntl(in.fd, F_SETFL, flags & ~O_NONBLOCK);
 
-  // st_size is only a hint (pipes report 0, files may change): read until EOF.
-  // One spare byte lets the final read see EOF without growing the buffer.
-  std::vector<unsigned char> bytes(S_ISREG(st.st_mode) ? std::size_t(st.st_size) + 1 : 0);
+  // st_size may change while we read: read until EOF. One spare byte lets
+  // the final read see EOF without growing the buffer.
+  std::vector<unsigned char> bytes(std::size_t(st.st_size) + 1);
   std::size_t used = 0;
   for (;;) {
     if (used == bytes.size()) bytes.resize(std::max<std::size_t>(65536, bytes.size() * 2));
@@ -69,12 +75,18 @@ bool is_gzip(const std::vector<unsigned char>& bytes) {
 }
 
 // Inflates a gzip file (possibly several concatenated members, as gzip itself
-// accepts). The output buffer is sized from the trailer's ISIZE so that the
-// common case is a single pass with no reallocation; ISIZE is only a hint,
-// capped by deflate's maximum ratio, so a forged trailer cannot make us
-// allocate more than the data could ever expand to.
-std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const std::string& path) {
+// accepts), stopping once the output exceeds max_size (max_size + 1 bytes are
+// then returned, so the caller can tell). The output buffer is sized from the
+// trailer's ISIZE so that the common case is a single pass with no
+// reallocation; ISIZE is only a hint, capped by deflate's maximum ratio and
+// by max_size, so a forged trailer cannot make us allocate more than the data
+// could ever expand to, nor more than the caller expects.
+std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const std::string& path,
+                                  std::size_t max_size) {
   const std::size_t kMaxRatio = 1032;  // deflate cannot expand more than this
+  const std::size_t limit = max_size < std::numeric_limits<std::size_t>::max()
+                                ? max_size + 1
+                                : std::numeric_limits<std::size_t>::max();
   std::size_t hint = 0;
   if (in.size() >= 18) {
     const unsigned char* t = in.data() + in.size() - 4;
@@ -84,7 +96,8 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const st
   std::size_t cap = in.size() <= std::numeric_limits<std::size_t>::max() / kMaxRatio
                         ? in.size() * kMaxRatio
                         : std::numeric_limits<std::size_t>::max();
-  std::vector<unsigned char> out(std::min(std::max<std::size_t>(hint, 4096), cap));
+  std::vector<unsigned char> out(
+      std::min({std::max<std::size_t>(hint, 4096), cap, std::max<std::size_t>(limit, 1)}));
 
   z_stream zs;
   std::memset(&zs, 0, sizeof zs);
@@ -92,7 +105,8 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const st
   std::size_t in_used = 0;
   std::size_t out_used = 0;
   for (;;) {
-    if (out_used == out.size()) out.resize(out.size() * 2);
+    if (out_used == limit) break;  // more than the caller wants: stop inflating
+    if (out_used == out.size()) out.resize(out.size() <= limit / 2 ? out.size() * 2 : limit);
     // avail_in/avail_out are 32-bit: feed at most 1 GiB at a time.
     const std::size_t kStep = std::size_t(1) << 30;
     std::size_t in_step = std::min(kStep, in.size() - in_used);
@@ -136,9 +150,21 @@ std::atomic<unsigned> temp_counter{0};
 }  // namespace
 
 std::vector<unsigned char> read_file_bytes(const std::string& path) {
+  bool longer = false;
+  return read_file_bytes(path, std::numeric_limits<std::size_t>::max(), &longer);
+}
+
+std::vector<unsigned char> read_file_bytes(const std::string& path, std::size_t max_size,
+                                           bool* longer) {
+  *longer = false;
   std::vector<unsigned char> bytes = read_raw(path);
   if (!is_gzip(bytes)) return bytes;
-  return gunzip(bytes, path);
+  bytes = gunzip(bytes, path, max_size);
+  if (bytes.size() > max_size) {
+    bytes.resize(max_size);
+    *longer = true;
+  }
+  return bytes;
 }
 
 bool file_exists(const std::string& path) {

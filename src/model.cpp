@@ -2,11 +2,29 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/random.hpp"
 
 namespace krrdistill {
+
+namespace {
+
+// Read-only view of cached feature columns [first, first + count) (no copy).
+const arma::mat cached_columns(const arma::mat& cached, arma::uword first, arma::uword count) {
+  return arma::mat(const_cast<double*>(cached.colptr(first)), cached.n_rows, count, false, true);
+}
+
+// Features of the listed samples (ascending): one reader for all the calls
+// of a pass, so that a gzip file is inflated once.
+arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, PixelReader& reader,
+                      const arma::uvec& indices) {
+  const arma::mat X = to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
+  return std::holds_alternative<LinearMap>(map) ? X : map_features(map, X);
+}
+
+}  // namespace
 
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
                     arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
@@ -20,10 +38,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
     if (linear) {
       visit(first, X, X);  // phi(x) = x: no copy
     } else if (cached_features != nullptr) {
-      // A read-only view of the cached columns (no copy).
-      const arma::mat Phi(const_cast<double*>(cached_features->colptr(first)),
-                          cached_features->n_rows, count, false, true);
-      visit(first, X, Phi);
+      visit(first, X, cached_columns(*cached_features, first, count));
     } else {
       visit(first, X, map_features(map, X));
     }
@@ -31,60 +46,173 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
   }
 }
 
+void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
+                    const Range& range, arma::uword chunk, const ChunkVisitor& visit,
+                    const Progress& progress, const std::string& phase,
+                    const arma::mat* cached_features) {
+  const bool linear = std::holds_alternative<LinearMap>(map);
+  const double total = double(std::max<arma::uword>(1, range.size()));
+  arma::mat X, scratch;  // reused from chunk to chunk
+  for_each_pixel_chunk(
+      split, range, chunk,
+      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        model_inputs_into(pre, pixels, column, count, X, scratch);
+        if (linear)
+          visit(first, X, X);
+        else if (cached_features != nullptr)
+          visit(first, X, cached_columns(*cached_features, first - range.first, count));
+        else
+          visit(first, X, map_features(map, X));
+        progress.update(phase, double(first + count - range.first) / total);
+      });
+}
+
+arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed) {
+  if (!(fraction > 0 && fraction < 1)) throw Error("the validation fraction must lie in (0, 1)");
+  const arma::uword n_val =
+      std::max<arma::uword>(1, arma::uword(std::llround(fraction * double(n))));
+  if (n_val >= n) throw Error("too few training images for a validation split");
+  // Partial Fisher–Yates on the identity permutation, storing only the
+  // entries that moved: position i is final once step i is done.
+  std::unordered_map<arma::uword, arma::uword> moved;
+  auto at = [&moved](arma::uword i) {
+    const auto it = moved.find(i);
+    return it == moved.end() ? i : it->second;
+  };
+  std::mt19937_64 rng = make_rng(seed, Stream::validation_split);
+  arma::uvec chosen(n_val);
+  for (arma::uword i = 0; i < n_val; ++i) {
+    const arma::uword j = i + rng() % (n - i);
+    const arma::uword here = at(i);
+    chosen[i] = at(j);
+    moved[j] = here;
+  }
+  return arma::sort(chosen);
+}
+
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
                 const Progress& progress, arma::mat* train_features) {
+  return fit_model(view_dataset(data), std::move(pre), std::move(map), options, Communicator{},
+                   progress, train_features);
+}
+
+Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
+                const FitOptions& options, const Communicator& comm, const Progress& progress,
+                arma::mat* train_features) {
   const bool sweep = std::isnan(options.lambda);
   if (!sweep && (!(options.lambda >= 0) || !std::isfinite(options.lambda)))
     throw Error("--lambda must be a finite number >= 0");
   if (sweep && options.lambda_grid.empty()) throw Error("empty lambda grid");
+  if (sweep)
+    for (double lambda : options.lambda_grid)
+      if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
   if (!(options.validation_fraction > 0 && options.validation_fraction < 1))
     throw Error("the validation fraction must lie in (0, 1)");
-  const arma::uword n = data.train.pixels.n_cols;
+  const SplitSource& train = data.train;
+  const arma::uword n = train.size();
   const arma::uword p = feature_dim(map), k = data.num_classes;
+  // Whole chunks per process: each chunk's contribution is then the same for
+  // any number of processes, and the compensated sums make their total so.
+  const Range shard = shard_range(n, comm, options.chunk);
 
-  // Seeded validation split: a partial Fisher–Yates shuffle of the indices.
-  arma::uvec val_index;
-  if (sweep) {
-    const arma::uword n_val = std::max<arma::uword>(
-        1, arma::uword(std::llround(options.validation_fraction * double(n))));
-    if (n_val >= n) throw Error("too few training images for a validation split");
-    std::vector<arma::uword> order(n);
-    for (arma::uword i = 0; i < n; ++i) order[i] = i;
-    std::mt19937_64 rng = make_rng(options.seed, Stream::validation_split);
-    for (arma::uword i = 0; i < n_val; ++i) std::swap(order[i], order[i + rng() % (n - i)]);
-    val_index =
-        arma::sort(arma::uvec(std::vector<arma::uword>(order.begin(), order.begin() + n_val)));
-  }
-  arma::mat Phi_val(p, val_index.n_elem);
-  const arma::uvec val_labels = data.train.labels.elem(val_index);
+  // The validation split is a function of the global index, the same for any
+  // number of processes; each process handles the part inside its shard.
+  const arma::uvec val_index =
+      sweep ? validation_indices(n, options.validation_fraction, options.seed) : arma::uvec();
+  const arma::uvec my_val =
+      val_index.elem(arma::find(val_index >= shard.first && val_index < shard.last));
 
-  // One pass: G, B over all samples; validation features kept aside.
-  Statistics full = zero_statistics(p, k);
-  if (train_features != nullptr) train_features->set_size(p, n);
+  // One pass: G, B over all samples and over the validation samples.
+  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
+  CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
+  Statistics part = zero_statistics(p, k);  // one chunk's, reused
+  auto add_part = [&](const arma::mat& Phi, const arma::uvec& labels, CompensatedSum& g,
+                      CompensatedSum& b) {
+    part.G.zeros();
+    part.B.zeros();
+    accumulate(part, Phi, labels);
+    add(g, part.G);
+    add(b, part.B);
+  };
+  if (train_features != nullptr) train_features->set_size(p, shard.size());
   arma::uword next_val = 0;
   for_each_chunk(
-      pre, map, data.train.pixels, options.chunk,
+      pre, map, train, shard, options.chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
-        accumulate(full, Phi, data.train.labels.subvec(first, first + Phi.n_cols - 1));
-        if (train_features != nullptr) train_features->cols(first, first + Phi.n_cols - 1) = Phi;
-        while (next_val < val_index.n_elem && val_index[next_val] < first + Phi.n_cols) {
-          Phi_val.col(next_val) = Phi.col(val_index[next_val] - first);
-          ++next_val;
+        const arma::uword last = first + Phi.n_cols;
+        add_part(Phi, labels_of(train, first, Phi.n_cols), G, B);
+        if (train_features != nullptr)
+          train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
+        const arma::uword begin = next_val;
+        while (next_val < my_val.n_elem && my_val[next_val] < last) ++next_val;
+        if (next_val > begin) {
+          const arma::uvec rows = my_val.subvec(begin, next_val - 1);
+          add_part(Phi.cols(rows - first), labels_of(train, rows), G_val, B_val);
         }
       },
       progress, "fit: statistics");
+  part = Statistics{};
+  allreduce_sum(comm, G);
+  allreduce_sum(comm, B);
+  const Statistics full{value(G), value(B), n};
+  G = B = CompensatedSum{};
 
   Model model{std::move(pre), std::move(map), {}, options.lambda, {}, val_index.n_elem};
   if (sweep) {
-    // G_train = G_full − G_val: no second pass (DESIGN §2).
-    Statistics val = zero_statistics(p, k);
-    accumulate(val, Phi_val, val_labels);
-    Statistics train{full.G - val.G, full.B - val.B, full.count - val.count};
+    allreduce_sum(comm, G_val);
+    allreduce_sum(comm, B_val);
+    const Statistics val{value(G_val), value(B_val), val_index.n_elem};
+    G_val = B_val = CompensatedSum{};
+    // G_train = G_full − G_val: no second pass over the training set; one
+    // eigendecomposition on rank 0 serves the whole grid (DESIGN §2).
     progress.update("fit: lambda sweep", 0.0);
-    model.sweep = sweep_lambda(ridge_path(train), Phi_val, val_labels, options.lambda_grid);
+    RidgePath path;
+    if (comm.root())
+      path = ridge_path(Statistics{full.G - val.G, full.B - val.B, n - val_index.n_elem});
+    broadcast(comm, path.g);
+    broadcast(comm, path.V);
+    broadcast(comm, path.C);
+    // W(λ) Phi_val = C diag(1/(g+λ)) (Vᵀ Phi_val), Vᵀ Phi_val formed once per chunk.
+    std::vector<arma::mat> scaled;
+    for (double lambda : options.lambda_grid) {
+      arma::mat CS = path.C;
+      CS.each_row() /= (path.g + lambda).t();
+      scaled.push_back(std::move(CS));
+    }
+    arma::uvec correct(options.lambda_grid.size(), arma::fill::zeros);
+    // Validation chunks a quarter of the pass's: their inputs, features and
+    // projections stay below the pass's footprint, so the peak memory does
+    // not depend on how many validation samples there are.
+    const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 4);
+    PixelReader reader(train);
+    for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
+      const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
+      const arma::mat Phi_val = train_features != nullptr
+                                    ? arma::mat(train_features->cols(rows - shard.first))
+                                    : features_of(model.pre, model.map, reader, rows);
+      const arma::mat projected = path.V.t() * Phi_val;
+      const arma::uvec truth = labels_of(train, rows);
+      for (std::size_t i = 0; i < scaled.size(); ++i) {
+        const arma::urowvec predicted = arma::index_max(scaled[i] * projected, 0);
+        correct[i] += arma::accu(predicted.t() == truth);
+      }
+    }
+    allreduce_sum(comm, correct);
+    // Best validation accuracy, ties to the smaller λ.
+    model.sweep.lambdas = options.lambda_grid;
+    double best = -1;
+    for (std::size_t i = 0; i < options.lambda_grid.size(); ++i) {
+      const double acc = double(correct[i]) / double(val_index.n_elem);
+      model.sweep.val_accuracy.push_back(acc);
+      if (acc > best || (acc == best && options.lambda_grid[i] < model.sweep.best_lambda)) {
+        best = acc;
+        model.sweep.best_lambda = options.lambda_grid[i];
+      }
+    }
     model.lambda = model.sweep.best_lambda;
   }
-  model.W = fit_primal(full, model.lambda);
+  if (comm.root()) model.W = fit_primal(full, model.lambda);
+  broadcast(comm, model.W);
   progress.finish();
   return model;
 }

@@ -222,7 +222,8 @@ std::uint64_t NpyArray::count() const {
 }
 
 NpyArray read_npy(const std::string& path) {
-  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
+  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (in.fd < 0) {
     int err = errno;
     if (err == ENOENT) throw Error(path + ": no such file");
@@ -230,7 +231,10 @@ NpyArray read_npy(const std::string& path) {
   }
   struct stat st;
   if (::fstat(in.fd, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
   if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+  const int flags = ::fcntl(in.fd, F_GETFL);
+  if (flags >= 0) ::fcntl(in.fd, F_SETFL, flags & ~O_NONBLOCK);
   const std::uint64_t file_size = std::uint64_t(st.st_size);
 
   unsigned char preamble[12];

@@ -1,7 +1,9 @@
 #include "krrdistill/report.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
@@ -10,25 +12,84 @@ namespace krrdistill {
 
 namespace {
 
+// Sanity bound for an FCNN read from a report: each layer is a d×d matrix.
+constexpr std::uint64_t kMaxReportLayers = 1000;
+
 nlohmann::json vec_json(const arma::vec& v) {
   return arma::conv_to<std::vector<double>>::from(v);
 }
 
-template <typename T>
-T required(const nlohmann::json& j, const char* key, const std::string& where) {
+// A field of an object, type-checked; messages name the file and the field.
+const nlohmann::json& field(const nlohmann::json& j, const char* key, const std::string& where,
+                            const std::string& path) {
   if (!j.is_object() || !j.contains(key))
-    throw Error("report.json: missing \"" + std::string(key) + "\" in " + where);
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error("report.json: \"" + std::string(key) + "\" in " + where + " has the wrong type");
-  }
+    throw Error(path + ": missing \"" + std::string(key) + "\" in " + where);
+  return j.at(key);
 }
 
-const nlohmann::json& section(const nlohmann::json& report, const char* key) {
-  if (!report.is_object() || !report.contains(key) || !report.at(key).is_object())
-    throw Error("report.json: missing section \"" + std::string(key) + "\"");
+[[noreturn]] void wrong(const char* key, const std::string& where, const std::string& path,
+                        const std::string& what) {
+  throw Error(path + ": \"" + std::string(key) + "\" in " + where + " " + what);
+}
+
+std::string string_field(const nlohmann::json& j, const char* key, const std::string& where,
+                         const std::string& path) {
+  const nlohmann::json& v = field(j, key, where, path);
+  if (!v.is_string()) wrong(key, where, path, "must be a string");
+  return v.get<std::string>();
+}
+
+bool bool_field(const nlohmann::json& j, const char* key, const std::string& where,
+                const std::string& path) {
+  const nlohmann::json& v = field(j, key, where, path);
+  if (!v.is_boolean()) wrong(key, where, path, "must be true or false");
+  return v.get<bool>();
+}
+
+// Non-negative integers only: nlohmann would otherwise wrap -1 or truncate 2.5.
+std::uint64_t unsigned_field(const nlohmann::json& j, const char* key, const std::string& where,
+                             const std::string& path) {
+  const nlohmann::json& v = field(j, key, where, path);
+  if (!v.is_number_unsigned()) wrong(key, where, path, "must be a non-negative integer");
+  return v.get<std::uint64_t>();
+}
+
+double finite_field(const nlohmann::json& j, const char* key, const std::string& where,
+                    const std::string& path) {
+  const nlohmann::json& v = field(j, key, where, path);
+  if (!v.is_number()) wrong(key, where, path, "must be a number");
+  const double value = v.get<double>();
+  if (!std::isfinite(value)) wrong(key, where, path, "must be finite");
+  return value;
+}
+
+const nlohmann::json& section(const nlohmann::json& report, const char* key,
+                              const std::string& path) {
+  if (!report.is_object()) throw Error(path + ": expected a JSON object at the top level");
+  if (!report.contains(key) || !report.at(key).is_object())
+    throw Error(path + ": missing section \"" + std::string(key) + "\"");
   return report.at(key);
+}
+
+// The image size d a report was made for: the product of dataset.shape,
+// which must equal dataset.d.
+std::uint64_t report_image_size(const nlohmann::json& report, const std::string& path) {
+  const nlohmann::json& dataset = section(report, "dataset", path);
+  const nlohmann::json& shape = field(dataset, "shape", "dataset", path);
+  if (!shape.is_array() || shape.size() != 3)
+    wrong("shape", "dataset", path, "must be [channels, height, width]");
+  std::uint64_t d = 1;
+  for (const nlohmann::json& dim : shape) {
+    if (!dim.is_number_unsigned() || dim.get<std::uint64_t>() == 0)
+      wrong("shape", "dataset", path, "must hold three positive integers");
+    const std::uint64_t v = dim.get<std::uint64_t>();
+    if (d > std::numeric_limits<std::uint64_t>::max() / v)
+      wrong("shape", "dataset", path, "is too large");
+    d *= v;
+  }
+  if (unsigned_field(dataset, "d", "dataset", path) != d)
+    wrong("d", "dataset", path, "is not the product of \"shape\" (" + std::to_string(d) + ")");
+  return d;
 }
 
 }  // namespace
@@ -119,43 +180,100 @@ nlohmann::json certificate_json(const Certificate& cert) {
   };
 }
 
-DataSource data_source_from_json(const nlohmann::json& report) {
-  const nlohmann::json& dataset = section(report, "dataset");
-  if (!dataset.contains("preprocessing") || !dataset.at("preprocessing").is_object())
-    throw Error("report.json: missing \"preprocessing\" in dataset");
-  const nlohmann::json& pre = dataset.at("preprocessing");
+DataSource data_source_from_json(const nlohmann::json& report, const std::string& path) {
+  const nlohmann::json& dataset = section(report, "dataset", path);
+  const nlohmann::json& pre = field(dataset, "preprocessing", "dataset", path);
+  if (!pre.is_object()) wrong("preprocessing", "dataset", path, "must be an object");
   DataSource source;
-  source.dataset = required<std::string>(dataset, "source", "dataset");
-  source.dir = required<std::string>(dataset, "dir", "dataset");
-  source.coarse = required<bool>(dataset, "coarse", "dataset");
-  source.zca = required<bool>(pre, "zca", "dataset.preprocessing");
-  source.zca_reg_fraction = required<double>(pre, "zca_reg_fraction", "dataset.preprocessing");
+  source.dataset = string_field(dataset, "source", "dataset", path);
+  source.dir = string_field(dataset, "dir", "dataset", path);
+  source.coarse = bool_field(dataset, "coarse", "dataset", path);
+  source.zca = bool_field(pre, "zca", "dataset.preprocessing", path);
+  source.zca_reg_fraction = finite_field(pre, "zca_reg_fraction", "dataset.preprocessing", path);
+  if (!(source.zca_reg_fraction > 0))
+    wrong("zca_reg_fraction", "dataset.preprocessing", path, "must be positive");
   return source;
 }
 
-FeatureMapSpec feature_spec_from_json(const nlohmann::json& report) {
-  const nlohmann::json& model = section(report, "model");
+FeatureMapSpec feature_spec_from_json(const nlohmann::json& report, const std::string& path) {
+  const nlohmann::json& model = section(report, "model", path);
   FeatureMapSpec spec;
-  spec.kind = required<std::string>(model, "kind", "model");
-  spec.seed = required<std::uint64_t>(model, "seed", "model");
+  spec.kind = string_field(model, "kind", "model", path);
+  spec.seed = unsigned_field(model, "seed", "model", path);
   if (spec.kind == "rff") {
-    spec.features = required<arma::uword>(model, "p", "model");
-    spec.rff_sigma = required<double>(model, "rff_sigma", "model");
+    spec.features = unsigned_field(model, "p", "model", path);
+    spec.rff_sigma = finite_field(model, "rff_sigma", "model", path);
+    if (spec.features == 0) wrong("p", "model", path, "must be at least 1");
+    if (!(spec.rff_sigma > 0)) wrong("rff_sigma", "model", path, "must be positive");
   } else if (spec.kind == "fcnn") {
-    spec.layers = required<arma::uword>(model, "layers", "model");
-    spec.width = required<arma::uword>(model, "width", "model");
-    spec.slope = required<double>(model, "slope", "model");
+    spec.layers = unsigned_field(model, "layers", "model", path);
+    spec.width = unsigned_field(model, "width", "model", path);
+    spec.slope = finite_field(model, "slope", "model", path);
+    if (spec.layers == 0 || spec.layers > kMaxReportLayers)
+      wrong("layers", "model", path, "must be between 1 and " + std::to_string(kMaxReportLayers));
+    if (spec.width == 0) wrong("width", "model", path, "must be at least 1");
+    if (!(spec.slope > 0)) wrong("slope", "model", path, "must be positive");
   } else if (spec.kind != "linear") {
-    throw Error("report.json: unknown model kind \"" + spec.kind + "\"");
+    throw Error(path + ": unknown model kind \"" + spec.kind + "\" (expected linear, rff or fcnn)");
+  }
+  // Analytic distillation needs a surjective map (DESIGN §3): p <= d and
+  // width <= d, which also bounds what the map allocates.
+  if (spec.kind == "rff" || spec.kind == "fcnn") {
+    const std::uint64_t d = report_image_size(report, path);
+    if (spec.kind == "rff" && spec.features > d)
+      wrong("p", "model", path, "is larger than the image size d = " + std::to_string(d));
+    if (spec.kind == "fcnn" && spec.width > d)
+      wrong("width", "model", path, "is larger than the image size d = " + std::to_string(d));
   }
   return spec;
 }
 
+EvalReport read_eval_report(const std::string& path) {
+  const nlohmann::json report = read_json_file(path);
+  EvalReport out;
+  out.source = data_source_from_json(report, path);
+  out.spec = feature_spec_from_json(report, path);
+
+  // The sizes the set was made for, checked against the dataset later
+  // (check_report_matches) before any map is built.
+  out.d = report_image_size(report, path);
+  const nlohmann::json& dataset = section(report, "dataset", path);
+  out.k = unsigned_field(dataset, "k", "dataset", path);
+  if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
+
+  out.lambda_s = finite_field(section(report, "distilled", path), "lambda_s", "distilled", path);
+  if (out.lambda_s < 0) wrong("lambda_s", "distilled", path, "must be >= 0");
+
+  if (report.contains("certificate")) {
+    const nlohmann::json& cert = section(report, "certificate", path);
+    const nlohmann::json& distilled = field(cert, "distilled", "certificate", path);
+    if (!distilled.is_object()) wrong("distilled", "certificate", path, "must be an object");
+    out.reported_test_acc = finite_field(distilled, "test_acc", "certificate.distilled", path);
+    if (out.reported_test_acc < 0 || out.reported_test_acc > 1)
+      wrong("test_acc", "certificate.distilled", path, "must lie in [0, 1]");
+    out.has_reported_test_acc = true;
+  }
+  return out;
+}
+
+void check_report_matches(const EvalReport& report, const Dataset& data, const std::string& path) {
+  if (data.shape.size() != report.d)
+    throw Error(path + ": made for images of " + std::to_string(report.d) +
+                " values, but the dataset's images have " + std::to_string(data.shape.size()));
+  if (data.num_classes != report.k)
+    throw Error(path + ": made for " + std::to_string(report.k) + " classes, but the dataset has " +
+                std::to_string(data.num_classes));
+}
+
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
+  // read_file_bytes names missing files and folders given as files. A report
+  // is kilobytes: the bound only stops a gzip file from expanding without end.
+  const std::size_t kMaxBytes = std::size_t(1) << 30;
+  bool longer = false;
+  const std::vector<unsigned char> bytes = read_file_bytes(path, kMaxBytes, &longer);
+  if (longer) throw Error(path + ": more than 1 GiB once gunzipped, not a report");
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
   }

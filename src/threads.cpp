@@ -6,9 +6,9 @@
 namespace krrdistill {
 
 void set_threads(int threads) {
-  if (threads <= 0) return;
-  openblas_set_num_threads(threads);
-  omp_set_num_threads(threads);
+  // One BLAS thread also keeps OpenBLAS's pool from competing with OpenMP's.
+  openblas_set_num_threads(1);
+  omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
 }
 
 }  // namespace krrdistill

@@ -1,24 +1,31 @@
-// krrdistill distill: DESIGN §2–§3 end to end, with the certificate.
+// krrdistill distill: DESIGN §2–§3 end to end, with the certificate; on one
+// process or, built with MPI, on the processes of mpirun (distributed.hpp).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli_common.hpp"
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"
+#include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
+#include "krrdistill/stream.hpp"
 #include "krrdistill/threads.hpp"
 
 namespace krrdistill::cli {
 
-int run_distill(int argc, char** argv) {
+namespace {
+
+int distill(int argc, char** argv, const Communicator& comm) {
   cxxopts::Options options("krrdistill distill",
                            "Exact one-shot distillation of KRR (Chen, Huang & Weng, NeurIPS 2024)");
   add_data_options(options);
@@ -28,7 +35,10 @@ int run_distill(int argc, char** argv) {
       "lambda-s", "ridge of the model refit on the distilled set",
       cxxopts::value<std::string>()->default_value("0"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out"))(
-      "force", "replace an existing output folder");
+      "force", "replace an existing output folder")(
+      "stream",
+      "read the pixels from the files chunk by chunk in every pass instead of holding them in "
+      "memory (peak memory O(p^2 + chunk d); no feature cache)");
   const cxxopts::ParseResult result = parse(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help({"data", "model", "distill", "run"});
@@ -53,14 +63,38 @@ int run_distill(int argc, char** argv) {
     fit.lambda = finite_option(result, "lambda");
     if (fit.lambda < 0) throw Error("--lambda must be >= 0");
   }
+  const bool stream = result.count("stream") > 0;
   const bool quiet = result.count("quiet") > 0;
-  const Progress progress = Progress::for_terminal(quiet);
+  // Only rank 0 talks and writes; every rank takes part in the passes.
+  const Progress progress = comm.root() ? Progress::for_terminal(quiet) : Progress::silent();
   set_threads(result["threads"].as<int>());
   // Checked before any work, so a refused output folder costs nothing.
-  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0);
+  std::optional<StagedOutputDir> out;
+  if (comm.root()) out.emplace(result["out"].as<std::string>(), result.count("force") > 0);
 
+  // The data: one process holds it in memory as before; with --stream the
+  // passes read it from the files; several processes each hold (or read)
+  // only their shard of each split.
   progress.status("loading " + source.dataset);
-  const Dataset data = load(source);
+  Dataset loaded;
+  StreamDataset data;
+  PixelMatrix train_shard, test_shard;
+  if (comm.size == 1 && !stream) {
+    loaded = load(source);
+    data = view_dataset(loaded);
+  } else {
+    data = open_stream_dataset(source.dataset, source.dir, source.coarse);
+    if (!stream) {
+      const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
+      const Range test_range = shard_range(data.test.size(), comm, fit.chunk);
+      train_shard = PixelReader(data.train).read(train_range.first, train_range.size());
+      test_shard = PixelReader(data.test).read(test_range.first, test_range.size());
+      data.train.memory = &train_shard;
+      data.train.memory_first = train_range.first;
+      data.test.memory = &test_shard;
+      data.test.memory_first = test_range.first;
+    }
+  }
   const double t_load = seconds_since(start);
 
   // Everything that can be refused is refused before the long work.
@@ -68,84 +102,115 @@ int run_distill(int argc, char** argv) {
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
   arma::uvec start_index;
   if (analytic.init == Init::real)
-    start_index =
-        choose_real_images(data.train.labels, data.num_classes, analytic.ipc, analytic.seed);
+    start_index = choose_real_images(labels_of(data.train, 0, data.train.size()), data.num_classes,
+                                     analytic.ipc, analytic.seed);
 
   Clock::time_point phase = Clock::now();
   progress.status("preprocessing");
-  Preprocessor pre =
-      fit_preprocessor(data.train.pixels, data.shape, source.zca, source.zca_reg_fraction);
-  // A nonlinear map costs a large GEMM per pass; keep its training features
-  // for the certificate when they fit the budget (the linear map is free).
-  const double cache_mb = double(feature_dim(map)) * double(data.train.pixels.n_cols) * 8.0 / 1e6;
-  const bool cache = !std::holds_alternative<LinearMap>(map) &&
+  Preprocessor pre = fit_preprocessor(data, source.zca, source.zca_reg_fraction, fit.chunk, comm);
+  // A nonlinear map costs a large GEMM per pass; keep this process's
+  // training features for the certificate when they fit the budget (the
+  // linear map is free). Not when streaming: memory stays O(p² + chunk·d).
+  const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
+  const double cache_mb = double(feature_dim(map)) * double(train_range.size()) * 8.0 / 1e6;
+  const bool cache = !stream && !std::holds_alternative<LinearMap>(map) &&
                      cache_mb <= double(result["feature-cache-mb"].as<unsigned>());
   arma::mat train_features;
-  const Model model = fit_model(data, std::move(pre), std::move(map), fit, progress,
+  const Model model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
                                 cache ? &train_features : nullptr);
   const double t_fit = seconds_since(phase);
 
   phase = Clock::now();
+  // Real starting images: chosen from the global labels (the same for any
+  // number of processes), read by the process whose shard holds each.
   const arma::mat X0 = analytic.init == Init::real
-                           ? to_model_input(model.pre, data.train.pixels, start_index)
+                           ? model_inputs(model.pre, data.train, start_index, train_range, comm)
                            : arma::mat();
-  const DistilledSet distilled = distill_analytic(model.map, model.W, X0, analytic);
+  DistilledSet distilled;
+  if (comm.root()) distilled = distill_analytic(model.map, model.W, X0, analytic);
   const double t_distill = seconds_since(phase);
-  if (distilled.lambda_s_clamped != distilled.lambda_s_requested)
+  if (comm.root() && distilled.lambda_s_clamped != distilled.lambda_s_requested)
     std::fprintf(
         stderr,
         "warning: --lambda-s %.6g clamped to %.6g (real sigma needs lambda_s <= 1/(4 s_max^2))\n",
         distilled.lambda_s_requested, distilled.lambda_s_clamped);
 
   phase = Clock::now();
-  const Certificate cert =
-      certify(data, model, distilled, X0, fit.chunk, progress, cache ? &train_features : nullptr);
+  const Certificate cert = certify(data, model, distilled, X0, fit.chunk, comm, progress,
+                                   cache ? &train_features : nullptr);
   train_features.reset();
   const double t_certify = seconds_since(phase);
+  if (!comm.root()) return 0;
 
   phase = Clock::now();
   const arma::uword m = distilled.Xs.n_cols, k = data.num_classes;
-  write_npy(out.path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
-  write_npy(out.path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
+  write_npy(out->path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
+  write_npy(out->path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
   std::vector<GridBlock> blocks{
       class_rows(to_pixel_space(model.pre, distilled.Xs), k, analytic.ipc)};
   if (analytic.init == Init::real)
     blocks.push_back(class_rows(to_pixel_space(model.pre, X0), k, analytic.ipc));
-  write_image_grid(out.path("grid.png"), blocks, data.shape, default_upscale(data.shape));
+  write_image_grid(out->path("grid.png"), blocks, data.shape, default_upscale(data.shape));
   const double t_write = seconds_since(phase);
 
+  // The dataset's description without its pixels (they may never have been loaded whole).
+  Dataset described;
+  described.name = data.name;
+  described.shape = data.shape;
+  described.num_classes = data.num_classes;
+  described.class_names = data.class_names;
   nlohmann::json report = {
       {"command", "distill"},
-      {"dataset", dataset_json(data, source, model.pre)},
+      {"dataset", dataset_json(described, source, model.pre)},
       {"model", model_json(model, spec)},
       {"distilled", distilled_json(distilled, analytic)},
       {"certificate", certificate_json(cert)},
   };
+  report["dataset"]["n_train"] = data.train.size();
+  report["dataset"]["n_test"] = data.test.size();
+  report["run"] = {{"processes", comm.size}, {"stream", stream}, {"feature_cache", cache}};
   if (analytic.init == Init::real)
     report["distilled"]["start_train_index"] =
         arma::conv_to<std::vector<arma::uword>>::from(start_index);
   report["timings_s"] = {{"load", t_load},       {"fit", t_fit},
                          {"distill", t_distill}, {"certify", t_certify},
                          {"write", t_write},     {"total", seconds_since(start)}};
-  write_json_file(out.path("report.json"), report);
-  out.commit();
+  write_json_file(out->path("report.json"), report);
+  out->commit();
   progress.finish();
 
   if (!quiet) {
     std::printf(
         "distilled %s (%llu train images, %s model, lambda %.3g) to %llu images (ipc %u, %s init) "
         "in %.2f s\n",
-        data.name.c_str(), (unsigned long long)data.train.pixels.n_cols,
-        kind_name(model.map).c_str(), model.lambda, (unsigned long long)m, unsigned(analytic.ipc),
+        data.name.c_str(), (unsigned long long)data.train.size(), kind_name(model.map).c_str(),
+        model.lambda, (unsigned long long)m, unsigned(analytic.ipc),
         init_name(analytic.init).c_str(), seconds_since(start));
     std::printf(
         "certificate: |Ws-W|/|W| = %.3g, test accuracy original %.4f, distilled %.4f, agreement "
         "%.4f\n",
         cert.weight_rel_error, cert.original.test, cert.distilled.test, cert.test_agreement);
     std::printf("outputs: %s/{distilled_X.npy, distilled_Y.npy, grid.png, report.json}\n",
-                out.final_dir().c_str());
+                out->final_dir().c_str());
   }
   return 0;
+}
+
+}  // namespace
+
+// With several processes (mpirun) a failure on one rank ends them all, with
+// its message: the others would otherwise wait in a collective for ever.
+int run_distill(int argc, char** argv) {
+  MpiSession mpi;
+  const Communicator comm = mpi.world();
+  if (comm.size == 1) return distill(argc, argv, comm);
+  try {
+    return distill(argc, argv, comm);
+  } catch (const std::bad_alloc&) {
+    abort_all(comm, "out of memory");
+  } catch (const std::exception& e) {
+    abort_all(comm, e.what());
+  }
 }
 
 }  // namespace krrdistill::cli

@@ -6,7 +6,9 @@
 
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/data.hpp"
+#include "krrdistill/distributed.hpp"
 #include "krrdistill/model.hpp"
+#include "krrdistill/stream.hpp"
 
 namespace krrdistill {
 
@@ -39,8 +41,21 @@ Certificate certify(const Dataset& data, const Model& model, const DistilledSet&
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
                     const arma::mat* train_features = nullptr);
 
+// The same on a dataset in memory or in files, shared by the processes of
+// comm (all call it): each passes over its shards (shard_range(n, comm,
+// chunk)) of the training and test samples; the counts are summed and the
+// nearest distances reduced with a minimum across processes. distilled and
+// X0 are read on rank 0 only (Xs and Ws are broadcast); the result is
+// complete on rank 0. train_features: this process's shard of the training
+// features, from fit_model with the same chunk.
+Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
+                    const arma::mat& X0, arma::uword chunk, const Communicator& comm,
+                    const Progress& progress, const arma::mat* train_features = nullptr);
+
 // Test accuracy of W on a dataset's test split, in chunks.
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,
                      const arma::mat& W, arma::uword chunk);
+double test_accuracy(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                     const arma::mat& W, arma::uword chunk, const Communicator& comm);
 
 }  // namespace krrdistill

@@ -1,6 +1,8 @@
 // The original model fitted on a whole dataset: preprocessing, feature map
 // and KRR weights, with the statistics streamed chunk by chunk straight from
-// the uint8 pixels (DESIGN §2), so no float64 copy of the data is held.
+// the uint8 pixels (DESIGN §2), so no float64 copy of the data is held. The
+// data may be in memory or read from its files (stream.hpp), and shared by
+// several processes (distributed.hpp).
 #pragma once
 
 #include <armadillo>
@@ -10,10 +12,12 @@
 #include <vector>
 
 #include "krrdistill/data.hpp"
+#include "krrdistill/distributed.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
+#include "krrdistill/stream.hpp"
 
 namespace krrdistill {
 
@@ -45,11 +49,39 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
                     arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
                     const std::string& phase, const arma::mat* cached_features = nullptr);
 
-// One pass over the training set for G and B (and the validation features);
-// the λ sweep of DESIGN §2 on one eigendecomposition; refit on all data.
+// The same for samples [range.first, range.last) of a split held in memory or
+// in files (first = index in the split); cached_features (p×range.size())
+// hold the range's features.
+void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
+                    const Range& range, arma::uword chunk, const ChunkVisitor& visit,
+                    const Progress& progress, const std::string& phase,
+                    const arma::mat* cached_features = nullptr);
+
+// The seeded validation split of n samples: a partial Fisher–Yates shuffle
+// (held sparsely, O(n_val) memory), sorted. A function of (n, fraction, seed)
+// only, so the same whatever the number of processes.
+arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed);
+
+// One pass over the training set for G and B (over all samples and over the
+// validation split); the λ sweep of DESIGN §2 on one eigendecomposition,
+// scored on the validation features; refit on all data.
 // When train_features is given, the training features (p×n) are kept there
 // so that certification need not recompute a nonlinear map.
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
                 const Progress& progress, arma::mat* train_features = nullptr);
+
+// The same on a dataset in memory or in files, shared by the processes of
+// comm (all call it): each passes over its shard of the training samples,
+// shard_range(n, comm, options.chunk), so that every chunk is the same
+// whatever the number of processes; G, B and the validation counts are
+// summed across them (compensated: the same bits for any number of
+// processes, DESIGN §2); rank 0 decomposes and solves and broadcasts what the
+// others need, so every process returns the same Model. Without
+// train_features the validation features are recomputed from the validation
+// samples only; with it, train_features holds this shard's features
+// (p×shard size).
+Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
+                const FitOptions& options, const Communicator& comm, const Progress& progress,
+                arma::mat* train_features = nullptr);
 
 }  // namespace krrdistill

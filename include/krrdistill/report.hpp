@@ -31,9 +31,30 @@ nlohmann::json certificate_json(const Certificate& cert);
 // {min, median, mean, max} of a vector, plus the values themselves.
 nlohmann::json summary_json(const arma::vec& values);
 
-// Read back by eval.
-DataSource data_source_from_json(const nlohmann::json& report);
-FeatureMapSpec feature_spec_from_json(const nlohmann::json& report);
+// Read back by eval. path names the file in error messages.
+DataSource data_source_from_json(const nlohmann::json& report,
+                                 const std::string& path = "report.json");
+FeatureMapSpec feature_spec_from_json(const nlohmann::json& report,
+                                      const std::string& path = "report.json");
+
+// Everything `krrdistill eval` takes from a report.json, each field checked
+// (types, ranges, sizes consistent with each other) before anything is sized
+// from it; any problem is an Error naming the file.
+struct EvalReport {
+  DataSource source;
+  FeatureMapSpec spec;    // rff p and fcnn width are at most d
+  double lambda_s = 0.0;  // finite, >= 0
+  arma::uword d = 0;      // image size the set was distilled for (= product of "shape")
+  arma::uword k = 0;      // number of classes
+  bool has_reported_test_acc = false;
+  double reported_test_acc = 0.0;  // certificate.distilled.test_acc, in [0, 1]
+};
+
+EvalReport read_eval_report(const std::string& path);
+
+// Refuses a dataset that is not the one the report was made for (image size
+// or number of classes differ), before any feature map is built from it.
+void check_report_matches(const EvalReport& report, const Dataset& data, const std::string& path);
 
 nlohmann::json read_json_file(const std::string& path);
 void write_json_file(const std::string& path, const nlohmann::json& value);

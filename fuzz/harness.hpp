@@ -1,0 +1,333 @@
+// The readers as the fuzz targets drive them, shared with
+// tests/test_fuzz_regressions.cpp, which replays the seeds and every saved
+// finding through the same code.
+//
+// An input is one selector byte and the bytes of one file. The selector picks
+// which file of a small, otherwise valid dataset folder the bytes replace (and
+// the dataset variant), so the fuzzer reaches the checks across files (image
+// and label counts, train and test shapes) as well as each file's own parser.
+// The readers are called through their public interface on real files, so
+// the product code is the code that ships.
+#pragma once
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/error.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/npy.hpp"
+#include "krrdistill/report.hpp"
+
+namespace krrdistill_fuzz {
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<unsigned char>;
+
+enum class Target { idx, cifar10, cifar100, npy, report };
+
+inline const char* target_name(Target t) {
+  switch (t) {
+    case Target::idx:
+      return "idx";
+    case Target::cifar10:
+      return "cifar10";
+    case Target::cifar100:
+      return "cifar100";
+    case Target::npy:
+      return "npy";
+    case Target::report:
+      return "report";
+  }
+  return "?";
+}
+
+inline std::vector<Target> all_targets() {
+  return {Target::idx, Target::cifar10, Target::cifar100, Target::npy, Target::report};
+}
+
+// ---- valid files ------------------------------------------------------------
+
+inline Bytes text_bytes(const std::string& text) {
+  return Bytes(text.begin(), text.end());
+}
+
+inline void put_be32(Bytes& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<unsigned char>(v >> s));
+}
+
+inline Bytes idx_images(std::uint32_t n, std::uint32_t h, std::uint32_t w) {
+  Bytes out;
+  put_be32(out, 0x803);
+  put_be32(out, n);
+  put_be32(out, h);
+  put_be32(out, w);
+  for (std::uint32_t i = 0; i < n * h * w; ++i) out.push_back(static_cast<unsigned char>(37 * i));
+  return out;
+}
+
+inline Bytes idx_labels(const std::vector<unsigned char>& labels) {
+  Bytes out;
+  put_be32(out, 0x801);
+  put_be32(out, std::uint32_t(labels.size()));
+  out.insert(out.end(), labels.begin(), labels.end());
+  return out;
+}
+
+// One gzip member (zlib with a gzip wrapper), as gzip(1) writes it.
+inline Bytes gzip(const Bytes& in) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof zs);
+  if (deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("deflateInit2 failed");
+  Bytes out(deflateBound(&zs, uLong(in.size())) + 32);
+  zs.next_in = const_cast<unsigned char*>(in.data());
+  zs.avail_in = uInt(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = uInt(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
+  out.resize(zs.total_out);
+  return out;
+}
+
+// Records of CIFAR-10 (labels = {label}) or CIFAR-100 (labels = {coarse, fine}).
+inline Bytes cifar_records(const std::vector<std::vector<unsigned char>>& labels) {
+  Bytes out;
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    out.insert(out.end(), labels[r].begin(), labels[r].end());
+    for (int i = 0; i < 3072; ++i) out.push_back(static_cast<unsigned char>(i * 7 + r));
+  }
+  return out;
+}
+
+inline Bytes names(int k, const std::string& stem) {
+  std::string text;
+  for (int c = 0; c < k; ++c) text += stem + std::to_string(c) + "\n";
+  return text_bytes(text);
+}
+
+// Version 1.0 .npy with a header padded to 64 bytes, as numpy writes it.
+inline Bytes npy(const std::string& descr, const std::string& shape, const Bytes& data) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((total + 63) / 64 * 64 - total, ' ');
+  header.push_back('\n');
+  Bytes out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.push_back(static_cast<unsigned char>(header.size() & 0xff));
+  out.push_back(static_cast<unsigned char>(header.size() >> 8));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+inline Bytes le64(const std::vector<std::int64_t>& values) {
+  Bytes out(values.size() * 8);
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+inline Bytes f64(const std::vector<double>& values) {
+  Bytes out(values.size() * 8);
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+// A report.json as `krrdistill distill` writes it (the fields eval reads,
+// and a few it does not), for images of shape 1×2×2 and 3 classes.
+inline std::string report_json(const std::string& kind) {
+  std::string model = "\"kind\": \"" + kind + "\", \"p\": 4, \"lambda\": 0.01, \"seed\": 3";
+  if (kind == "rff") model += ", \"rff_sigma\": 2.0";
+  if (kind == "fcnn") model += ", \"layers\": 2, \"width\": 4, \"slope\": 0.1";
+  return "{\n"
+         "  \"command\": \"distill\",\n"
+         "  \"dataset\": {\"name\": \"idx\", \"source\": \"idx\", \"dir\": \"data\", "
+         "\"coarse\": false, \"n_train\": 3, \"n_test\": 2, \"d\": 4, \"k\": 3, "
+         "\"shape\": [1, 2, 2], \"class_names\": [\"0\", \"1\", \"2\"], "
+         "\"preprocessing\": {\"pixel_scale\": \"x/255\", \"channel_mean\": [0.5], "
+         "\"channel_std\": [0.25], \"zca\": false, \"zca_reg_fraction\": 0.1, \"zca_reg\": 0}},\n"
+         "  \"model\": {" +
+         model +
+         "},\n"
+         "  \"distilled\": {\"method\": \"analytic\", \"ipc\": 1, \"m\": 3, \"init\": \"real\", "
+         "\"lambda_s\": 0.001, \"lambda_s_requested\": 0.001, \"lambda_s_clamped\": false},\n"
+         "  \"certificate\": {\"weight_rel_error\": 1e-12, "
+         "\"original\": {\"train_acc\": 1.0, \"test_acc\": 0.5}, "
+         "\"distilled\": {\"train_acc\": 1.0, \"test_acc\": 0.5}},\n"
+         "  \"timings_s\": {\"total\": 0.1}\n"
+         "}\n";
+}
+
+// ---- the harness ------------------------------------------------------------
+
+class Harness {
+ public:
+  // Writes the valid folder under base (a fresh subfolder, removed again by
+  // the destructor).
+  Harness(Target target, const fs::path& base) : target_(target) {
+    static int counter = 0;
+    dir_ = base / ("krrdistill_fuzz_" + std::string(target_name(target)) + "_" +
+                   std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    switch (target) {
+      case Target::idx:
+        valid_ = {{"train-images-idx3-ubyte", idx_images(3, 2, 2)},
+                  {"train-labels-idx1-ubyte", idx_labels({0, 1, 2})},
+                  {"t10k-images-idx3-ubyte", idx_images(2, 2, 2)},
+                  {"t10k-labels-idx1-ubyte", idx_labels({2, 0})}};
+        break;
+      case Target::cifar10:
+        for (int b = 1; b <= 5; ++b)
+          valid_.push_back({"data_batch_" + std::to_string(b) + ".bin",
+                            cifar_records({{static_cast<unsigned char>(b)}})});
+        valid_.push_back({"test_batch.bin", cifar_records({{9}})});
+        valid_.push_back({"batches.meta.txt", names(10, "class")});
+        break;
+      case Target::cifar100:
+        valid_ = {{"train.bin", cifar_records({{0, 5}, {19, 99}})},
+                  {"test.bin", cifar_records({{3, 42}})},
+                  {"fine_label_names.txt", names(100, "fine")},
+                  {"coarse_label_names.txt", names(20, "coarse")}};
+        break;
+      case Target::npy:
+        valid_ = {
+            {"x_train.npy", npy("|u1", "(3, 2, 2)", Bytes(12, 9))},
+            {"y_train.npy", npy("<i8", "(3,)", le64({0, 1, 2}))},
+            {"x_test.npy", npy("|u1", "(2, 2, 2)", Bytes(8, 200))},
+            {"y_test.npy", npy("|u1", "(2,)", Bytes{1, 2})},
+            {"distilled_X.npy", npy("<f8", "(3, 1, 2, 2)", f64(std::vector<double>(12, 0.5)))}};
+        break;
+      case Target::report:
+        valid_ = {{"report.json", text_bytes(report_json("linear"))}};
+        break;
+    }
+    for (const auto& [name, bytes] : valid_) write(name, bytes);
+  }
+
+  ~Harness() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  // Runs the reader on one input; "" when it was accepted, the Error message
+  // when refused. Anything else (another exception, a crash, a sanitizer
+  // report) escapes and is a finding.
+  std::string run(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return "empty input";
+    const unsigned selector = data[0];
+    const std::size_t slot = selector % valid_.size();
+    const std::string& name = valid_[slot].first;
+    write(name, Bytes(data + 1, data + size));
+    std::string message;
+    try {
+      read(selector, slot);
+    } catch (const krrdistill::Error& e) {
+      message = e.what();
+      if (message.empty()) message = "(empty error message)";
+    }
+    write(name, valid_[slot].second);
+    return message;
+  }
+
+  // Valid inputs for every slot and variant: the seed corpus.
+  std::vector<Bytes> seeds() const {
+    std::vector<Bytes> out;
+    auto add = [&](unsigned selector, const Bytes& file) {
+      Bytes input{static_cast<unsigned char>(selector)};
+      input.insert(input.end(), file.begin(), file.end());
+      out.push_back(input);
+    };
+    const unsigned slots = unsigned(valid_.size());
+    if (target_ == Target::report) {
+      for (const char* kind : {"linear", "rff", "fcnn"}) add(0, text_bytes(report_json(kind)));
+      return out;
+    }
+    // IDX: 4 dataset names; CIFAR-100: fine and coarse; others: one variant.
+    const unsigned variants = target_ == Target::idx ? 4 : target_ == Target::cifar100 ? 2 : 1;
+    for (unsigned v = 0; v < variants; ++v)
+      for (unsigned s = 0; s < slots; ++s) {
+        add(v * slots + s, valid_[s].second);
+        if (target_ == Target::idx && v == 0) add(s, gzip(valid_[s].second));
+      }
+    return out;
+  }
+
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  void write(const std::string& name, const Bytes& bytes) const {
+    const std::string path = (dir_ / name).string();
+    // A new file rather than a truncated one: ext4 flushes a file truncated
+    // and rewritten on close (auto_da_alloc), which costs milliseconds a run.
+    ::unlink(path.c_str());
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) throw std::runtime_error("cannot write " + path);
+    const bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    if (std::fclose(f) != 0 || !ok) throw std::runtime_error("cannot write " + path);
+  }
+
+  void read(unsigned selector, std::size_t slot) const {
+    const std::string dir = dir_.string();
+    const unsigned variant = selector / unsigned(valid_.size());
+    switch (target_) {
+      case Target::idx: {
+        const char* name[] = {"idx", "mnist", "fashion-mnist", "auto"};
+        krrdistill::load_dataset(name[variant % 4], dir, false);
+        break;
+      }
+      case Target::cifar10:
+        krrdistill::load_dataset("cifar10", dir, false);
+        break;
+      case Target::cifar100:
+        krrdistill::load_dataset("cifar100", dir, variant % 2 == 1);
+        break;
+      case Target::npy:
+        if (valid_[slot].first == "distilled_X.npy") {
+          // What eval does with distilled_X.npy / distilled_Y.npy.
+          const std::string path = (dir_ / "distilled_X.npy").string();
+          const krrdistill::NpyArray array = krrdistill::read_npy(path);
+          for (double v : krrdistill::npy_as_double(array, path))
+            if (!std::isfinite(v)) throw krrdistill::Error(path + ": holds NaN or Inf");
+        } else {
+          krrdistill::load_dataset("npy", dir, false);
+        }
+        break;
+      case Target::report: {
+        // eval: the report, then the check against the dataset it names
+        // (here an in-memory one of shape 1×2×2 and 3 classes), then the map.
+        const std::string path = (dir_ / "report.json").string();
+        const krrdistill::EvalReport report = krrdistill::read_eval_report(path);
+        krrdistill::Dataset data;
+        data.shape = krrdistill::ImageShape{1, 2, 2};
+        data.num_classes = 3;
+        krrdistill::check_report_matches(report, data, path);
+        const krrdistill::FeatureMap map = krrdistill::make_feature_map(report.spec, 4);
+        const std::string problem = krrdistill::surjectivity_problem(map);
+        if (!problem.empty()) throw krrdistill::Error(path + ": " + problem);
+        break;
+      }
+    }
+  }
+
+  Target target_;
+  fs::path dir_;
+  std::vector<std::pair<std::string, Bytes>> valid_;
+};
+
+}  // namespace krrdistill_fuzz

@@ -1,0 +1,83 @@
+// Processes that share one run. G, B and every count of a pass are sums over
+// samples (DESIGN §2), so each process passes over its own shard of the
+// samples and the pieces are summed. Built with -DKRRDISTILL_MPI=ON this is
+// MPI_COMM_WORLD; otherwise a single process, for which every collective is
+// the identity. Nothing else in krrdistill knows whether MPI is there.
+#pragma once
+
+#include <armadillo>
+#include <string>
+
+namespace krrdistill {
+
+struct Communicator {
+  int rank = 0;
+  int size = 1;
+  bool root() const { return rank == 0; }
+};
+
+// Whether this build talks MPI (-DKRRDISTILL_MPI=ON).
+bool mpi_available();
+
+// Starts MPI for its lifetime (when built with it and not already started)
+// and finalises it at the end.
+class MpiSession {
+ public:
+  MpiSession();
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  Communicator world() const;
+
+ private:
+  bool owner_ = false;
+};
+
+// Collectives: every process calls them in the same order, with the same
+// shapes (broadcast: the root's shape is sent first).
+void allreduce_sum(const Communicator& comm, arma::mat& values);
+void allreduce_sum(const Communicator& comm, arma::uvec& values);
+void allreduce_min(const Communicator& comm, arma::mat& values);
+void broadcast(const Communicator& comm, arma::mat& values, int root = 0);
+void broadcast(const Communicator& comm, double& value, int root = 0);
+
+// Prints "error: message" (naming the rank when there are several) and ends
+// every process with exit code 1: a rank that fails alone must not leave the
+// others waiting in a collective.
+[[noreturn]] void abort_all(const Communicator& comm, const std::string& message);
+
+// Samples [first, last).
+struct Range {
+  arma::uword first = 0;
+  arma::uword last = 0;
+  arma::uword size() const { return last - first; }
+};
+
+// The contiguous samples that a process owns: whole blocks of `block`
+// samples (the last block may be short), the counts of blocks differing by
+// at most one, rank order following sample order. With block = the chunk of
+// the passes, every chunk is the same set of samples whatever the number of
+// processes, and so is its contribution to the statistics.
+Range shard_range(arma::uword n, const Communicator& comm, arma::uword block = 1);
+
+// A sum of matrices kept in double-double precision: entry i is the pair
+// (high, low) in column i of pairs. Its rounded value does not depend on the
+// order in which the terms were added (up to an error near 1e-32 relative),
+// so G and B summed over chunks and processes come out the same, bit for
+// bit, whatever the number of processes (DESIGN §2).
+struct CompensatedSum {
+  arma::mat pairs;  // 2×(rows·cols)
+  arma::uword n_rows = 0;
+  arma::uword n_cols = 0;
+};
+
+CompensatedSum compensated_zeros(arma::uword rows, arma::uword cols);
+// Adds terms (rows×cols) entry by entry, the rounding error of each addition
+// carried in the low part (TwoSum).
+void add(CompensatedSum& sum, const arma::mat& terms);
+// high + low, rounded once.
+arma::mat value(const CompensatedSum& sum);
+// Double-double addition across processes.
+void allreduce_sum(const Communicator& comm, CompensatedSum& sum);
+
+}  // namespace krrdistill

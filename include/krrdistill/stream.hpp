@@ -1,0 +1,123 @@
+// Out-of-core datasets. The analytic method needs only sums over samples
+// (DESIGN §2), so the pixels need never be held whole: opening a dataset
+// reads its metadata and labels (one byte an image on disk), and the pixels
+// of any sample range are read from the files on demand, chunk by chunk.
+// A split may instead point at pixels held in memory (the default path),
+// and the passes over it (model.hpp, certify.hpp) do not care which.
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/distributed.hpp"
+#include "krrdistill/preprocess.hpp"
+
+namespace krrdistill {
+
+// A file of fixed-size records, each holding one image's pixels
+// (channel-first, as a column of X) at pixel_offset.
+struct RecordFile {
+  std::string path;
+  bool gzip = false;               // read sequentially through zlib
+  std::uint64_t data_offset = 0;   // bytes before the first record (after inflating)
+  std::uint64_t record_size = 0;   // bytes a record
+  std::uint64_t pixel_offset = 0;  // CIFAR: the label bytes before the pixels
+  arma::uword count = 0;           // records
+};
+
+// Labels at 2 bytes a sample (the readers refuse labels from 65536 on): the
+// only per-sample memory of a streamed run.
+using LabelVector = arma::Col<std::uint16_t>;
+
+struct SplitSource {
+  arma::uword dim = 0;                  // d
+  LabelVector labels;                   // every label of the split (n)
+  std::vector<RecordFile> files;        // the records in sample order, or
+  const PixelMatrix* memory = nullptr;  // pixels in memory for samples
+  arma::uword memory_first = 0;         // [memory_first, memory_first + memory->n_cols)
+  arma::uword size() const { return labels.n_elem; }
+};
+
+struct StreamDataset {
+  std::string name;  // as Dataset::name
+  ImageShape shape;
+  arma::uword num_classes = 0;
+  std::vector<std::string> class_names;
+  SplitSource train;
+  SplitSource test;
+};
+
+// Labels of samples [first, first + count), and of the listed samples.
+arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword count);
+arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices);
+
+// Headers and labels only, checked as load_dataset checks them (same
+// arguments; .npy images must not be compressed, as for load_dataset).
+StreamDataset open_stream_dataset(const std::string& name, const std::string& dir, bool coarse);
+
+// A dataset already in memory; the splits point into data, which must outlive the result.
+StreamDataset view_dataset(const Dataset& data);
+
+// Reads pixel columns of one split. For gzip files a stream stays open
+// between calls, so ranges read in increasing order inflate each byte once
+// (a range before the current position restarts from the beginning).
+class PixelReader {
+ public:
+  explicit PixelReader(const SplitSource& source);
+  ~PixelReader();
+  PixelReader(const PixelReader&) = delete;
+  PixelReader& operator=(const PixelReader&) = delete;
+
+  // Pixels (d×count) of samples [first, first + count).
+  PixelMatrix read(arma::uword first, arma::uword count);
+  // The same into the first count columns of out (resized only when too small).
+  void read(arma::uword first, arma::uword count, PixelMatrix& out);
+  // Pixels of the listed samples, in the listed order.
+  PixelMatrix gather(const arma::uvec& indices);
+
+ private:
+  struct Open;
+  void read_into(arma::uword first, arma::uword count, std::uint8_t* out);
+  void read_records(std::size_t file, arma::uword first, arma::uword count, std::uint8_t* out);
+  const SplitSource& source_;
+  std::vector<arma::uword> file_first_;  // first sample of each file
+  std::vector<std::unique_ptr<Open>> open_;
+};
+
+// Calls visit(first, pixels, column, count) for consecutive chunks of samples
+// [range.first, range.last) of a split: the chunk's pixels are columns
+// [column, column + count) of pixels, a matrix held in memory (no copy) or a
+// buffer just read from the files (the next chunk is read meanwhile).
+using PixelVisitor = std::function<void(arma::uword first, const PixelMatrix& pixels,
+                                        arma::uword column, arma::uword count)>;
+void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uword chunk,
+                          const PixelVisitor& visit);
+
+// The preprocessing statistics of the training split (the same numbers as
+// fit_preprocessor): per-channel 256-bin histograms of this process's shard
+// (shard_range(n, comm, chunk)), summed over processes as exact integers,
+// then for ZCA a streamed pass for the d×d second moment, summed
+// (compensated), decomposed on rank 0 and broadcast. Standardisation must be
+// known before any feature is formed (the maps are nonlinear), hence this
+// cheap pass over the raw bytes before the statistics.
+Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_reg_fraction,
+                              arma::uword chunk, const Communicator& comm);
+
+// Model inputs of pixel columns [column, column + count) written into X
+// (resized to d×count, its memory reused when large enough; scratch likewise
+// for ZCA): the same numbers as to_model_input, without a new d×chunk matrix
+// per chunk, so that a pass holds the same memory from chunk to chunk.
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::mat& X, arma::mat& scratch);
+
+// Model inputs (d×count) of the listed training samples, on every process;
+// each reads those inside its own shard (the others contribute zeros to a sum).
+arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,
+                       const Range& shard, const Communicator& comm);
+
+}  // namespace krrdistill

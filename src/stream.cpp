@@ -1,0 +1,810 @@
+#include "krrdistill/stream.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <limits>
+#include <regex>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/io.hpp"
+#include "krrdistill/npy.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// As load_dataset: a stray huge .npy label must not size the class list.
+const arma::uword kMaxClasses = 65536;
+const std::size_t kCifarPixels = 3 * 32 * 32;
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : (fs::path(dir) / name).string();
+}
+
+std::string size_text(std::uint64_t h, std::uint64_t w) {
+  return std::to_string(h) + "x" + std::to_string(w);
+}
+
+std::uint64_t be32(const unsigned char* p) {
+  return std::uint64_t(p[0]) << 24 | std::uint64_t(p[1]) << 16 | std::uint64_t(p[2]) << 8 |
+         std::uint64_t(p[3]);
+}
+
+std::uint64_t file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file");
+  return std::uint64_t(st.st_size);
+}
+
+std::vector<std::string> number_names(arma::uword k) {
+  std::vector<std::string> names;
+  for (arma::uword c = 0; c < k; ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+// A data file: gzip data is inflated through zlib (sequentially; a seek
+// forward decompresses, a seek backward restarts the stream), anything else
+// is read in place with pread, so that scattered reads cost only their bytes.
+class ZFile {
+ public:
+  explicit ZFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      if (errno == ENOENT) throw Error(path + ": no such file");
+      throw Error(path + ": cannot open: " + std::strerror(errno));
+    }
+    unsigned char magic[2] = {0, 0};
+    gzip_ = ::pread(fd_, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (gzip_) {
+      gz_ = gzdopen(fd_, "rb");  // owns the descriptor from now on
+      if (gz_ == nullptr) {
+        ::close(fd_);
+        throw Error(path + ": cannot open");
+      }
+      fd_ = -1;
+      gzbuffer(gz_, 1u << 17);
+    }
+  }
+  ~ZFile() {
+    if (gz_ != nullptr) gzclose(gz_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ZFile(const ZFile&) = delete;
+  ZFile& operator=(const ZFile&) = delete;
+
+  bool gzip() const { return gzip_; }
+
+  // Up to size bytes from the current position; fewer only at the end.
+  std::size_t read(void* out, std::size_t size) {
+    unsigned char* p = static_cast<unsigned char*>(out);
+    std::size_t done = 0;
+    while (done < size) {
+      const std::size_t step = std::min<std::size_t>(size - done, std::size_t(1) << 30);
+      long got = 0;
+      if (gzip_) {
+        got = gzread(gz_, p + done, unsigned(step));
+        if (got < 0) {
+          int code = 0;
+          const char* why = gzerror(gz_, &code);
+          throw Error(path_ + ": corrupt gzip data (" + why + ")");
+        }
+      } else {
+        got = ::pread(fd_, p + done, step, off_t(position_ + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw Error(path_ + ": read failed: " + std::strerror(errno));
+      }
+      if (got == 0) break;
+      done += std::size_t(got);
+    }
+    position_ += done;
+    return done;
+  }
+
+  void seek(std::uint64_t offset) {
+    if (offset == position_) return;
+    if (gzip_ && gzseek(gz_, z_off_t(offset), SEEK_SET) < 0)
+      throw Error(path_ + ": cannot seek to byte " + std::to_string(offset));
+    position_ = offset;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  gzFile gz_ = nullptr;
+  bool gzip_ = false;
+  std::uint64_t position_ = 0;  // in the (inflated) data
+};
+
+// ---- IDX ------------------------------------------------------------------
+
+std::string find_idx_file(const std::string& dir, const std::string& base) {
+  const std::string plain = join(dir, base);
+  if (file_exists(plain)) return plain;
+  if (file_exists(plain + ".gz")) return plain + ".gz";
+  throw Error(plain + ": no such file (nor " + base + ".gz)");
+}
+
+std::string magic_text(std::uint64_t magic) {
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
+  return hex;
+}
+
+RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
+  ZFile file(path);
+  unsigned char header[16];
+  const std::size_t got = file.read(header, sizeof header);
+  if (got < 16)
+    throw Error(path + ": file too short for an IDX image header (" + std::to_string(got) +
+                " bytes, need 16)");
+  if (be32(header) != 0x803)
+    throw Error(path + ": wrong magic " + magic_text(be32(header)) +
+                " (expected 0x00000803 for IDX images)");
+  const std::uint64_t n = be32(header + 4), h = be32(header + 8), w = be32(header + 12);
+  if (n == 0) throw Error(path + ": holds zero images");
+  if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
+  const std::uint64_t d = h * w;
+  const bool too_large = d > std::numeric_limits<std::uint64_t>::max() / n;
+  const bool gzip = file.gzip();
+  // A plain file's length is checked now; inflated data when it is read.
+  const std::uint64_t held = gzip ? 0 : file_size(path) - 16;
+  if (too_large || (!gzip && n * d != held))
+    throw Error(path + ": header says " + std::to_string(n) + " images of " + size_text(h, w) +
+                " (" + (too_large ? std::string("more than 2^64") : std::to_string(n * d)) +
+                " bytes) but the file holds " +
+                (gzip ? std::string("less") : std::to_string(held)) +
+                " bytes after the 16-byte header");
+  shape = ImageShape{1, h, w};
+  return RecordFile{path, gzip, 16, d, 0, arma::uword(n)};
+}
+
+LabelVector idx_labels(const std::string& path) {
+  const std::vector<unsigned char> bytes = read_file_bytes(path);
+  if (bytes.size() < 8)
+    throw Error(path + ": file too short for an IDX label header (" + std::to_string(bytes.size()) +
+                " bytes, need 8)");
+  if (be32(bytes.data()) != 0x801)
+    throw Error(path + ": wrong magic " + magic_text(be32(bytes.data())) +
+                " (expected 0x00000801 for IDX labels)");
+  const std::uint64_t n = be32(bytes.data() + 4), held = bytes.size() - 8;
+  if (n == 0) throw Error(path + ": holds zero labels");
+  if (n != held)
+    throw Error(path + ": header says " + std::to_string(n) + " labels but the file holds " +
+                std::to_string(held) + " bytes after the 8-byte header");
+  LabelVector labels(n);
+  for (std::uint64_t i = 0; i < n; ++i) labels[i] = bytes[8 + i];
+  return labels;
+}
+
+SplitSource idx_split(const std::string& dir, const std::string& prefix, ImageShape& shape) {
+  const std::string images = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+  const std::string labels = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+  SplitSource split;
+  split.files.push_back(idx_image_file(images, shape));
+  split.dim = shape.size();
+  split.labels = idx_labels(labels);
+  if (split.labels.n_elem != split.files[0].count)
+    throw Error(labels + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
+                images + " holds " + std::to_string(split.files[0].count) + " images");
+  return split;
+}
+
+void check_labels_below(const LabelVector& labels, arma::uword k, const std::string& path) {
+  for (arma::uword i = 0; i < labels.n_elem; ++i)
+    if (labels[i] >= k)
+      throw Error(path + ": label " + std::to_string(labels[i]) + " of item " + std::to_string(i) +
+                  " is out of range (the dataset has " + std::to_string(k) + " classes)");
+}
+
+arma::uword max_label(const StreamDataset& ds) {
+  return std::max<arma::uword>(ds.train.labels.max(), ds.test.labels.max());
+}
+
+// ---- CIFAR ----------------------------------------------------------------
+
+std::string cifar_folder(const std::string& dir, const std::string& first_file,
+                         const std::string& subfolder) {
+  if (file_exists(join(dir, first_file))) return dir;
+  const std::string sub = join(dir, subfolder);
+  if (file_exists(join(sub, first_file))) return sub;
+  throw Error(join(dir, first_file) + ": no such file (nor in the subfolder " + subfolder + ")");
+}
+
+struct CifarFormat {
+  std::string dataset;
+  std::size_t label_bytes;
+  std::size_t label_index;
+  std::vector<arma::uword> label_limits;
+  std::vector<std::string> label_kinds;
+};
+
+// Labels need every record's first bytes: one sequential pass over the
+// files, a block of records at a time.
+SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat& fmt) {
+  const std::size_t record = fmt.label_bytes + kCifarPixels;
+  SplitSource split;
+  split.dim = kCifarPixels;
+  std::vector<std::uint16_t> labels;
+  auto size_error = [&](const std::string& path, std::uint64_t size) {
+    return Error(path + ": size " + std::to_string(size) + " bytes is not a multiple of the " +
+                 std::to_string(record) + "-byte " + fmt.dataset + " record (" +
+                 std::to_string(fmt.label_bytes) + " label byte" +
+                 (fmt.label_bytes > 1 ? "s" : "") + " + 3072 pixels)");
+  };
+  std::vector<unsigned char> block(1024 * record);
+  for (const std::string& path : paths) {
+    ZFile file(path);
+    const bool gzip = file.gzip();
+    if (!gzip) {
+      const std::uint64_t size = file_size(path);
+      if (size == 0) throw Error(path + ": holds zero images (the file is empty)");
+      if (size % record != 0) throw size_error(path, size);
+    }
+    std::uint64_t total = 0, count = 0;
+    for (;;) {
+      const std::size_t got = file.read(block.data(), block.size());
+      total += got;
+      for (std::size_t r = 0; r + record <= got; r += record, ++count)
+        for (std::size_t j = 0; j < fmt.label_bytes; ++j) {
+          const unsigned value = block[r + j];
+          if (value >= fmt.label_limits[j]) {
+            const std::string kind = fmt.label_kinds[j].empty() ? "" : fmt.label_kinds[j] + " ";
+            throw Error(path + ": " + kind + "label " + std::to_string(value) + " of record " +
+                        std::to_string(count) + " is out of range (" + fmt.dataset + " has " +
+                        std::to_string(fmt.label_limits[j]) + " " + kind + "classes)");
+          }
+          if (j == fmt.label_index) labels.push_back(std::uint16_t(value));
+        }
+      if (got < block.size()) break;
+    }
+    if (total == 0) throw Error(path + ": holds zero images (the file is empty)");
+    if (total % record != 0) throw size_error(path, total);
+    split.files.push_back(RecordFile{path, gzip, 0, record, fmt.label_bytes, arma::uword(count)});
+  }
+  split.labels = LabelVector(labels);
+  return split;
+}
+
+std::vector<std::string> read_names(const std::string& path, arma::uword k,
+                                    const std::string& what) {
+  if (!file_exists(path)) return number_names(k);
+  const std::vector<unsigned char> bytes = read_file_bytes(path);
+  const std::string text(bytes.begin(), bytes.end());
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    const char* space = " \t\r\f\v";
+    const std::size_t first = line.find_first_not_of(space);
+    if (first != std::string::npos)
+      names.push_back(line.substr(first, line.find_last_not_of(space) - first + 1));
+    start = end + 1;
+  }
+  if (names.size() != k)
+    throw Error(path + ": holds " + std::to_string(names.size()) + " class names but " + what +
+                " has " + std::to_string(k) + " classes");
+  return names;
+}
+
+// ---- .npy -----------------------------------------------------------------
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+// The image array's header: dtype uint8, C order, (n, h, w) or (n, c, h, w);
+// the records follow it.
+RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
+  if (!file_exists(path)) throw Error(path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  unsigned char pre[12] = {};
+  in.read(reinterpret_cast<char*>(pre), 10);
+  if (in.gcount() < 10) throw Error(path + ": file too short for a .npy header");
+  if (std::memcmp(pre, "\x93NUMPY", 6) != 0)
+    throw Error(path + ": not a .npy file (bad magic: expected \\x93NUMPY)");
+  std::uint64_t header_len = pre[8] | std::uint64_t(pre[9]) << 8, prefix = 10;
+  if ((pre[6] == 2 || pre[6] == 3) && pre[7] == 0) {
+    in.read(reinterpret_cast<char*>(pre + 10), 2);
+    header_len |= std::uint64_t(pre[10]) << 16 | std::uint64_t(pre[11]) << 24;
+    prefix = 12;
+  } else if (pre[6] != 1 || pre[7] != 0) {
+    throw Error(path + ": unsupported .npy format version " + std::to_string(pre[6]) + "." +
+                std::to_string(pre[7]) + " (expected 1.0, 2.0 or 3.0)");
+  }
+  const std::uint64_t size = file_size(path);
+  if (header_len > size - std::min(size, prefix)) throw Error(path + ": truncated .npy header");
+  std::string header(header_len, '\0');
+  in.read(header.data(), std::streamsize(header_len));
+  auto find = [&](const char* pattern) {
+    std::smatch m;
+    if (!std::regex_search(header, m, std::regex(pattern)))
+      throw Error(path + ": bad .npy header: " + header);
+    return m[1].str();
+  };
+  const std::string descr = find(R"(['"]descr['"]\s*:\s*['"]([^'"]*)['"])");
+  if (descr.size() != 3 || descr[1] != 'u' || descr[2] != '1')
+    throw Error(path + ": images must be uint8 ('|u1'), got '" + descr + "'");
+  if (find(R"(['"]fortran_order['"]\s*:\s*(True|False))") == "True")
+    throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
+  std::vector<std::uint64_t> dims;
+  const std::string dims_text = find(R"(['"]shape['"]\s*:\s*\(([^)]*)\))");
+  const std::regex number(R"((\d+)L?)");
+  for (auto it = std::sregex_iterator(dims_text.begin(), dims_text.end(), number);
+       it != std::sregex_iterator(); ++it)
+    dims.push_back(std::stoull((*it)[1].str()));
+  if (dims.size() != 3 && dims.size() != 4)
+    throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
+                shape_text(dims));
+  const std::uint64_t n = dims[0], c = dims.size() == 4 ? dims[1] : 1;
+  const std::uint64_t h = dims[dims.size() - 2], w = dims[dims.size() - 1];
+  if (n == 0) throw Error(path + ": holds zero images");
+  if (c != 1 && c != 3)
+    throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) + " (shape " +
+                shape_text(dims) + "; channels come second)");
+  if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
+  const std::uint64_t d = c * h * w, data = size - prefix - header_len;
+  if (d > std::numeric_limits<std::uint64_t>::max() / n || n * d != data)
+    throw Error(path + ": header says shape " + shape_text(dims) + " of |u1 but the file holds " +
+                std::to_string(data) + " bytes of data");
+  shape = ImageShape{c, h, w};
+  return RecordFile{path, false, prefix + header_len, d, 0, arma::uword(n)};
+}
+
+LabelVector npy_labels(const std::string& path) {
+  const NpyArray a = read_npy(path);
+  if (a.dtype[1] != 'i' && a.dtype[1] != 'u')
+    throw Error(path + ": labels must be integers, got '" + a.dtype + "'");
+  if (a.shape.size() != 1)
+    throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
+  const std::vector<double> values = npy_as_double(a, path);
+  LabelVector labels(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < 0)
+      throw Error(path + ": label " + std::to_string(std::llround(values[i])) + " of item " +
+                  std::to_string(i) + " is negative");
+    if (values[i] >= double(kMaxClasses))
+      throw Error(path + ": label of item " + std::to_string(i) + " is too large (at most " +
+                  std::to_string(kMaxClasses) + " classes are supported)");
+    labels[i] = std::uint16_t(values[i]);
+  }
+  return labels;
+}
+
+SplitSource npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
+  const std::string x_path = join(dir, "x_" + which + ".npy");
+  const std::string y_path = join(dir, "y_" + which + ".npy");
+  SplitSource split;
+  split.files.push_back(npy_image_file(x_path, shape));
+  split.dim = shape.size();
+  split.labels = npy_labels(y_path);
+  if (split.labels.n_elem != split.files[0].count)
+    throw Error(y_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
+                x_path + " holds " + std::to_string(split.files[0].count) + " images");
+  return split;
+}
+
+bool same_shape(const ImageShape& a, const ImageShape& b) {
+  return a.channels == b.channels && a.height == b.height && a.width == b.width;
+}
+
+std::string shape_text(const ImageShape& s) {
+  return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
+         std::to_string(s.width);
+}
+
+StreamDataset open_idx(const std::string& dir, const std::string& name) {
+  StreamDataset ds;
+  ds.name = name;
+  ImageShape test_shape;
+  ds.train = idx_split(dir, "train", ds.shape);
+  ds.test = idx_split(dir, "t10k", test_shape);
+  if (!same_shape(ds.shape, test_shape))
+    throw Error(ds.test.files[0].path + ": test images are " +
+                size_text(test_shape.height, test_shape.width) + " but the training images are " +
+                size_text(ds.shape.height, ds.shape.width));
+  if (name == "fashion-mnist" || name == "mnist") {
+    ds.num_classes = 10;
+    check_labels_below(ds.train.labels, 10, find_idx_file(dir, "train-labels-idx1-ubyte"));
+    check_labels_below(ds.test.labels, 10, find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+  } else {
+    ds.num_classes = max_label(ds) + 1;
+  }
+  if (name == "fashion-mnist")
+    ds.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  else
+    ds.class_names = number_names(ds.num_classes);
+  return ds;
+}
+
+StreamDataset open_cifar10(const std::string& dir) {
+  const std::string folder = cifar_folder(dir, "data_batch_1.bin", "cifar-10-batches-bin");
+  const CifarFormat fmt{"CIFAR-10", 1, 0, {10}, {""}};
+  std::vector<std::string> train_paths;
+  for (int b = 1; b <= 5; ++b)
+    train_paths.push_back(join(folder, "data_batch_" + std::to_string(b) + ".bin"));
+  StreamDataset ds;
+  ds.name = "cifar10";
+  ds.shape = ImageShape{3, 32, 32};
+  ds.num_classes = 10;
+  ds.train = cifar_split(train_paths, fmt);
+  ds.test = cifar_split({join(folder, "test_batch.bin")}, fmt);
+  ds.class_names = read_names(join(folder, "batches.meta.txt"), 10, "CIFAR-10");
+  return ds;
+}
+
+StreamDataset open_cifar100(const std::string& dir, bool coarse) {
+  const std::string folder = cifar_folder(dir, "train.bin", "cifar-100-binary");
+  const CifarFormat fmt{"CIFAR-100", 2, coarse ? 0u : 1u, {20, 100}, {"coarse", "fine"}};
+  const arma::uword k = coarse ? 20 : 100;
+  StreamDataset ds;
+  ds.name = "cifar100";
+  ds.shape = ImageShape{3, 32, 32};
+  ds.num_classes = k;
+  ds.train = cifar_split({join(folder, "train.bin")}, fmt);
+  ds.test = cifar_split({join(folder, "test.bin")}, fmt);
+  ds.class_names =
+      read_names(join(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
+                 coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
+  return ds;
+}
+
+StreamDataset open_npy(const std::string& dir) {
+  StreamDataset ds;
+  ds.name = "npy";
+  ImageShape test_shape;
+  ds.train = npy_split(dir, "train", ds.shape);
+  ds.test = npy_split(dir, "test", test_shape);
+  if (!same_shape(ds.shape, test_shape))
+    throw Error(join(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
+                " (channels x height x width) but the training images are " + shape_text(ds.shape));
+  ds.num_classes = max_label(ds) + 1;
+  ds.class_names = number_names(ds.num_classes);
+  return ds;
+}
+
+SplitSource view_split(const Split& split) {
+  SplitSource source;
+  source.dim = split.pixels.n_rows;
+  if (!split.labels.is_empty() && split.labels.max() >= kMaxClasses)
+    throw Error("label " + std::to_string(split.labels.max()) + " is too large (at most " +
+                std::to_string(kMaxClasses) + " classes are supported)");
+  source.labels = arma::conv_to<LabelVector>::from(split.labels);
+  source.memory = &split.pixels;
+  return source;
+}
+
+void check_range(const SplitSource& split, const Range& range) {
+  if (range.first > range.last || range.last > split.size())
+    throw Error("sample range [" + std::to_string(range.first) + ", " + std::to_string(range.last) +
+                ") is out of bounds");
+  if (split.memory != nullptr && range.size() > 0 &&
+      (range.first < split.memory_first || range.last > split.memory_first + split.memory->n_cols))
+    throw Error("samples outside the part of the split held in memory");
+}
+
+}  // namespace
+
+arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword count) {
+  if (count == 0) return arma::uvec();
+  return arma::conv_to<arma::uvec>::from(split.labels.subvec(first, first + count - 1));
+}
+
+arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices) {
+  return arma::conv_to<arma::uvec>::from(split.labels.elem(indices));
+}
+
+StreamDataset open_stream_dataset(const std::string& name, const std::string& dir, bool coarse) {
+  const char* known = "fashion-mnist, mnist, idx, cifar10, cifar100, npy, auto";
+  std::string kind = name;
+  if (kind != "fashion-mnist" && kind != "mnist" && kind != "idx" && kind != "cifar10" &&
+      kind != "cifar100" && kind != "npy" && kind != "auto")
+    throw Error("unknown dataset '" + name + "' (expected one of: " + known + ")");
+  if (dir.empty() && kind != "fashion-mnist")
+    throw Error("dataset '" + name + "' needs a folder (--data DIR)");
+  if (kind == "auto") {
+    auto has = [&](const std::string& file) { return file_exists(join(dir, file)); };
+    if (has("train-images-idx3-ubyte") || has("train-images-idx3-ubyte.gz"))
+      kind = "idx";
+    else if (has("data_batch_1.bin") || has("cifar-10-batches-bin/data_batch_1.bin"))
+      kind = "cifar10";
+    else if (has("train.bin") || has("cifar-100-binary/train.bin"))
+      kind = "cifar100";
+    else if (has("x_train.npy"))
+      kind = "npy";
+    else
+      throw Error(dir +
+                  ": cannot detect the dataset format (expected train-images-idx3-ubyte[.gz], "
+                  "data_batch_1.bin, train.bin or x_train.npy)");
+  }
+  if (coarse && kind != "cifar100")
+    throw Error("coarse labels exist only for cifar100, not for dataset '" + kind + "'");
+  if (kind == "fashion-mnist") return open_idx(dir.empty() ? kFashionMnistDir : dir, kind);
+  if (kind == "mnist" || kind == "idx") return open_idx(dir, kind);
+  if (kind == "cifar10") return open_cifar10(dir);
+  if (kind == "cifar100") return open_cifar100(dir, coarse);
+  return open_npy(dir);
+}
+
+StreamDataset view_dataset(const Dataset& data) {
+  StreamDataset ds;
+  ds.name = data.name;
+  ds.shape = data.shape;
+  ds.num_classes = data.num_classes;
+  ds.class_names = data.class_names;
+  ds.train = view_split(data.train);
+  ds.test = view_split(data.test);
+  return ds;
+}
+
+// ---- PixelReader ------------------------------------------------------------
+
+struct PixelReader::Open {
+  explicit Open(const std::string& path) : file(path) {}
+  ZFile file;
+  std::vector<unsigned char> buffer;  // records with more than pixels (CIFAR)
+};
+
+PixelReader::PixelReader(const SplitSource& source) : source_(source) {
+  arma::uword first = 0;
+  for (const RecordFile& f : source.files) {
+    file_first_.push_back(first);
+    first += f.count;
+  }
+  if (source.memory == nullptr && first != source.size())
+    throw Error("the image files hold " + std::to_string(first) + " images but there are " +
+                std::to_string(source.size()) + " labels");
+  open_.resize(source.files.size());
+}
+
+PixelReader::~PixelReader() = default;
+
+void PixelReader::read_records(std::size_t index, arma::uword first, arma::uword count,
+                               std::uint8_t* out) {
+  const RecordFile& f = source_.files[index];
+  if (!open_[index]) open_[index] = std::make_unique<Open>(f.path);
+  Open& open = *open_[index];
+  open.file.seek(f.data_offset + first * f.record_size);
+  const std::uint64_t bytes = count * f.record_size;
+  const bool direct = f.pixel_offset == 0 && f.record_size == source_.dim;
+  if (!direct) open.buffer.resize(bytes);
+  unsigned char* target = direct ? out : open.buffer.data();
+  const std::size_t got = open.file.read(target, bytes);
+  if (got != bytes)
+    throw Error(f.path + ": the data ends inside image " +
+                std::to_string(first + got / f.record_size) + " of the " + std::to_string(f.count) +
+                " the header announces");
+  if (!direct)
+    for (arma::uword r = 0; r < count; ++r)
+      std::memcpy(out + r * source_.dim, target + r * f.record_size + f.pixel_offset, source_.dim);
+  // Inflated data has no length to check up front: refuse trailing bytes
+  // when the last record has been read.
+  unsigned char extra = 0;
+  if (f.gzip && first + count == f.count && open.file.read(&extra, 1) != 0)
+    throw Error(f.path + ": holds more data than the " + std::to_string(f.count) +
+                " images its header announces");
+}
+
+void PixelReader::read_into(arma::uword first, arma::uword count, std::uint8_t* out) {
+  check_range(source_, Range{first, first + count});
+  if (count == 0) return;
+  if (source_.memory != nullptr) {
+    std::memcpy(out, source_.memory->colptr(first - source_.memory_first), count * source_.dim);
+    return;
+  }
+  arma::uword done = 0;
+  while (done < count) {
+    const std::size_t index =
+        std::size_t(std::upper_bound(file_first_.begin(), file_first_.end(), first + done) -
+                    file_first_.begin()) -
+        1;
+    const arma::uword local = first + done - file_first_[index];
+    const arma::uword take = std::min(count - done, source_.files[index].count - local);
+    read_records(index, local, take, out + done * source_.dim);
+    done += take;
+  }
+}
+
+PixelMatrix PixelReader::read(arma::uword first, arma::uword count) {
+  PixelMatrix out(source_.dim, count);
+  read_into(first, count, out.memptr());
+  return out;
+}
+
+void PixelReader::read(arma::uword first, arma::uword count, PixelMatrix& out) {
+  if (out.n_rows != source_.dim || out.n_cols < count) out.set_size(source_.dim, count);
+  read_into(first, count, out.memptr());
+}
+
+PixelMatrix PixelReader::gather(const arma::uvec& indices) {
+  PixelMatrix out(source_.dim, indices.n_elem);
+  for (arma::uword j = 0; j < indices.n_elem;) {
+    // A run of consecutive samples is one read.
+    arma::uword run = 1;
+    while (j + run < indices.n_elem && indices[j + run] == indices[j] + run) ++run;
+    read_into(indices[j], run, out.colptr(j));
+    j += run;
+  }
+  return out;
+}
+
+void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uword chunk,
+                          const PixelVisitor& visit) {
+  if (chunk == 0) throw Error("--chunk must be at least 1");
+  check_range(split, range);
+  if (split.memory != nullptr) {
+    for (arma::uword first = range.first; first < range.last; first += chunk)
+      visit(first, *split.memory, first - split.memory_first, std::min(chunk, range.last - first));
+    return;
+  }
+  // Two buffers, allocated once: the next chunk is read into one while the
+  // visitor works on the other.
+  PixelReader reader(split);
+  auto count_at = [&](arma::uword first) { return std::min(chunk, range.last - first); };
+  PixelMatrix buffers[2];
+  if (range.size() == 0) return;
+  reader.read(range.first, count_at(range.first), buffers[0]);
+  std::future<void> next;
+  int current = 0;
+  for (arma::uword first = range.first; first < range.last; first += chunk) {
+    if (next.valid()) next.get();
+    const arma::uword ahead = first + chunk;
+    if (ahead < range.last) {
+      PixelMatrix& into = buffers[1 - current];
+      const arma::uword count = count_at(ahead);
+      next = std::async(std::launch::async,
+                        [&reader, &into, ahead, count] { reader.read(ahead, count, into); });
+    }
+    visit(first, buffers[current], 0, count_at(first));
+    current = 1 - current;
+  }
+}
+
+Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_reg_fraction,
+                              arma::uword chunk, const Communicator& comm) {
+  const SplitSource& train = data.train;
+  const ImageShape& shape = data.shape;
+  if (train.size() == 0) throw Error("no training images");
+  if (train.dim != shape.size()) throw Error("image shape does not match the data");
+  if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
+    throw Error("--zca-reg must be a positive number");
+  const Range shard = shard_range(train.size(), comm, chunk);
+  const arma::uword channels = shape.channels, channel_size = shape.channel_size();
+
+  // 256-bin histograms per channel, exact integers whatever the sharding;
+  // then the same arithmetic as fit_preprocessor, so the same bits.
+  arma::uvec counts(256 * channels, arma::fill::zeros);
+  for_each_pixel_chunk(
+      train, shard, chunk,
+      [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        for (arma::uword j = column; j < column + count; ++j)
+          for (arma::uword c = 0; c < channels; ++c) {
+            arma::uword* hist = counts.memptr() + 256 * c;
+            const std::uint8_t* in = pixels.colptr(j) + c * channel_size;
+            for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
+          }
+      });
+  allreduce_sum(comm, counts);
+  Preprocessor pre;
+  pre.shape = shape;
+  pre.channel_mean.set_size(channels);
+  pre.channel_std.set_size(channels);
+  for (arma::uword c = 0; c < channels; ++c) {
+    const arma::uword* hist = counts.memptr() + 256 * c;
+    double total = 0, sum = 0;
+    for (int v = 0; v < 256; ++v) {
+      total += double(hist[v]);
+      sum += double(hist[v]) * (v / 255.0);
+    }
+    const double mean = sum / total;
+    double sq = 0;
+    for (int v = 0; v < 256; ++v) sq += double(hist[v]) * std::pow(v / 255.0 - mean, 2);
+    const double stddev = std::sqrt(sq / total);
+    if (!(stddev > 0))
+      throw Error("channel " + std::to_string(c) +
+                  " of the training images is constant; cannot standardise");
+    pre.channel_mean[c] = mean;
+    pre.channel_std[c] = stddev;
+  }
+  if (!zca) return pre;
+
+  // ZCA: S = (1/n) Σ x xᵀ of the standardised images, a streamed SYRK per
+  // chunk, summed compensated (the same for any number of processes).
+  const arma::uword d = shape.size();
+  CompensatedSum sum = compensated_zeros(d, d);
+  arma::mat X, scratch, XXt;  // reused from chunk to chunk
+  for_each_pixel_chunk(
+      train, shard, chunk,
+      [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        model_inputs_into(pre, pixels, column, count, X, scratch);
+        XXt = X * X.t();
+        add(sum, XXt);
+      });
+  allreduce_sum(comm, sum);
+  arma::mat second_moment = value(sum);
+  sum = CompensatedSum{};
+  if (comm.root()) {
+    second_moment /= double(train.size());
+    arma::vec e;
+    arma::mat V;
+    if (!arma::eig_sym(e, V, second_moment, "dc")) throw Error("ZCA eigendecomposition failed");
+    e.clamp(0.0, arma::datum::inf);
+    pre.zca_reg = zca_reg_fraction * arma::mean(e);
+    const arma::vec root = arma::sqrt(e + pre.zca_reg);
+    pre.zca_whiten = V * arma::diagmat(1.0 / root) * V.t();
+    pre.zca_unwhiten = V * arma::diagmat(root) * V.t();
+  }
+  broadcast(comm, pre.zca_reg);
+  broadcast(comm, pre.zca_whiten);
+  broadcast(comm, pre.zca_unwhiten);
+  pre.zca = true;
+  return pre;
+}
+
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::mat& X, arma::mat& scratch) {
+  const arma::uword d = pre.shape.size(), channel_size = pre.shape.channel_size();
+  if (pixels.n_rows != d)
+    throw Error("images have " + std::to_string(pixels.n_rows) +
+                " values but the preprocessor expects " + std::to_string(d));
+  if (column + count > pixels.n_cols) throw Error("image range out of bounds");
+  // Per-channel lookup table, the same arithmetic as to_model_input.
+  std::vector<std::array<double, 256>> tables(pre.shape.channels);
+  for (arma::uword c = 0; c < pre.shape.channels; ++c)
+    for (int v = 0; v < 256; ++v)
+      tables[c][v] = (v / 255.0 - pre.channel_mean[c]) / pre.channel_std[c];
+  arma::mat& out = pre.zca ? scratch : X;
+  out.set_size(d, count);
+#pragma omp parallel for schedule(static)
+  for (arma::uword j = 0; j < count; ++j) {
+    const std::uint8_t* in = pixels.colptr(column + j);
+    double* o = out.colptr(j);
+    for (arma::uword c = 0; c < tables.size(); ++c)
+      for (arma::uword i = 0; i < channel_size; ++i)
+        o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
+  }
+  if (pre.zca) X = pre.zca_whiten * scratch;
+}
+
+arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,
+                       const Range& shard, const Communicator& comm) {
+  if (arma::any(indices >= split.size())) throw Error("image index out of bounds");
+  const arma::uvec mine = arma::find(indices >= shard.first && indices < shard.last);
+  arma::mat X(split.dim, indices.n_elem, arma::fill::zeros);
+  if (!mine.is_empty()) {
+    // Read in sample order (one forward pass through a gzip file).
+    const arma::uvec order = mine.elem(arma::sort_index(indices.elem(mine)));
+    const arma::uvec wanted = indices.elem(order);
+    arma::mat inputs;
+    if (split.memory != nullptr) {
+      check_range(split, shard);
+      inputs = to_model_input(pre, *split.memory, wanted - split.memory_first);
+    } else {
+      PixelReader reader(split);
+      inputs = to_model_input(pre, reader.gather(wanted), 0, wanted.n_elem);
+    }
+    X.cols(order) = inputs;
+  }
+  allreduce_sum(comm, X);  // each column comes from one process; x + 0 = x exactly
+  return X;
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,78 @@
+// What limits a distributed run: the one p×p symmetric eigendecomposition on
+// rank 0 (DESIGN §2, the λ sweep) and the ridge solve. For each p given,
+// prints the median seconds of eig_sym (divide and conquer, as ridge_path)
+// and of the Cholesky solve of fit_primal, and the memory they hold.
+// Usage: bench_eig P [P...] [--runs R]
+#include <algorithm>
+#include <armadillo>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "krrdistill/krr.hpp"
+#include "krrdistill/random.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+template <typename F>
+double median_seconds(int runs, F&& work) {
+  std::vector<double> times;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+// Peak resident memory of this process so far (VmHWM), in MB.
+double peak_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  return 0.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<arma::uword> sizes;
+  int runs = 3;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
+      runs = std::atoi(argv[++i]);
+    else
+      sizes.push_back(arma::uword(std::strtoull(argv[i], nullptr, 10)));
+  }
+  if (sizes.empty() || runs < 1) {
+    std::fprintf(stderr, "usage: bench_eig P [P...] [--runs R]\n");
+    return 2;
+  }
+  std::printf("%8s %12s %12s %14s %14s\n", "p", "eig_sym s", "solve s", "model MB", "peak RSS MB");
+  for (arma::uword p : sizes) {
+    // A Gram matrix of random features: G = Phi Phiᵀ / n, k = 10 classes.
+    std::mt19937_64 rng = make_rng(0, Stream::feature_map);
+    const arma::mat Phi = gaussian_matrix(p, p + 64, 1.0, rng);
+    Statistics stats{Phi * Phi.t(), gaussian_matrix(10, p, 1.0, rng), Phi.n_cols};
+    arma::vec g;
+    arma::mat V;
+    const double t_eig = median_seconds(runs, [&] {
+      if (!arma::eig_sym(g, V, stats.G, "dc")) std::exit(1);
+    });
+    const double t_solve = median_seconds(runs, [&] { fit_primal(stats, 1.0); });
+    // G and V, and dsyevd's workspace of 1 + 6p + 2p² doubles.
+    const double model_mb = (4.0 * double(p) * double(p) + 6.0 * double(p)) * 8.0 / 1e6;
+    std::printf("%8llu %12.3f %12.3f %14.0f %14.0f\n", (unsigned long long)p, t_eig, t_solve,
+                model_mb, peak_mb());
+  }
+  return 0;
+}
