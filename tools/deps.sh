@@ -10,6 +10,10 @@ KRRDISTILL_PACKAGES=(
   dataset-fashion-mnist
 )
 
+# OpenMPI, for the distributed build (-DKRRDISTILL_MPI=ON, build-mpi/): test.sh
+# and bench_mpi.sh pass these to krrdistill_install_missing; demo.sh does not.
+KRRDISTILL_MPI_PACKAGES=(libopenmpi-dev openmpi-bin)
+
 krrdistill_install_missing() {
   local missing=()
   local pkg
