@@ -152,6 +152,38 @@ BOOST_AUTO_TEST_CASE(eval_refuses_bad_folders) {
   BOOST_TEST(std::count(broken.err.begin(), broken.err.end(), '\n') == 1);
 }
 
+// A well-formed report whose fields were edited: eval refuses each with one
+// line naming the field, before it builds anything from it.
+BOOST_AUTO_TEST_CASE(eval_refuses_edited_reports) {
+  Case c;
+  BOOST_TEST(run_cli("distill --data " + c.data + " --out " + c.out + " --quiet", c.scratch.path)
+                 .exit_code == 0);
+  const std::string path = c.out + "/report.json";
+  const std::string original = read_text(path);
+  const auto report = nlohmann::json::parse(original);
+  const std::vector<std::pair<nlohmann::json::json_pointer, nlohmann::json>> edits = {
+      {nlohmann::json::json_pointer("/certificate/distilled/test_acc"), "high"},
+      {nlohmann::json::json_pointer("/certificate/distilled/test_acc"), 2.0},
+      {nlohmann::json::json_pointer("/dataset/d"), 5},
+      {nlohmann::json::json_pointer("/dataset/k"), 3},
+      {nlohmann::json::json_pointer("/distilled/lambda_s"), -1.0},
+  };
+  for (const auto& [pointer, value] : edits) {
+    nlohmann::json edited = report;
+    edited[pointer] = value;
+    const std::string text = edited.dump();
+    write_bytes(path, Bytes(text.begin(), text.end()));
+    const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
+    BOOST_TEST_CONTEXT(pointer.to_string() << " = " << value.dump() << "\nstderr: " << r.err) {
+      BOOST_TEST(r.exit_code != 0);
+      BOOST_TEST(r.err.rfind("error: " + path + ":", 0) == 0u);
+      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+  }
+  write_bytes(path, Bytes(original.begin(), original.end()));
+  BOOST_TEST(run_cli("eval --distilled " + c.out, c.scratch.path).exit_code == 0);
+}
+
 BOOST_AUTO_TEST_CASE(every_model_on_the_fixture_is_exact_and_eval_agrees) {
   Case c;
   for (const std::string model : {"linear", "rff", "fcnn"}) {

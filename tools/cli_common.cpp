@@ -34,7 +34,9 @@ void add_data_options(cxxopts::Options& options) {
       cxxopts::value<std::string>());
   options.add_options("run")("seed", "seed of every random choice",
                              cxxopts::value<std::uint64_t>()->default_value("0"))(
-      "threads", "threads of the linear algebra (default: one per core)",
+      "threads",
+      "OpenMP threads of the elementwise work (default: one per core); OpenBLAS runs on one thread "
+      "so results do not depend on it",
       cxxopts::value<int>()->default_value("0"))(
       "chunk", "images per chunk when streaming the data",
       cxxopts::value<unsigned>()->default_value(std::to_string(kDefaultChunk)))(

@@ -34,21 +34,18 @@ int run_eval(int argc, char** argv) {
   if (!result.count("distilled")) throw Error("eval needs --distilled DIR");
   set_threads(result["threads"].as<int>());
   const std::string dir = result["distilled"].as<std::string>();
-  const nlohmann::json report = read_json_file(dir + "/report.json");
-  const DataSource source = data_source_from_json(report);
-  const FeatureMapSpec spec = feature_spec_from_json(report);
-  double lambda_s = 0;
-  try {
-    lambda_s = report.at("distilled").at("lambda_s").get<double>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(dir + "/report.json: missing or invalid distilled.lambda_s");
-  }
-  if (!(lambda_s >= 0) || !std::isfinite(lambda_s))
-    throw Error(dir + "/report.json: distilled.lambda_s must be finite and >= 0");
+  // Every field checked (types, ranges, p and width <= d) before anything is
+  // built from it; each problem is one Error naming the file.
+  const std::string report_path = dir + "/report.json";
+  const EvalReport report = read_eval_report(report_path);
+  const FeatureMapSpec& spec = report.spec;
+  const double lambda_s = report.lambda_s;
 
-  const Dataset data = load(source);
-  const Preprocessor pre =
-      fit_preprocessor(data.train.pixels, data.shape, source.zca, source.zca_reg_fraction);
+  const Dataset data = load(report.source);
+  // The report's d and k against the data found, before the map is sized.
+  check_report_matches(report, data, report_path);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, report.source.zca,
+                                            report.source.zca_reg_fraction);
   const FeatureMap map = make_feature_map(spec, data.shape.size());
   const arma::mat Xs = read_records(dir + "/distilled_X.npy", data.shape.size());
   const arma::mat Ys = read_records(dir + "/distilled_Y.npy", data.num_classes).eval();
@@ -63,10 +60,9 @@ int run_eval(int argc, char** argv) {
                         {"lambda_s", lambda_s},
                         {"n_test", data.test.pixels.n_cols},
                         {"test_acc", acc}};
-  if (report.contains("certificate")) {
-    const double reported = report["certificate"]["distilled"]["test_acc"].get<double>();
-    out["report_test_acc"] = reported;
-    out["matches_report"] = reported == acc;
+  if (report.has_reported_test_acc) {
+    out["report_test_acc"] = report.reported_test_acc;
+    out["matches_report"] = report.reported_test_acc == acc;
   }
   std::cout << out.dump(2) << "\n";
   return 0;
