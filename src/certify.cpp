@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "krrdistill/krr.hpp"
+#include "krrdistill/products.hpp"
 
 namespace krrdistill {
 
@@ -65,7 +66,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
         classify(Phi, labels_of(data.train, first, X.n_cols), 0);
         // ‖xs − x‖² = ‖xs‖² + ‖x‖² − 2 xsᵀx, the cross term as one GEMM.
-        arma::mat d2 = -2.0 * (Xs.t() * X);
+        arma::mat d2 = -2.0 * multiply_transposed(Xs, X);
         d2.each_col() += xs_sq.t();
         d2.each_row() += arma::sum(arma::square(X), 0);
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));

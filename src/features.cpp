@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 
 namespace krrdistill {
@@ -154,13 +155,13 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X) {
         if constexpr (is_a<LinearMap, decltype(m)>) {
           return X;
         } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
-          arma::mat Z = m.A * X;
+          arma::mat Z = multiply(m.A, X);
           Z.each_col() += m.b;
           Z = std::sqrt(2.0 / double(m.A.n_rows)) * arma::cos(Z);
           return Z;
         } else {
           arma::mat H = X;
-          for (const arma::mat& M : m.layers) H = leaky_relu(M * H, m.slope);
+          for (const arma::mat& M : m.layers) H = leaky_relu(multiply(M, H), m.slope);
           return H;
         }
       },
@@ -277,16 +278,16 @@ arma::mat backprop_features(const FeatureMap& map, const arma::mat& X, const arm
           return dPhi;
         } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
           // d/dx sqrt(2/p) cos(Ax + b) = −sqrt(2/p) diag(sin(Ax + b)) A.
-          arma::mat S = m.A * X;
+          arma::mat S = multiply(m.A, X);
           S.each_col() += m.b;
           S = (-std::sqrt(2.0 / double(m.A.n_rows))) * (dPhi % arma::sin(S));
-          return m.A.t() * S;
+          return multiply_transposed(m.A, S);
         } else {
           const std::size_t L = m.layers.size();
           std::vector<arma::mat> Z(L);  // pre-activations
           arma::mat H = X;
           for (std::size_t l = 0; l < L; ++l) {
-            Z[l] = m.layers[l] * H;
+            Z[l] = multiply(m.layers[l], H);
             if (l + 1 < L) H = leaky_relu(Z[l], m.slope);
           }
           arma::mat G = dPhi;
@@ -295,7 +296,7 @@ arma::mat backprop_features(const FeatureMap& map, const arma::mat& X, const arm
             const double* z = Z[l].memptr();
             for (arma::uword i = 0; i < G.n_elem; ++i)
               if (z[i] < 0.0) g[i] *= m.slope;
-            G = m.layers[l].t() * G;
+            G = multiply_transposed(m.layers[l], G);
           }
           return G;
         }

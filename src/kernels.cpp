@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 
 namespace krrdistill {
 
@@ -85,7 +86,7 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
                    bool ntk, KernelEvaluation& e) {
   check_depth(depth);
   const double inv_d = 1.0 / double(A.n_rows);
-  arma::mat gram = A.t() * B;
+  arma::mat gram = multiply_transposed(A, B);
   if (symmetric) gram = arma::symmatu(gram);
   const arma::rowvec na = arma::sqrt(arma::sum(arma::square(A), 0));
   const arma::rowvec nb = symmetric ? na : arma::rowvec(arma::sqrt(arma::sum(arma::square(B), 0)));
@@ -124,7 +125,7 @@ void rbf_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, const 
                   KernelEvaluation& e) {
   const double ell = rbf_bandwidth(rbf, A.n_rows);
   const double inv2 = 1.0 / (ell * ell);
-  arma::mat gram = A.t() * B;
+  arma::mat gram = multiply_transposed(A, B);
   if (symmetric) gram = arma::symmatu(gram);
   const arma::rowvec na2 = arma::sum(arma::square(A), 0);
   const arma::rowvec nb2 = symmetric ? na2 : arma::rowvec(arma::sum(arma::square(B), 0));
@@ -152,10 +153,10 @@ KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::
         if constexpr (is_a<FeatureKernel, decltype(k)>) {
           e.Phi_a = map_features(k.map, A);
           if (symmetric) {
-            e.K = e.Phi_a.t() * e.Phi_a;
+            e.K = multiply_transposed(e.Phi_a, e.Phi_a);
             e.K = arma::symmatu(e.K);
           } else {
-            e.K = e.Phi_a.t() * map_features(k.map, B);
+            e.K = multiply_transposed(e.Phi_a, map_features(k.map, B));
           }
         } else if constexpr (is_a<ReluNtk, decltype(k)>) {
           relu_evaluate(A, B, symmetric, k.depth, true, e);
@@ -229,9 +230,9 @@ arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::
   check_backward(A, B, eval, dK);
   if (const auto* fk = std::get_if<FeatureKernel>(&kernel)) {
     // K = Φaᵀ Φb: dΦb = Φa dK, then back through the map.
-    return backprop_features(fk->map, B, eval.Phi_a * dK);
+    return backprop_features(fk->map, B, multiply(eval.Phi_a, dK));
   }
-  arma::mat dB = A * (dK % eval.T0);
+  arma::mat dB = multiply(A, dK % eval.T0);
   const arma::rowvec s = arma::sum(dK % eval.T1, 0);
   dB += B.each_row() % s;
   return dB;

@@ -10,6 +10,7 @@
 #include "krrdistill/adam.hpp"
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 
 namespace krrdistill {
@@ -119,14 +120,14 @@ const arma::mat& target_features(const Forward& fw) {
 
 // Kts (nt×m).
 arma::mat cross_kernel(const Forward& fw) {
-  if (fw.map != nullptr) return target_features(fw).t() * fw.Phis;
+  if (fw.map != nullptr) return multiply_transposed(target_features(fw), fw.Phis);
   return fw.ts.K;
 }
 
 // P = Kts α (nt×k).
 arma::mat predict_batch(const Forward& fw, const arma::mat& alpha) {
-  if (fw.map != nullptr) return target_features(fw).t() * (fw.Phis * alpha);
-  return fw.ts.K * alpha;
+  if (fw.map != nullptr) return multiply_transposed(target_features(fw), fw.Phis * alpha);
+  return multiply(fw.ts.K, alpha);
 }
 
 // Loss and, when wanted, the analytic gradient (DESIGN §4):
@@ -148,10 +149,10 @@ KipGradient loss_and_gradient(const Kernel& kernel, const Forward& fw, const arm
   arma::mat V;  // feature kernels: Φt dP (p×k)
   arma::mat dalpha;
   if (fw.map != nullptr) {
-    V = target_features(fw) * dP;
+    V = multiply(target_features(fw), dP);
     dalpha = fw.Phis.t() * V;
   } else {
-    dalpha = fw.ts.K.t() * dP;
+    dalpha = multiply_transposed(fw.ts.K, dP);
   }
   const arma::mat beta = solve_reg(fw.factor, dalpha);
   if (want_dYs) g.dYs = beta.t();

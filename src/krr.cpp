@@ -5,6 +5,7 @@
 #include <string>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 
 namespace krrdistill {
 
@@ -26,7 +27,7 @@ Statistics zero_statistics(arma::uword p, arma::uword k) {
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels) {
   if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != labels.n_elem)
     throw Error("statistics: feature chunk does not match");
-  stats.G += Phi * Phi.t();  // SYRK with beta = 1
+  add_gram(stats.G, Phi);  // SYRK-shaped, on every thread, thread-count independent
   // B = Y Phiᵀ with one-hot Y: per-class sums of feature columns, formed as
   // Bᵀ (p×k) so that every add is contiguous.
   arma::mat Bt(Phi.n_rows, stats.B.n_rows, arma::fill::zeros);

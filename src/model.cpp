@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 
 namespace krrdistill {
@@ -190,7 +191,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
       const arma::mat Phi_val = train_features != nullptr
                                     ? arma::mat(train_features->cols(rows - shard.first))
                                     : features_of(model.pre, model.map, reader, rows);
-      const arma::mat projected = path.V.t() * Phi_val;
+      const arma::mat projected = multiply_transposed(path.V, Phi_val);
       const arma::uvec truth = labels_of(train, rows);
       for (std::size_t i = 0; i < scaled.size(); ++i) {
         const arma::urowvec predicted = arma::index_max(scaled[i] * projected, 0);

@@ -1,6 +1,11 @@
-// Gram-matrix throughput: the statistics' SYRK (G = Phi Phiᵀ, accumulated in
-// chunks as fit_model does) next to a plain DGEMM of the same size, on the
-// same machine. Prints median seconds of several runs and GFLOP/s.
+// Gram-matrix throughput of the statistics pass (G += Phi Phiᵀ chunk by
+// chunk, as fit_model does): a SYRK on one OpenBLAS thread, on every core,
+// and add_gram's fixed tiles on every OpenMP thread. Prints median seconds,
+// GFLOP/s and the speed-up over one thread, and checks that add_gram gives
+// the same bits on one thread and on all.
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <armadillo>
 #include <chrono>
@@ -9,7 +14,9 @@
 #include <vector>
 
 #include "krrdistill/model.hpp"
+#include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
 
@@ -34,26 +41,74 @@ int main(int argc, char** argv) {
   const arma::uword p = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 784;
   const arma::uword n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 60000;
   const int runs = argc > 3 ? std::atoi(argv[3]) : 5;
+  const int cores = omp_get_num_procs();
   std::mt19937_64 rng = make_rng(1, Stream::feature_map);
   const arma::mat Phi = gaussian_matrix(p, n, 1.0, rng);
-  const arma::mat PhiT = Phi.t();
+  const double flops = double(p) * double(p) * double(n);  // one triangle of 2 p² n
   arma::mat G(p, p);
 
-  const double t_syrk = median_seconds(runs, [&] {
-    G.zeros();
-    for (arma::uword first = 0; first < n; first += kDefaultChunk) {
-      const arma::uword last = std::min(n, first + kDefaultChunk) - 1;
-      const arma::mat chunk = Phi.cols(first, last);
-      G += chunk * chunk.t();
-    }
-  });
-  const double t_gemm = median_seconds(runs, [&] { G = Phi * PhiT; });
-  const double flops_gemm = 2.0 * double(p) * double(p) * double(n);
-  const double flops_syrk = flops_gemm / 2.0;  // only one triangle is needed
-  std::printf("gram  p=%llu n=%llu  syrk (chunked, as in fit): %.3f s  %.1f GFLOP/s\n",
-              (unsigned long long)p, (unsigned long long)n, t_syrk, flops_syrk / t_syrk * 1e-9);
-  std::printf("gram  plain dgemm Phi*Phi^T same size:       %.3f s  %.1f GFLOP/s\n", t_gemm,
-              flops_gemm / t_gemm * 1e-9);
-  std::printf("gram  syrk time / dgemm time: %.2f\n", t_syrk / t_gemm);
-  return 0;
+  // The statistics pass's shape: chunks of kDefaultChunk columns added into G.
+  auto chunked = [&](auto&& add_chunk) {
+    return median_seconds(runs, [&] {
+      G.zeros();
+      for (arma::uword first = 0; first < n; first += kDefaultChunk) {
+        const arma::uword last = std::min(n, first + kDefaultChunk) - 1;
+        add_chunk(arma::mat(Phi.cols(first, last)));
+      }
+    });
+  };
+  openblas_set_num_threads(1);
+  const double t_one = chunked([&](const arma::mat& c) { G += c * c.t(); });
+  openblas_set_num_threads(cores);
+  const double t_blas = chunked([&](const arma::mat& c) { G += c * c.t(); });
+  set_threads(0);  // as the CLI runs: OpenBLAS on one thread, OpenMP on every core
+  const double t_tiled = chunked([&](const arma::mat& c) { add_gram(G, c); });
+  const arma::mat G_tiled = G;
+  set_threads(1);
+  chunked([&](const arma::mat& c) { add_gram(G, c); });
+  const bool same_bits = arma::approx_equal(G, G_tiled, "absdiff", 0.0);
+
+  std::printf("gram p=%llu n=%llu, chunks of %llu, %d cores (median of %d runs)\n",
+              (unsigned long long)p, (unsigned long long)n, (unsigned long long)kDefaultChunk,
+              cores, runs);
+  auto row = [&](const char* name, double t) {
+    std::printf("  %-44s %.3f s  %6.1f GFLOP/s  %.2fx\n", name, t, flops / t * 1e-9, t_one / t);
+  };
+  row("SYRK, OpenBLAS on 1 thread", t_one);
+  row("SYRK, OpenBLAS on every core (not used)", t_blas);
+  row("add_gram tiles on every core (as in fit)", t_tiled);
+  std::printf("  add_gram on 1 and on %d threads: %s\n", cores,
+              same_bits ? "identical bits" : "DIFFERENT bits");
+
+  // The other products that dominate a run: the random-feature map (A X on a
+  // chunk) and a KIP step's batch kernel and its backward pass (ipc 10, batch
+  // 5000), against Armadillo on one OpenBLAS thread.
+  struct Shape {
+    const char* name;
+    arma::uword rows, inner, cols;
+    bool transpose_a;
+  };
+  const Shape shapes[] = {{"rff map A X, 784x784 * 784x4096", 784, 784, kDefaultChunk, false},
+                          {"kip kernel Xt' Xs, 5000x784 * 784x100", 5000, 784, 100, true},
+                          {"kip backward Xt dK, 784x5000 * 5000x100", 784, 5000, 100, false}};
+  bool all_same = same_bits;
+  for (const Shape& shape : shapes) {
+    const arma::mat A = shape.transpose_a ? gaussian_matrix(shape.inner, shape.rows, 1.0, rng)
+                                          : gaussian_matrix(shape.rows, shape.inner, 1.0, rng);
+    const arma::mat B = gaussian_matrix(shape.inner, shape.cols, 1.0, rng);
+    auto product = [&] { return shape.transpose_a ? multiply_transposed(A, B) : multiply(A, B); };
+    arma::mat C;
+    set_threads(1);
+    const double t_arma = median_seconds(
+        runs, [&] { C = shape.transpose_a ? arma::mat(A.t() * B) : arma::mat(A * B); });
+    const arma::mat one = product();
+    set_threads(0);
+    const double t_tiled = median_seconds(runs, [&] { C = product(); });
+    const bool same = arma::approx_equal(C, one, "absdiff", 0.0);
+    all_same = all_same && same;
+    const double gflop = 2.0 * double(shape.rows) * double(shape.inner) * double(shape.cols) * 1e-9;
+    std::printf("  %-44s %.4f s -> %.4f s  %6.1f GFLOP/s  %.2fx  %s\n", shape.name, t_arma, t_tiled,
+                gflop / t_tiled, t_arma / t_tiled, same ? "same bits on 1 thread" : "DIFFERENT");
+  }
+  return all_same ? 0 : 1;
 }

@@ -1,0 +1,22 @@
+// Matrix products on every OpenMP thread that give the same bits for any
+// thread count. OpenBLAS runs on one thread (threads.hpp) because its own
+// threading splits a product by the number of threads; here a product is cut
+// into blocks by a fixed rule (sizes only, never the thread count), each
+// block is one single-threaded BLAS call, and no two blocks write the same
+// entry, so which thread runs a block cannot change a result.
+#pragma once
+
+#include <armadillo>
+
+namespace krrdistill {
+
+// G += Phi Phiᵀ for a symmetric p×p G (p = Phi.n_rows): SYRK on the diagonal
+// tiles and GEMM below them, then the lower triangle mirrored (DESIGN §2's
+// statistics, the dominant cost of a fit).
+void add_gram(arma::mat& G, const arma::mat& Phi);
+
+// A B, and Aᵀ B, with the columns of B (and of the result) in fixed blocks.
+arma::mat multiply(const arma::mat& A, const arma::mat& B);
+arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
+
+}  // namespace krrdistill

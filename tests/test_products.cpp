@@ -1,0 +1,86 @@
+// The threaded products (products.hpp): equal to Armadillo's to rounding,
+// and bit for bit the same on one thread and on several.
+#define BOOST_TEST_MODULE products
+#include <boost/test/unit_test.hpp>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
+#include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+arma::mat random_matrix(arma::uword rows, arma::uword cols, std::uint64_t seed) {
+  std::mt19937_64 rng = make_rng(seed, Stream::noise_init);
+  return gaussian_matrix(rows, cols, 1.0, rng);
+}
+
+double relative_difference(const arma::mat& a, const arma::mat& b) {
+  return arma::norm(a - b, "fro") / arma::norm(b, "fro");
+}
+
+bool same_bits(const arma::mat& a, const arma::mat& b) {
+  return arma::size(a) == arma::size(b) && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace
+
+// Sizes below, at and across the 512 block, with ragged edges.
+BOOST_AUTO_TEST_CASE(gram_matches_armadillo_is_symmetric_and_thread_count_free) {
+  for (arma::uword p : {1u, 7u, 512u, 513u, 1100u}) {
+    const arma::mat Phi = random_matrix(p, 300, p);
+    arma::mat start = random_matrix(p, p, p + 1);
+    start = start * start.t();  // a symmetric G to add into
+    const arma::mat expected = start + Phi * Phi.t();
+    set_threads(1);
+    arma::mat one = start;
+    add_gram(one, Phi);
+    set_threads(2);
+    arma::mat two = start;
+    add_gram(two, Phi);
+    BOOST_TEST_CONTEXT("p = " << p) {
+      BOOST_TEST(relative_difference(two, expected) < 1e-13);
+      BOOST_TEST(same_bits(two, two.t()));
+      BOOST_TEST(same_bits(one, two));
+    }
+  }
+  set_threads(0);
+}
+
+BOOST_AUTO_TEST_CASE(products_match_armadillo_and_thread_count_free) {
+  struct Shape {
+    arma::uword rows, inner, cols;
+  };
+  for (const Shape s : {Shape{1, 1, 1}, Shape{3, 5, 2}, Shape{600, 40, 1030}, Shape{70, 2000, 9},
+                        Shape{1025, 300, 513}}) {
+    const arma::mat A = random_matrix(s.rows, s.inner, 3);
+    const arma::mat At = A.t();
+    const arma::mat B = random_matrix(s.inner, s.cols, 4);
+    const arma::mat expected = A * B;
+    set_threads(1);
+    const arma::mat one = multiply(A, B), one_t = multiply_transposed(At, B);
+    set_threads(2);
+    const arma::mat two = multiply(A, B), two_t = multiply_transposed(At, B);
+    BOOST_TEST_CONTEXT(s.rows << "x" << s.inner << " * " << s.inner << "x" << s.cols) {
+      BOOST_TEST(relative_difference(two, expected) < 1e-13);
+      BOOST_TEST(relative_difference(two_t, expected) < 1e-13);
+      BOOST_TEST(same_bits(one, two));
+      BOOST_TEST(same_bits(one_t, two_t));
+    }
+  }
+  set_threads(0);
+}
+
+BOOST_AUTO_TEST_CASE(empty_and_mismatched_shapes) {
+  BOOST_TEST(multiply(arma::mat(3, 0), arma::mat(0, 4)).is_zero());
+  BOOST_TEST(arma::size(multiply(arma::mat(3, 0), arma::mat(0, 4))) == arma::size(3, 4));
+  BOOST_TEST(multiply(arma::mat(0, 2), arma::mat(2, 5)).n_rows == 0u);
+  BOOST_CHECK_THROW(multiply(arma::mat(3, 2), arma::mat(3, 2)), Error);
+  BOOST_CHECK_THROW(multiply_transposed(arma::mat(3, 2), arma::mat(2, 2)), Error);
+  arma::mat G(4, 4, arma::fill::zeros);
+  BOOST_CHECK_THROW(add_gram(G, arma::mat(3, 10)), Error);
+  add_gram(G, arma::mat(4, 0));
+  BOOST_TEST(G.is_zero());
+}
