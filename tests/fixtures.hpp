@@ -1,17 +1,46 @@
-// Shared helpers of the test suites: a scratch folder, running the CLI, and
-// small dataset files written in each format.
+// Shared helpers of the test suites: a scratch folder, reading and writing
+// files, expected errors, running the CLI, small dataset files written in each
+// format, and finite-difference gradients. A suite that reads PNG files
+// defines FIXTURES_READ_PNG before including this header to get decode_png.
 #pragma once
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
+#include <armadillo>
+#include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "krrdistill/error.hpp"
+
+#ifdef FIXTURES_READ_PNG
+// The stb include folder is private to the library target, so fall back to
+// the stb/ prefix under /usr/include that Debian's libstb-dev also provides.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#if __has_include(<stb_image.h>)
+#include <stb_image.h>
+#else
+#include <stb/stb_image.h>
+#endif
+#pragma GCC diagnostic pop
+#endif
 
 namespace fixtures {
 
@@ -32,18 +61,104 @@ struct TempDir {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
+  std::string dir() const { return path.string(); }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-inline void write_bytes(const std::string& path, const Bytes& bytes) {
+// Writes bytes to path; whether the stream was still good after writing.
+inline bool write_bytes(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  return out.good();
 }
 
+// Writes bytes to path as they are; the test stops if that fails.
+inline void write_plain(const std::string& path, const Bytes& bytes) {
+  BOOST_REQUIRE(write_bytes(path, bytes));
+}
+
+// Writes bytes gzip-compressed to path (mode "ab" appends a gzip member); the
+// test stops if that fails.
+inline void write_gz(const std::string& path, const Bytes& bytes, const char* mode = "wb") {
+  gzFile gz = gzopen(path.c_str(), mode);
+  BOOST_REQUIRE(gz != nullptr);
+  if (!bytes.empty())
+    BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
+  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
+}
+
+// Writes text to path as it is; the test stops if that fails.
+inline void write_text(const std::string& path, const std::string& text) {
+  write_plain(path, Bytes(text.begin(), text.end()));
+}
+
+// The contents of the file at path (empty if it cannot be read).
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
+
+// The bytes of the file at path (none if it cannot be read).
+inline Bytes read_bytes(const std::string& path) {
+  const std::string text = read_text(path);
+  return Bytes(text.begin(), text.end());
+}
+
+// Whether part occurs anywhere in text.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The message of the krrdistill::Error thrown by f; fails the test when nothing is thrown.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const krrdistill::Error& e) {
+    return e.what();
+  }
+  BOOST_FAIL("expected krrdistill::Error");
+  return "";
+}
+
+// The gradient of f at X by central differences of step h in each element.
+inline arma::mat numeric_gradient(const std::function<double(const arma::mat&)>& f,
+                                  const arma::mat& X, double h = 1e-5) {
+  arma::mat G(arma::size(X));
+  for (arma::uword i = 0; i < X.n_elem; ++i) {
+    arma::mat Xp = X, Xm = X;
+    Xp[i] += h;
+    Xm[i] -= h;
+    G[i] = (f(Xp) - f(Xm)) / (2 * h);
+  }
+  return G;
+}
+
+// ‖a − b‖ / ‖b‖ in the Frobenius norm, with ‖b‖ kept away from zero.
+inline double relative_error(const arma::mat& a, const arma::mat& b) {
+  return arma::norm(a - b, "fro") / std::max(arma::norm(b, "fro"), 1e-300);
+}
+
+#ifdef FIXTURES_READ_PNG
+// A PNG file's pixels as stored: height rows of width pixels of comp channels.
+struct PngPixels {
+  int width = 0;
+  int height = 0;
+  int comp = 0;
+  std::vector<unsigned char> data;
+};
+
+// Decodes the PNG file at path; the test stops if stb_image cannot read it.
+inline PngPixels decode_png(const std::string& path) {
+  PngPixels png;
+  // req_comp 0: keep the file's own channel count, which is under test.
+  unsigned char* raw = stbi_load(path.c_str(), &png.width, &png.height, &png.comp, 0);
+  BOOST_REQUIRE_MESSAGE(raw != nullptr, "stb_image could not read " << path);
+  std::unique_ptr<unsigned char, void (*)(void*)> owner(raw, stbi_image_free);
+  png.data.assign(raw, raw + static_cast<std::size_t>(png.width) * png.height * png.comp);
+  return png;
+}
+#endif
 
 inline void put_be32(Bytes& out, std::uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<unsigned char>(v >> s));

@@ -38,11 +38,6 @@ struct Case {
   }
 };
 
-Bytes file_bytes(const std::string& path) {
-  const std::string text = read_text(path);
-  return Bytes(text.begin(), text.end());
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fixture_distills_cleanly) {
@@ -67,7 +62,7 @@ BOOST_AUTO_TEST_CASE(missing_files) {
 
 BOOST_AUTO_TEST_CASE(truncated_images) {
   Case c;
-  Bytes bytes = file_bytes(c.data + "/train-images-idx3-ubyte");
+  Bytes bytes = read_bytes(c.data + "/train-images-idx3-ubyte");
   bytes.resize(bytes.size() - 100);
   c.corrupt("train-images-idx3-ubyte", bytes);
   c.expect_refusal("", "train-images-idx3-ubyte");
@@ -75,7 +70,7 @@ BOOST_AUTO_TEST_CASE(truncated_images) {
 
 BOOST_AUTO_TEST_CASE(file_longer_than_header) {
   Case c;
-  Bytes bytes = file_bytes(c.data + "/t10k-images-idx3-ubyte");
+  Bytes bytes = read_bytes(c.data + "/t10k-images-idx3-ubyte");
   bytes.resize(bytes.size() + 64, 7);
   c.corrupt("t10k-images-idx3-ubyte", bytes);
   c.expect_refusal("", "t10k-images-idx3-ubyte");
@@ -83,7 +78,7 @@ BOOST_AUTO_TEST_CASE(file_longer_than_header) {
 
 BOOST_AUTO_TEST_CASE(wrong_magic) {
   Case c;
-  Bytes bytes = file_bytes(c.data + "/train-labels-idx1-ubyte");
+  Bytes bytes = read_bytes(c.data + "/train-labels-idx1-ubyte");
   bytes[3] = 0x03;
   c.corrupt("train-labels-idx1-ubyte", bytes);
   c.expect_refusal("", "magic");
@@ -91,7 +86,7 @@ BOOST_AUTO_TEST_CASE(wrong_magic) {
 
 BOOST_AUTO_TEST_CASE(header_count_disagrees_with_length) {
   Case c;
-  Bytes bytes = file_bytes(c.data + "/train-images-idx3-ubyte");
+  Bytes bytes = read_bytes(c.data + "/train-images-idx3-ubyte");
   bytes[7] = 0xff;  // n = 255 + 256·…: far more images than bytes
   c.corrupt("train-images-idx3-ubyte", bytes);
   c.expect_refusal("", "train-images-idx3-ubyte");
@@ -99,7 +94,7 @@ BOOST_AUTO_TEST_CASE(header_count_disagrees_with_length) {
 
 BOOST_AUTO_TEST_CASE(label_out_of_range) {
   Case c;
-  Bytes bytes = file_bytes(c.data + "/train-labels-idx1-ubyte");
+  Bytes bytes = read_bytes(c.data + "/train-labels-idx1-ubyte");
   bytes[8 + 5] = 12;  // mnist has 10 classes
   c.corrupt("train-labels-idx1-ubyte", bytes);
   c.expect_refusal("--dataset mnist", "label");

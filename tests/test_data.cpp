@@ -12,45 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "../fuzz/harness.hpp"
+#include "fixtures.hpp"
 #include "krrdistill/data.hpp"
 #include "krrdistill/error.hpp"
 
 namespace fs = std::filesystem;
+using fixtures::Bytes;
+using fixtures::contains;
+using fixtures::error_of;
+using fixtures::put_be32;
+using fixtures::read_bytes;
+using fixtures::TempDir;
+using fixtures::write_gz;
+using fixtures::write_plain;
 using krrdistill::Dataset;
-using krrdistill::Error;
-using Bytes = std::vector<unsigned char>;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::current_path() /
-           ("test_data_tmp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string dir() const { return path.string(); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_plain(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  BOOST_REQUIRE(out.good());
-}
-
-void write_gz(const std::string& path, const Bytes& bytes) {
-  gzFile gz = gzopen(path.c_str(), "wb");
-  BOOST_REQUIRE(gz != nullptr);
-  BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
-  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
-}
 
 void write_file(const std::string& path, const Bytes& bytes, bool gz) {
   if (gz)
@@ -59,34 +37,10 @@ void write_file(const std::string& path, const Bytes& bytes, bool gz) {
     write_plain(path, bytes);
 }
 
-Bytes read_plain(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void put_be32(Bytes& out, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<unsigned char>(v >> s));
-}
-
 Bytes random_bytes(std::size_t n, std::mt19937& rng) {
   Bytes out(n);
   for (auto& b : out) b = static_cast<unsigned char>(rng() & 0xff);
   return out;
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected krrdistill::Error");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 Bytes pixels_of(const krrdistill::PixelMatrix& m) {
@@ -239,20 +193,6 @@ void check_cifar_pixels(const Dataset& ds, const CifarFixture& f) {
 
 // ---- .npy fixtures --------------------------------------------------------
 
-Bytes npy_bytes(const std::string& descr, const std::string& shape, const Bytes& data) {
-  std::string header =
-      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
-  std::size_t total = 10 + header.size() + 1;
-  header.append((total + 63) / 64 * 64 - total, ' ');
-  header.push_back('\n');
-  Bytes out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
-  out.push_back(static_cast<unsigned char>(header.size() & 0xff));
-  out.push_back(static_cast<unsigned char>(header.size() >> 8));
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), data.begin(), data.end());
-  return out;
-}
-
 template <typename T>
 Bytes le_bytes(const std::vector<T>& values) {
   Bytes out(values.size() * sizeof(T));
@@ -274,13 +214,14 @@ NpyFixture write_npy_folder(const std::string& dir, unsigned channels) {
   f.train_pixels = random_bytes(9 * d, rng);
   f.test_pixels = random_bytes(5 * d, rng);
   std::string dims = channels == 0 ? "4, 6" : std::to_string(channels) + ", 4, 6";
-  write_plain(dir + "/x_train.npy", npy_bytes("|u1", "(9, " + dims + ")", f.train_pixels));
-  write_plain(dir + "/x_test.npy", npy_bytes("|u1", "(5, " + dims + ")", f.test_pixels));
+  write_plain(dir + "/x_train.npy",
+              krrdistill_fuzz::npy("|u1", "(9, " + dims + ")", f.train_pixels));
+  write_plain(dir + "/x_test.npy", krrdistill_fuzz::npy("|u1", "(5, " + dims + ")", f.test_pixels));
   // Different integer dtypes for the two label files; 11 is the largest label.
   std::vector<std::int64_t> train = {0, 3, 11, 2, 2, 5, 1, 0, 7};
   std::vector<std::uint8_t> test = {4, 4, 0, 9, 6};
-  write_plain(dir + "/y_train.npy", npy_bytes("<i8", "(9,)", le_bytes(train)));
-  write_plain(dir + "/y_test.npy", npy_bytes("|u1", "(5,)", le_bytes(test)));
+  write_plain(dir + "/y_train.npy", krrdistill_fuzz::npy("<i8", "(9,)", le_bytes(train)));
+  write_plain(dir + "/y_test.npy", krrdistill_fuzz::npy("|u1", "(5,)", le_bytes(test)));
   f.train_labels.assign(train.begin(), train.end());
   f.test_labels.assign(test.begin(), test.end());
   return f;
@@ -304,7 +245,7 @@ BOOST_AUTO_TEST_CASE(one_hot_columns) {
 // ===== IDX =================================================================
 
 BOOST_AUTO_TEST_CASE(idx_plain_round_trip_mnist) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false);
   Dataset ds = krrdistill::load_dataset("mnist", tmp.dir(), false);
   check_idx(ds, f);
@@ -314,7 +255,7 @@ BOOST_AUTO_TEST_CASE(idx_plain_round_trip_mnist) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_gzip_round_trip_fashion_mnist) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), true, 10, 28, 28);
   BOOST_REQUIRE(fs::exists(tmp.file("train-images-idx3-ubyte.gz")));
   BOOST_REQUIRE(!fs::exists(tmp.file("train-images-idx3-ubyte")));
@@ -328,7 +269,7 @@ BOOST_AUTO_TEST_CASE(idx_gzip_round_trip_fashion_mnist) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_generic_classes_from_labels_and_auto) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false, 13, 3, 4);
   Dataset ds = krrdistill::load_dataset("idx", tmp.dir(), false);
   check_idx(ds, f);
@@ -341,7 +282,7 @@ BOOST_AUTO_TEST_CASE(idx_generic_classes_from_labels_and_auto) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_mixed_plain_and_gzip_prefers_plain) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false);
   // A gzipped copy with other content next to the plain file is ignored...
   write_gz(tmp.file("train-labels-idx1-ubyte.gz"), idx_labels({1}));
@@ -353,7 +294,7 @@ BOOST_AUTO_TEST_CASE(idx_mixed_plain_and_gzip_prefers_plain) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_missing_file) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), true);
   fs::remove(tmp.file("t10k-labels-idx1-ubyte.gz"));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
@@ -361,7 +302,7 @@ BOOST_AUTO_TEST_CASE(idx_missing_file) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_truncated_header) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), false);
   write_plain(tmp.file("train-images-idx3-ubyte"), {0, 0, 8, 3, 0, 0, 0, 13, 0, 0});
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
@@ -375,7 +316,7 @@ BOOST_AUTO_TEST_CASE(idx_truncated_header) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_truncated_pixels) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), true);
   Bytes cut(f.train.pixels.begin(), f.train.pixels.begin() + 100);
   write_gz(tmp.file("train-images-idx3-ubyte.gz"), idx_images(13, 5, 7, cut));
@@ -386,7 +327,7 @@ BOOST_AUTO_TEST_CASE(idx_truncated_pixels) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_too_long_file) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false);
   Bytes more = f.test.pixels;
   more.push_back(0);
@@ -407,7 +348,7 @@ BOOST_AUTO_TEST_CASE(idx_too_long_file) {
 
 BOOST_AUTO_TEST_CASE(idx_huge_header_counts) {
   // 2^32-1 images of 2^32-1 × 2^32-1: checked against the length, never allocated.
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), false);
   write_plain(tmp.file("train-images-idx3-ubyte"),
               idx_images(0xffffffffu, 0xffffffffu, 0xffffffffu, Bytes(20, 1)));
@@ -418,7 +359,7 @@ BOOST_AUTO_TEST_CASE(idx_huge_header_counts) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_wrong_magic) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false);
   write_plain(tmp.file("train-images-idx3-ubyte"), idx_images(13, 5, 7, f.train.pixels, 0x801));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
@@ -432,7 +373,7 @@ BOOST_AUTO_TEST_CASE(idx_wrong_magic) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_label_out_of_range) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), true);
   f.train.labels[3] = 10;
   write_gz(tmp.file("train-labels-idx1-ubyte.gz"), idx_labels(f.train.labels));
@@ -452,7 +393,7 @@ BOOST_AUTO_TEST_CASE(idx_label_out_of_range) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_count_mismatch) {
-  TempDir tmp;
+  TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false);
   f.train.labels.pop_back();
   write_plain(tmp.file("train-labels-idx1-ubyte"), idx_labels(f.train.labels));
@@ -462,7 +403,7 @@ BOOST_AUTO_TEST_CASE(idx_count_mismatch) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_train_test_size_differ) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), false);
   std::mt19937 rng(1);
   write_plain(tmp.file("t10k-images-idx3-ubyte"), idx_images(6, 7, 5, random_bytes(210, rng)));
@@ -472,7 +413,7 @@ BOOST_AUTO_TEST_CASE(idx_train_test_size_differ) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_zero_images) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), false);
   write_plain(tmp.file("t10k-images-idx3-ubyte"), idx_images(0, 5, 7, {}));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
@@ -488,16 +429,16 @@ BOOST_AUTO_TEST_CASE(idx_zero_images) {
 }
 
 BOOST_AUTO_TEST_CASE(idx_corrupt_gzip) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_idx_folder(tmp.dir(), true);
-  Bytes gz = read_plain(tmp.file("train-images-idx3-ubyte.gz"));
+  Bytes gz = read_bytes(tmp.file("train-images-idx3-ubyte.gz"));
   for (std::size_t i = 10; i < gz.size() - 8; ++i) gz[i] ^= 0xa5;
   write_plain(tmp.file("train-images-idx3-ubyte.gz"), gz);
   std::string msg = error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); });
   BOOST_TEST(contains(msg, tmp.file("train-images-idx3-ubyte.gz") + ": corrupt gzip data ("));
   // Truncated gzip.
   write_idx_folder(tmp.dir(), true);
-  gz = read_plain(tmp.file("t10k-images-idx3-ubyte.gz"));
+  gz = read_bytes(tmp.file("t10k-images-idx3-ubyte.gz"));
   gz.resize(gz.size() / 2);
   write_plain(tmp.file("t10k-images-idx3-ubyte.gz"), gz);
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("mnist", tmp.dir(), false); }) ==
@@ -508,7 +449,7 @@ BOOST_AUTO_TEST_CASE(idx_corrupt_gzip) {
 // ===== CIFAR-10 ============================================================
 
 BOOST_AUTO_TEST_CASE(cifar10_round_trip_with_names) {
-  TempDir tmp;
+  TempDir tmp("data");
   CifarFixture f = write_cifar10_folder(tmp.dir());
   const std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",  "deer",
                                           "dog",      "frog",       "horse", "ship", "truck"};
@@ -528,7 +469,7 @@ BOOST_AUTO_TEST_CASE(cifar10_round_trip_with_names) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar10_subfolder_auto_and_number_names) {
-  TempDir tmp;
+  TempDir tmp("data");
   fs::create_directories(tmp.path / "cifar-10-batches-bin");
   CifarFixture f = write_cifar10_folder(tmp.file("cifar-10-batches-bin"));
   for (const char* name : {"cifar10", "auto"}) {
@@ -541,9 +482,9 @@ BOOST_AUTO_TEST_CASE(cifar10_subfolder_auto_and_number_names) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar10_label_out_of_range) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar10_folder(tmp.dir());
-  Bytes b = read_plain(tmp.file("data_batch_3.bin"));
+  Bytes b = read_bytes(tmp.file("data_batch_3.bin"));
   b[2 * 3073] = 10;  // label byte of record 2
   write_plain(tmp.file("data_batch_3.bin"), b);
   BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
@@ -552,9 +493,9 @@ BOOST_AUTO_TEST_CASE(cifar10_label_out_of_range) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar10_bad_size) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar10_folder(tmp.dir());
-  Bytes b = read_plain(tmp.file("test_batch.bin"));
+  Bytes b = read_bytes(tmp.file("test_batch.bin"));
   b.pop_back();
   write_plain(tmp.file("test_batch.bin"), b);
   BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
@@ -571,7 +512,7 @@ BOOST_AUTO_TEST_CASE(cifar10_bad_size) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar10_zero_images_and_missing_batch) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar10_folder(tmp.dir());
   write_plain(tmp.file("data_batch_4.bin"), {});
   BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
@@ -588,7 +529,7 @@ BOOST_AUTO_TEST_CASE(cifar10_zero_images_and_missing_batch) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar10_wrong_name_count) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar10_folder(tmp.dir());
   std::string meta = "a\nb\nc\n";
   write_plain(tmp.file("batches.meta.txt"), Bytes(meta.begin(), meta.end()));
@@ -599,7 +540,7 @@ BOOST_AUTO_TEST_CASE(cifar10_wrong_name_count) {
 // ===== CIFAR-100 ===========================================================
 
 BOOST_AUTO_TEST_CASE(cifar100_fine_and_coarse_round_trip) {
-  TempDir tmp;
+  TempDir tmp("data");
   fs::create_directories(tmp.path / "cifar-100-binary");
   const std::string folder = tmp.file("cifar-100-binary");
   CifarFixture f = write_cifar100_folder(folder);
@@ -630,7 +571,7 @@ BOOST_AUTO_TEST_CASE(cifar100_fine_and_coarse_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar100_number_names_without_files) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar100_folder(tmp.dir());
   Dataset ds = krrdistill::load_cifar100(tmp.dir(), true);
   BOOST_TEST(ds.class_names == numbers(20));
@@ -639,7 +580,7 @@ BOOST_AUTO_TEST_CASE(cifar100_number_names_without_files) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar100_wrong_name_count) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar100_folder(tmp.dir());
   std::string names = "apple\n\nbaby\n";
   write_plain(tmp.file("fine_label_names.txt"), Bytes(names.begin(), names.end()));
@@ -649,16 +590,16 @@ BOOST_AUTO_TEST_CASE(cifar100_wrong_name_count) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar100_labels_out_of_range) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar100_folder(tmp.dir());
-  Bytes b = read_plain(tmp.file("train.bin"));
+  Bytes b = read_bytes(tmp.file("train.bin"));
   b[5 * 3074 + 1] = 100;  // fine label of record 5
   write_plain(tmp.file("train.bin"), b);
   BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
              tmp.file("train.bin") +
                  ": fine label 100 of record 5 is out of range (CIFAR-100 has 100 fine classes)");
   write_cifar100_folder(tmp.dir());
-  b = read_plain(tmp.file("test.bin"));
+  b = read_bytes(tmp.file("test.bin"));
   b[0] = 20;  // coarse label of record 0
   write_plain(tmp.file("test.bin"), b);
   BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), true); }) ==
@@ -667,9 +608,9 @@ BOOST_AUTO_TEST_CASE(cifar100_labels_out_of_range) {
 }
 
 BOOST_AUTO_TEST_CASE(cifar100_bad_size) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_cifar100_folder(tmp.dir());
-  Bytes b = read_plain(tmp.file("test.bin"));
+  Bytes b = read_bytes(tmp.file("test.bin"));
   b.resize(3073 * 3);  // CIFAR-10 sized records
   write_plain(tmp.file("test.bin"), b);
   BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
@@ -681,7 +622,7 @@ BOOST_AUTO_TEST_CASE(cifar100_bad_size) {
 // ===== .npy folder =========================================================
 
 BOOST_AUTO_TEST_CASE(npy_folder_round_trip_gray) {
-  TempDir tmp;
+  TempDir tmp("data");
   NpyFixture f = write_npy_folder(tmp.dir(), 0);
   Dataset ds = krrdistill::load_dataset("npy", tmp.dir(), false);
   BOOST_TEST(ds.name == "npy");
@@ -699,7 +640,7 @@ BOOST_AUTO_TEST_CASE(npy_folder_round_trip_gray) {
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_round_trip_color_and_auto) {
-  TempDir tmp;
+  TempDir tmp("data");
   NpyFixture f = write_npy_folder(tmp.dir(), 3);
   Dataset ds = krrdistill::load_dataset("auto", tmp.dir(), false);
   BOOST_TEST(ds.name == "npy");
@@ -711,61 +652,62 @@ BOOST_AUTO_TEST_CASE(npy_folder_round_trip_color_and_auto) {
   // Channel 2, row 1, column 5 of training image 7.
   BOOST_TEST(ds.train.pixels(2 * 24 + 1 * 6 + 5, 7) == f.train_pixels[7 * 72 + 2 * 24 + 1 * 6 + 5]);
   // An explicit single channel (n, 1, h, w) is accepted as well.
-  TempDir one;
+  TempDir one("data");
   write_npy_folder(one.dir(), 1);
   BOOST_TEST(krrdistill::load_npy_folder(one.dir()).shape.channels == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_wrong_image_dtype_and_shape) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
-  write_plain(tmp.file("x_train.npy"), npy_bytes("<f8", "(1, 1, 1)", Bytes(8, 0)));
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f8", "(1, 1, 1)", Bytes(8, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("x_train.npy") + ": images must be uint8 ('|u1'), got '<f8'");
-  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(2, 12)", Bytes(24, 0)));
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(2, 12)", Bytes(24, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("x_train.npy") +
                  ": images must have shape (n, h, w) or (n, c, h, w), got (2, 12)");
-  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(2, 2, 2, 3)", Bytes(24, 0)));
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(2, 2, 2, 3)", Bytes(24, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("x_train.npy") +
                  ": images must have 1 or 3 channels, got 2 (shape (2, 2, 2, 3); channels come "
                  "second)");
-  write_plain(tmp.file("x_train.npy"), npy_bytes("|u1", "(0, 4, 6)", {}));
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(0, 4, 6)", {}));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("x_train.npy") + ": holds zero images");
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_bad_labels) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
-  write_plain(tmp.file("y_test.npy"), npy_bytes("<f4", "(5,)", Bytes(20, 0)));
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f4", "(5,)", Bytes(20, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_test.npy") + ": labels must be integers, got '<f4'");
-  write_plain(tmp.file("y_test.npy"), npy_bytes("|u1", "(5, 1)", Bytes(5, 0)));
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 1)", Bytes(5, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_test.npy") + ": labels must be 1-D, got shape (5, 1)");
   write_plain(tmp.file("y_test.npy"),
-              npy_bytes("<i2", "(5,)", le_bytes<std::int16_t>({1, 2, -3, 4, 5})));
+              krrdistill_fuzz::npy("<i2", "(5,)", le_bytes<std::int16_t>({1, 2, -3, 4, 5})));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_test.npy") + ": label -3 of item 2 is negative");
-  write_plain(tmp.file("y_test.npy"),
-              npy_bytes("<u4", "(5,)", le_bytes<std::uint32_t>({1, 2, 3, 4000000000u, 5})));
+  write_plain(
+      tmp.file("y_test.npy"),
+      krrdistill_fuzz::npy("<u4", "(5,)", le_bytes<std::uint32_t>({1, 2, 3, 4000000000u, 5})));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_test.npy") +
                  ": label 4000000000 of item 3 is too large (at most 65536 classes are "
                  "supported)");
   write_plain(tmp.file("y_test.npy"),
-              npy_bytes("<i4", "(4,)", le_bytes<std::int32_t>({1, 2, 3, 4})));
+              krrdistill_fuzz::npy("<i4", "(4,)", le_bytes<std::int32_t>({1, 2, 3, 4})));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_test.npy") + ": holds 4 labels but " + tmp.file("x_test.npy") +
                  " holds 5 images");
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_train_test_shape_differ) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
-  write_plain(tmp.file("x_test.npy"), npy_bytes("|u1", "(5, 3, 4, 6)", Bytes(360, 0)));
+  write_plain(tmp.file("x_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 3, 4, 6)", Bytes(360, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("x_test.npy") +
                  ": test images are 3x4x6 (channels x height x width) but the training images "
@@ -773,12 +715,12 @@ BOOST_AUTO_TEST_CASE(npy_folder_train_test_shape_differ) {
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_npy_errors_pass_through) {
-  TempDir tmp;
+  TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   fs::remove(tmp.file("y_train.npy"));
   BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
              tmp.file("y_train.npy") + ": no such file");
-  Bytes x = read_plain(tmp.file("x_test.npy"));
+  Bytes x = read_bytes(tmp.file("x_test.npy"));
   x.resize(x.size() - 1);
   write_plain(tmp.file("x_test.npy"), x);
   write_npy_folder(tmp.dir(), 0);
@@ -792,7 +734,7 @@ BOOST_AUTO_TEST_CASE(npy_folder_npy_errors_pass_through) {
 // ===== load_dataset dispatch ===============================================
 
 BOOST_AUTO_TEST_CASE(load_dataset_bad_arguments) {
-  TempDir tmp;
+  TempDir tmp("data");
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("svhn", tmp.dir(), false); }) ==
              "unknown dataset 'svhn' (expected one of: fashion-mnist, mnist, idx, cifar10, "
              "cifar100, npy, auto)");

@@ -11,70 +11,29 @@
 #include <string>
 #include <vector>
 
+#define FIXTURES_READ_PNG
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/image_grid.hpp"
 
-// The stb include folder is private to the library target, so fall back to
-// the stb/ prefix under /usr/include that Debian's libstb-dev also provides.
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#if __has_include(<stb_image.h>)
-#include <stb_image.h>
-#else
-#include <stb/stb_image.h>
-#endif
-#pragma GCC diagnostic pop
-
 namespace fs = std::filesystem;
+using fixtures::Bytes;
+using fixtures::read_bytes;
+using fixtures::TempDir;
 using krrdistill::GridBlock;
 using krrdistill::ImageShape;
 
 namespace {
 
-// A fresh folder per test process, removed at the end.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("krrdistill_grid_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
-
-struct Png {
-  int width = 0;
-  int height = 0;
-  int comp = 0;
-  std::vector<unsigned char> data;
+struct Png : fixtures::PngPixels {
   int at(int x, int y, int ch = 0) const {
     return data.at((static_cast<std::size_t>(y) * width + x) * comp + ch);
   }
 };
 
+// The PNG file at path, decoded, with this suite's pixel accessors.
 Png read_png(const std::string& path) {
-  Png png;
-  // req_comp 0: keep the file's own channel count, which is under test.
-  unsigned char* raw = stbi_load(path.c_str(), &png.width, &png.height, &png.comp, 0);
-  BOOST_REQUIRE_MESSAGE(raw != nullptr, "stb_image could not read " << path);
-  std::unique_ptr<unsigned char, void (*)(void*)> owner(raw, stbi_image_free);
-  png.data.assign(raw, raw + static_cast<std::size_t>(png.width) * png.height * png.comp);
-  return png;
-}
-
-std::vector<char> file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {fixtures::decode_png(path)};
 }
 
 // Grey 5 (high) × 4 (wide): image k pixel (y, x) = (20k + 4y + x)/255, all
@@ -122,7 +81,7 @@ BOOST_AUTO_TEST_CASE(default_upscale_targets_about_112_pixels) {
 }
 
 BOOST_AUTO_TEST_CASE(grey_grid_layout_values_and_gaps) {
-  TempDir tmp;
+  TempDir tmp("grid");
   const std::string path = tmp.file("grey.png");
   const int u = 3;
   krrdistill::write_image_grid(path, {grey_block()}, kGrey, u);
@@ -164,7 +123,7 @@ BOOST_AUTO_TEST_CASE(grey_grid_layout_values_and_gaps) {
 }
 
 BOOST_AUTO_TEST_CASE(second_block_placement_and_clipping) {
-  TempDir tmp;
+  TempDir tmp("grid");
   const std::string path = tmp.file("two_blocks.png");
   const int u = 3;
   krrdistill::write_image_grid(path, {grey_block(), clip_block()}, kGrey, u);
@@ -200,7 +159,7 @@ BOOST_AUTO_TEST_CASE(second_block_placement_and_clipping) {
 }
 
 BOOST_AUTO_TEST_CASE(rgb_grid_is_channel_first_to_rgb) {
-  TempDir tmp;
+  TempDir tmp("grid");
   const std::string path = tmp.file("rgb.png");
   const ImageShape shape{3, 8, 8};
   const arma::uword plane = 64;
@@ -250,30 +209,30 @@ BOOST_AUTO_TEST_CASE(rgb_grid_is_channel_first_to_rgb) {
 }
 
 BOOST_AUTO_TEST_CASE(same_input_gives_identical_bytes) {
-  TempDir tmp;
+  TempDir tmp("grid");
   const std::string a = tmp.file("a.png");
   const std::string b = tmp.file("b.png");
   const std::string other = tmp.file("other.png");
   const std::vector<GridBlock> blocks{grey_block(), clip_block()};
   krrdistill::write_image_grid(a, blocks, kGrey, 3);
   krrdistill::write_image_grid(b, blocks, kGrey, 3);
-  const std::vector<char> bytes_a = file_bytes(a);
+  const Bytes bytes_a = read_bytes(a);
   BOOST_TEST(!bytes_a.empty());
-  BOOST_TEST((bytes_a == file_bytes(b)));
+  BOOST_TEST((bytes_a == read_bytes(b)));
 
   // Sanity check that the comparison can fail: one changed pixel changes the file.
   std::vector<GridBlock> changed = blocks;
   changed[0].images(0, 0) = 1.0;
   krrdistill::write_image_grid(other, changed, kGrey, 3);
-  BOOST_TEST((bytes_a != file_bytes(other)));
+  BOOST_TEST((bytes_a != read_bytes(other)));
 
   // Overwriting an existing file works (atomic replace).
   krrdistill::write_image_grid(a, changed, kGrey, 3);
-  BOOST_TEST((file_bytes(a) == file_bytes(other)));
+  BOOST_TEST((read_bytes(a) == read_bytes(other)));
 }
 
 BOOST_AUTO_TEST_CASE(invalid_input_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("grid");
   const std::string path = tmp.file("bad.png");
 
   // Channel counts other than 1 and 3.

@@ -11,72 +11,26 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 
 namespace fs = std::filesystem;
-using krrdistill::Error;
-using Bytes = std::vector<unsigned char>;
+using fixtures::Bytes;
+using fixtures::contains;
+using fixtures::error_of;
+using fixtures::read_bytes;
+using fixtures::TempDir;
+using fixtures::write_gz;
+using fixtures::write_plain;
 
 namespace {
-
-// A fresh folder under the working directory, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::current_path() /
-           ("test_io_tmp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write_plain(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  BOOST_REQUIRE(out.good());
-}
-
-void write_gz(const std::string& path, const Bytes& bytes, const char* mode = "wb") {
-  gzFile gz = gzopen(path.c_str(), mode);
-  BOOST_REQUIRE(gz != nullptr);
-  if (!bytes.empty())
-    BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
-  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
-}
-
-Bytes read_plain(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 Bytes random_bytes(std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
   Bytes out(n);
   for (auto& b : out) b = static_cast<unsigned char>(rng() & 0xff);
   return out;
-}
-
-// The message of the Error thrown by f; fails the test when nothing is thrown.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected krrdistill::Error");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {
@@ -89,7 +43,7 @@ std::vector<std::string> names_in(const fs::path& dir) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(read_plain_file_round_trip) {
-  TempDir tmp;
+  TempDir tmp("io");
   Bytes data = random_bytes(100003, 1);
   // Make sure the plain data cannot be mistaken for gzip.
   data[0] = 0x00;
@@ -98,23 +52,23 @@ BOOST_AUTO_TEST_CASE(read_plain_file_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(read_empty_file) {
-  TempDir tmp;
+  TempDir tmp("io");
   write_plain(tmp.file("empty"), {});
   BOOST_TEST(krrdistill::read_file_bytes(tmp.file("empty")).empty());
 }
 
 BOOST_AUTO_TEST_CASE(read_gzip_round_trip) {
-  TempDir tmp;
+  TempDir tmp("io");
   Bytes data = random_bytes(300001, 2);
   // Half random, half repetitive: both stored and compressed deflate blocks.
   std::fill(data.begin() + 150000, data.end(), 7);
   write_gz(tmp.file("a.gz"), data);
-  BOOST_TEST(read_plain(tmp.file("a.gz")).size() < data.size());
+  BOOST_TEST(read_bytes(tmp.file("a.gz")).size() < data.size());
   BOOST_TEST(krrdistill::read_file_bytes(tmp.file("a.gz")) == data);
 }
 
 BOOST_AUTO_TEST_CASE(read_gzip_empty_payload) {
-  TempDir tmp;
+  TempDir tmp("io");
   write_gz(tmp.file("empty.gz"), {});
   BOOST_TEST(krrdistill::read_file_bytes(tmp.file("empty.gz")).empty());
 }
@@ -122,7 +76,7 @@ BOOST_AUTO_TEST_CASE(read_gzip_empty_payload) {
 BOOST_AUTO_TEST_CASE(read_gzip_multi_member_grows_buffer) {
   // Two gzip members back to back (as `cat a.gz b.gz` makes): the trailer's
   // size hint only covers the small last member, so the buffer must grow.
-  TempDir tmp;
+  TempDir tmp("io");
   Bytes first(5000000, 3);
   Bytes second = random_bytes(1000, 4);
   write_gz(tmp.file("multi.gz"), first);
@@ -133,22 +87,22 @@ BOOST_AUTO_TEST_CASE(read_gzip_multi_member_grows_buffer) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   std::string path = tmp.file("nope.bin");
   std::string msg = error_of([&] { krrdistill::read_file_bytes(path); });
   BOOST_TEST(msg == path + ": no such file");
 }
 
 BOOST_AUTO_TEST_CASE(directory_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.path.string()); });
   BOOST_TEST(msg == tmp.path.string() + ": is a directory, expected a file");
 }
 
 BOOST_AUTO_TEST_CASE(truncated_gzip_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   write_gz(tmp.file("t.gz"), random_bytes(20000, 5));
-  Bytes gz = read_plain(tmp.file("t.gz"));
+  Bytes gz = read_bytes(tmp.file("t.gz"));
   gz.resize(gz.size() / 2);
   write_plain(tmp.file("t.gz"), gz);
   std::string msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("t.gz")); });
@@ -156,7 +110,7 @@ BOOST_AUTO_TEST_CASE(truncated_gzip_is_an_error) {
 
   // Only the trailer missing: the data inflates but cannot be verified.
   write_gz(tmp.file("t2.gz"), random_bytes(20000, 5));
-  gz = read_plain(tmp.file("t2.gz"));
+  gz = read_bytes(tmp.file("t2.gz"));
   gz.resize(gz.size() - 4);
   write_plain(tmp.file("t2.gz"), gz);
   msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("t2.gz")); });
@@ -169,11 +123,11 @@ BOOST_AUTO_TEST_CASE(truncated_gzip_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_gzip_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   Bytes data(50000, 0);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i % 251);
   write_gz(tmp.file("c.gz"), data);
-  Bytes gz = read_plain(tmp.file("c.gz"));
+  Bytes gz = read_bytes(tmp.file("c.gz"));
   // Flip the payload bytes after the 10-byte header: the deflate stream or
   // the CRC no longer matches.
   for (std::size_t i = 10; i < gz.size() - 8; ++i) gz[i] ^= 0x5a;
@@ -183,7 +137,7 @@ BOOST_AUTO_TEST_CASE(corrupt_gzip_is_an_error) {
 
   // A wrong CRC alone is detected too.
   write_gz(tmp.file("crc.gz"), data);
-  gz = read_plain(tmp.file("crc.gz"));
+  gz = read_bytes(tmp.file("crc.gz"));
   gz[gz.size() - 8] ^= 0xff;
   write_plain(tmp.file("crc.gz"), gz);
   msg = error_of([&] { krrdistill::read_file_bytes(tmp.file("crc.gz")); });
@@ -191,9 +145,9 @@ BOOST_AUTO_TEST_CASE(corrupt_gzip_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(gzip_with_trailing_garbage_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   write_gz(tmp.file("g.gz"), random_bytes(1000, 6));
-  Bytes gz = read_plain(tmp.file("g.gz"));
+  Bytes gz = read_bytes(tmp.file("g.gz"));
   gz.push_back('x');
   gz.push_back('y');
   gz.push_back('z');
@@ -204,7 +158,7 @@ BOOST_AUTO_TEST_CASE(gzip_with_trailing_garbage_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(file_exists_only_for_regular_files) {
-  TempDir tmp;
+  TempDir tmp("io");
   write_plain(tmp.file("x"), {1, 2, 3});
   BOOST_TEST(krrdistill::file_exists(tmp.file("x")));
   BOOST_TEST(!krrdistill::file_exists(tmp.file("y")));
@@ -212,7 +166,7 @@ BOOST_AUTO_TEST_CASE(file_exists_only_for_regular_files) {
 }
 
 BOOST_AUTO_TEST_CASE(write_atomic_creates_and_replaces) {
-  TempDir tmp;
+  TempDir tmp("io");
   std::string path = tmp.file("out.txt");
   krrdistill::write_file_atomic(path, std::string("first version, long text\n"));
   BOOST_TEST(krrdistill::read_file_bytes(path) ==
@@ -220,7 +174,7 @@ BOOST_AUTO_TEST_CASE(write_atomic_creates_and_replaces) {
                     ',', ' ', 'l', 'o', 'n', 'g', ' ', 't', 'e', 'x', 't', '\n'}));
   Bytes data = random_bytes(70000, 7);
   krrdistill::write_file_atomic(path, data.data(), data.size());
-  BOOST_TEST(read_plain(path) == data);
+  BOOST_TEST(read_bytes(path) == data);
   // Only the target remains: no temporary files left behind.
   BOOST_TEST(names_in(tmp.path) == std::vector<std::string>{"out.txt"});
   krrdistill::write_file_atomic(path, std::string());
@@ -228,7 +182,7 @@ BOOST_AUTO_TEST_CASE(write_atomic_creates_and_replaces) {
 }
 
 BOOST_AUTO_TEST_CASE(write_atomic_relative_path) {
-  TempDir tmp;
+  TempDir tmp("io");
   fs::path old = fs::current_path();
   fs::current_path(tmp.path);
   try {
@@ -238,12 +192,12 @@ BOOST_AUTO_TEST_CASE(write_atomic_relative_path) {
     throw;
   }
   fs::current_path(old);
-  BOOST_TEST(read_plain(tmp.file("rel.txt")) == Bytes({'a', 'b', 'c'}));
+  BOOST_TEST(read_bytes(tmp.file("rel.txt")) == Bytes({'a', 'b', 'c'}));
   BOOST_TEST(names_in(tmp.path) == std::vector<std::string>{"rel.txt"});
 }
 
 BOOST_AUTO_TEST_CASE(write_atomic_missing_folder_is_an_error) {
-  TempDir tmp;
+  TempDir tmp("io");
   std::string path = tmp.file("no/such/folder/out.txt");
   std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("x")); });
   BOOST_TEST(contains(msg, path + ": cannot create temporary file "));
@@ -253,7 +207,7 @@ BOOST_AUTO_TEST_CASE(write_atomic_missing_folder_is_an_error) {
 BOOST_AUTO_TEST_CASE(write_atomic_failed_rename_leaves_nothing) {
   // The target is a non-empty directory: rename(2) fails after the temporary
   // file was written, which must then be removed.
-  TempDir tmp;
+  TempDir tmp("io");
   fs::create_directories(tmp.path / "target" / "inside");
   std::string path = tmp.file("target");
   std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("data")); });
@@ -263,7 +217,7 @@ BOOST_AUTO_TEST_CASE(write_atomic_failed_rename_leaves_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(write_atomic_rejects_folder_name) {
-  TempDir tmp;
+  TempDir tmp("io");
   std::string path = tmp.path.string() + "/";
   std::string msg = error_of([&] { krrdistill::write_file_atomic(path, std::string("x")); });
   BOOST_TEST(msg == path + ": not a file name");

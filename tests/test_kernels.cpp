@@ -9,12 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/kernels.hpp"
 #include "krrdistill/random.hpp"
 
 using namespace krrdistill;
+using fixtures::numeric_gradient;
+using fixtures::relative_error;
 
 namespace {
 
@@ -44,22 +47,6 @@ std::vector<std::pair<std::string, Kernel>> all_kernels(arma::uword d) {
   out.emplace_back("rbf", Rbf{});
   out.emplace_back("rbf-1.5", Rbf{1.5});
   return out;
-}
-
-arma::mat numeric_gradient(const std::function<double(const arma::mat&)>& f, const arma::mat& X,
-                           double h = 1e-5) {
-  arma::mat G(arma::size(X));
-  for (arma::uword i = 0; i < X.n_elem; ++i) {
-    arma::mat Xp = X, Xm = X;
-    Xp[i] += h;
-    Xm[i] -= h;
-    G[i] = (f(Xp) - f(Xm)) / (2 * h);
-  }
-  return G;
-}
-
-double relative_error(const arma::mat& a, const arma::mat& b) {
-  return arma::norm(a - b, "fro") / std::max(arma::norm(b, "fro"), 1e-300);
 }
 
 // Σˡ and Θˡ as the recursion is usually written, unnormalised, one pair at a

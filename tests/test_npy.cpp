@@ -10,29 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/npy.hpp"
 
 namespace fs = std::filesystem;
-using krrdistill::Error;
+using fixtures::contains;
+using fixtures::error_of;
+using fixtures::read_text;
+using fixtures::TempDir;
+using fixtures::write_text;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::current_path() /
-           ("test_npy_tmp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // A .npy file built by hand: preamble for the given version, the header text
 // as is (padded to 64 bytes with a final newline), then the data bytes.
@@ -49,37 +38,11 @@ std::string npy_file(const std::string& header, const std::string& data, int maj
   return out + text + data;
 }
 
-void write_text(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  BOOST_REQUIRE(out.good());
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 template <typename T>
 std::string raw(const std::vector<T>& values) {
   std::string out(values.size() * sizeof(T), '\0');
   if (!values.empty()) std::memcpy(&out[0], values.data(), out.size());
   return out;
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected krrdistill::Error");
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 std::string dict(const std::string& descr, const std::string& shape, bool fortran = false) {
@@ -90,7 +53,7 @@ std::string dict(const std::string& descr, const std::string& shape, bool fortra
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(write_then_read_round_trip) {
-  TempDir tmp;
+  TempDir tmp("npy");
   const std::string path = tmp.file("a.npy");
   std::vector<double> values = {1.5, -2.25, 0.0, 1e300, -1e-300, 3.0,
                                 7.0, 8.5,   9.0, 10.0,  11.0,    12.0};
@@ -112,7 +75,7 @@ BOOST_AUTO_TEST_CASE(write_then_read_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(write_one_and_zero_dimensional) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::vector<double> v = {4.0, 5.0, 6.0, 7.0, 8.0};
   krrdistill::write_npy(tmp.file("v.npy"), {5}, v.data());
   BOOST_TEST(contains(read_text(tmp.file("v.npy")), "'shape': (5,), }"));
@@ -136,7 +99,7 @@ BOOST_AUTO_TEST_CASE(write_one_and_zero_dimensional) {
 }
 
 BOOST_AUTO_TEST_CASE(integer_and_float_dtypes) {
-  TempDir tmp;
+  TempDir tmp("npy");
   struct Case {
     std::string descr, canonical, data;
     std::vector<double> expected;
@@ -164,7 +127,7 @@ BOOST_AUTO_TEST_CASE(integer_and_float_dtypes) {
 }
 
 BOOST_AUTO_TEST_CASE(versions_2_and_3_and_header_variants) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string data = raw<std::int32_t>({1, 2, 3, 4, 5, 6});
   for (int major : {2, 3}) {
     std::string path = tmp.file("v" + std::to_string(major) + ".npy");
@@ -183,13 +146,13 @@ BOOST_AUTO_TEST_CASE(versions_2_and_3_and_header_variants) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string msg = error_of([&] { krrdistill::read_npy(tmp.file("none.npy")); });
   BOOST_TEST(msg == tmp.file("none.npy") + ": no such file");
 }
 
 BOOST_AUTO_TEST_CASE(bad_magic) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("m.npy");
   std::string file = npy_file(dict("<f8", "(1,)"), raw<double>({1.0}));
   file[1] = 'X';
@@ -199,7 +162,7 @@ BOOST_AUTO_TEST_CASE(bad_magic) {
 }
 
 BOOST_AUTO_TEST_CASE(too_short_and_truncated_header) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("s.npy");
   write_text(path, "\x93NUM");
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
@@ -213,7 +176,7 @@ BOOST_AUTO_TEST_CASE(too_short_and_truncated_header) {
 }
 
 BOOST_AUTO_TEST_CASE(unsupported_version) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("v.npy");
   std::string file = npy_file(dict("<f8", "(1,)"), raw<double>({1.0}));
   file[6] = 4;
@@ -223,7 +186,7 @@ BOOST_AUTO_TEST_CASE(unsupported_version) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_header) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("h.npy");
   struct Case {
     std::string header, message;
@@ -257,7 +220,7 @@ BOOST_AUTO_TEST_CASE(bad_header) {
 }
 
 BOOST_AUTO_TEST_CASE(wrong_dtype) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("d.npy");
   for (std::string descr : {"<U5", "<c16", "|b1", "<f2", "O"}) {
     write_text(path, npy_file(dict(descr, "(1,)"), std::string(16, '\0')));
@@ -278,7 +241,7 @@ BOOST_AUTO_TEST_CASE(wrong_dtype) {
 }
 
 BOOST_AUTO_TEST_CASE(fortran_order_rejected) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("f.npy");
   write_text(path, npy_file(dict("<f8", "(2, 2)", true), raw<double>({1, 2, 3, 4})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
@@ -286,7 +249,7 @@ BOOST_AUTO_TEST_CASE(fortran_order_rejected) {
 }
 
 BOOST_AUTO_TEST_CASE(size_mismatch_short_and_long) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("z.npy");
   write_text(path, npy_file(dict("<f8", "(2, 3)"), raw<double>({1, 2, 3, 4, 5})));
   BOOST_TEST(error_of([&] { krrdistill::read_npy(path); }) ==
@@ -301,7 +264,7 @@ BOOST_AUTO_TEST_CASE(size_mismatch_short_and_long) {
 }
 
 BOOST_AUTO_TEST_CASE(huge_shape_rejected_before_allocation) {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string path = tmp.file("big.npy");
   // 2^62 bytes would be impossible to allocate: the length check comes first.
   write_text(path, npy_file(dict("<f8", "(1073741824, 536870912)"), raw<double>({1})));

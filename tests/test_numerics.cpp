@@ -19,7 +19,6 @@
 #include "krrdistill/random.hpp"
 
 using namespace fixtures;
-using krrdistill::Error;
 
 namespace {
 
@@ -53,17 +52,6 @@ void poison(const std::string& path, std::size_t index, double value) {
   BOOST_TEST_REQUIRE(index < values.size());
   values[index] = value;
   krrdistill::write_npy(path, array.shape, values.data());
-}
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected krrdistill::Error");
-  return "";
 }
 
 struct Trained {

@@ -12,48 +12,21 @@
 #include <string>
 #include <vector>
 
+#define FIXTURES_READ_PNG
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/plot.hpp"
 
-// The stb include folder is private to the library target, so fall back to
-// the stb/ prefix under /usr/include that Debian's libstb-dev also provides.
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#if __has_include(<stb_image.h>)
-#include <stb_image.h>
-#else
-#include <stb/stb_image.h>
-#endif
-#pragma GCC diagnostic pop
-
 namespace fs = std::filesystem;
+using fixtures::Bytes;
+using fixtures::read_bytes;
+using fixtures::TempDir;
 using krrdistill::PixelPoint;
 using krrdistill::PlotFrame;
 using krrdistill::PlotSeries;
 using krrdistill::PlotSpec;
 
 namespace {
-
-// A fresh folder per test process, removed at the end.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    dir = fs::temp_directory_path() / ("krrdistill_plot_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
 
 using Rgb = std::array<int, 3>;
 
@@ -62,11 +35,7 @@ constexpr Rgb kFirst{0, 114, 178};
 constexpr Rgb kSecond{213, 94, 0};
 constexpr Rgb kWhite{255, 255, 255};
 
-struct Png {
-  int width = 0;
-  int height = 0;
-  int comp = 0;
-  std::vector<unsigned char> data;
+struct Png : fixtures::PngPixels {
   Rgb at(int x, int y) const {
     BOOST_REQUIRE(x >= 0 && x < width && y >= 0 && y < height);
     const std::size_t i = (static_cast<std::size_t>(y) * width + x) * comp;
@@ -94,19 +63,9 @@ struct Png {
   }
 };
 
+// The PNG file at path, decoded, with this suite's pixel accessors.
 Png read_png(const std::string& path) {
-  Png png;
-  // req_comp 0: keep the file's own channel count, which is under test.
-  unsigned char* raw = stbi_load(path.c_str(), &png.width, &png.height, &png.comp, 0);
-  BOOST_REQUIRE_MESSAGE(raw != nullptr, "stb_image could not read " << path);
-  std::unique_ptr<unsigned char, void (*)(void*)> owner(raw, stbi_image_free);
-  png.data.assign(raw, raw + static_cast<std::size_t>(png.width) * png.height * png.comp);
-  return png;
-}
-
-std::vector<char> file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {fixtures::decode_png(path)};
 }
 
 // The shape of the `compare` plot: two KIP curves (0.5 s to 200 s, accuracy
@@ -141,7 +100,7 @@ PlotSpec compare_like() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(writes_an_rgb_png_of_the_requested_size) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec = compare_like();
   spec.width = 800;
   spec.height = 500;
@@ -152,11 +111,11 @@ BOOST_AUTO_TEST_CASE(writes_an_rgb_png_of_the_requested_size) {
   BOOST_TEST(png.height == 500);
   BOOST_TEST(png.comp == 3);
   // No temporary files left next to it.
-  BOOST_TEST(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator()) == 1);
+  BOOST_TEST(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(points_only_series_are_drawn_at_their_data_coordinates) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec;
   spec.series.push_back(PlotSeries{"curve", {0, 1, 2, 3}, {0, 1, 0, 1}, false});
   spec.series.push_back(PlotSeries{"points", {0.5, 2.5}, {0.9, 0.1}, true});
@@ -178,7 +137,7 @@ BOOST_AUTO_TEST_CASE(points_only_series_are_drawn_at_their_data_coordinates) {
 }
 
 BOOST_AUTO_TEST_CASE(polyline_passes_through_segment_midpoints) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec;
   spec.series.push_back(PlotSeries{"curve", {0, 4, 10}, {0, 3, 1}, false});
   const std::string path = tmp.file("line.png");
@@ -215,7 +174,7 @@ BOOST_AUTO_TEST_CASE(log_x_spaces_decades_evenly) {
   BOOST_TEST(std::isnan(frame.to_pixel(-1, 0.5).y));
 
   // Drawn where the frame says.
-  TempDir tmp;
+  TempDir tmp("plot");
   const std::string path = tmp.file("log.png");
   krrdistill::write_plot_png(path, spec);
   const Png png = read_png(path);
@@ -225,18 +184,18 @@ BOOST_AUTO_TEST_CASE(log_x_spaces_decades_evenly) {
 }
 
 BOOST_AUTO_TEST_CASE(identical_specs_give_identical_bytes) {
-  TempDir tmp;
+  TempDir tmp("plot");
   const PlotSpec spec = compare_like();
   krrdistill::write_plot_png(tmp.file("a.png"), spec);
   krrdistill::write_plot_png(tmp.file("b.png"), compare_like());
-  const std::vector<char> a = file_bytes(tmp.file("a.png"));
+  const Bytes a = read_bytes(tmp.file("a.png"));
   BOOST_TEST(!a.empty());
-  BOOST_TEST((a == file_bytes(tmp.file("b.png"))));
+  BOOST_TEST((a == read_bytes(tmp.file("b.png"))));
   // And the bytes do depend on the data.
   PlotSpec other = spec;
   other.series[2].y[0] = 0.75;
   krrdistill::write_plot_png(tmp.file("c.png"), other);
-  BOOST_TEST((a != file_bytes(tmp.file("c.png"))));
+  BOOST_TEST((a != read_bytes(tmp.file("c.png"))));
 }
 
 BOOST_AUTO_TEST_CASE(invalid_points_are_skipped) {
@@ -257,7 +216,7 @@ BOOST_AUTO_TEST_CASE(invalid_points_are_skipped) {
   BOOST_TEST(frame.y_max > 0.4);
   BOOST_TEST(frame.y_max < 0.5);
 
-  TempDir tmp;
+  TempDir tmp("plot");
   const std::string path = tmp.file("skip.png");
   krrdistill::write_plot_png(path, spec);
   const Png png = read_png(path);
@@ -291,7 +250,7 @@ BOOST_AUTO_TEST_CASE(degenerate_ranges_get_a_sensible_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(no_valid_points_still_draws_a_frame) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec;
   spec.title = "empty";
   spec.log_x = true;
@@ -307,7 +266,7 @@ BOOST_AUTO_TEST_CASE(no_valid_points_still_draws_a_frame) {
 }
 
 BOOST_AUTO_TEST_CASE(title_labels_and_legend_are_drawn) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec = compare_like();
   krrdistill::write_plot_png(tmp.file("labelled.png"), spec);
   const Png labelled = read_png(tmp.file("labelled.png"));
@@ -351,7 +310,7 @@ BOOST_AUTO_TEST_CASE(legend_avoids_the_data) {
   }
   spec.series.push_back(points);
   spec.series.push_back(PlotSeries{"second entry", {}, {}, false});
-  TempDir tmp;
+  TempDir tmp("plot");
   const std::string path = tmp.file("legend.png");
   krrdistill::write_plot_png(path, spec);
   const Png png = read_png(path);
@@ -364,7 +323,7 @@ BOOST_AUTO_TEST_CASE(legend_avoids_the_data) {
 }
 
 BOOST_AUTO_TEST_CASE(odd_text_and_extreme_values_are_handled) {
-  TempDir tmp;
+  TempDir tmp("plot");
   PlotSpec spec;
   spec.title = "accuracy \xC3\x97 time\tτ\n\x01\x7F";  // UTF-8, controls, DEL
   spec.x_label = std::string(5000, 'x');
@@ -415,7 +374,7 @@ BOOST_AUTO_TEST_CASE(odd_text_and_extreme_values_are_handled) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_throws_and_writes_nothing) {
-  TempDir tmp;
+  TempDir tmp("plot");
   const std::string path = tmp.file("bad.png");
 
   PlotSpec empty;
@@ -441,7 +400,7 @@ BOOST_AUTO_TEST_CASE(bad_input_throws_and_writes_nothing) {
     BOOST_CHECK_THROW(krrdistill::write_plot_png(path, spec), krrdistill::Error);
   }
   BOOST_TEST(!fs::exists(path));
-  BOOST_TEST(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator()) == 0);
+  BOOST_TEST(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 0);
 
   // An unwritable destination is an Error too.
   BOOST_CHECK_THROW(krrdistill::write_plot_png(tmp.file("missing/dir/plot.png"), compare_like()),

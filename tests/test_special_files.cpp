@@ -18,20 +18,8 @@
 #include "krrdistill/report.hpp"
 
 using namespace fixtures;
-using krrdistill::Error;
 
 namespace {
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  BOOST_FAIL("expected krrdistill::Error");
-  return "";
-}
 
 // A valid folder of the harness's fixtures for a reader.
 struct Folder {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../fuzz/harness.hpp"
 #include "fixtures.hpp"
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"
@@ -19,21 +20,11 @@
 
 using namespace krrdistill;
 using fixtures::Bytes;
+using fixtures::read_bytes;
 using fixtures::TempDir;
+using fixtures::write_gz;
 
 namespace {
-
-void write_gz(const std::string& path, const Bytes& bytes) {
-  gzFile gz = gzopen(path.c_str(), "wb");
-  BOOST_REQUIRE(gz != nullptr);
-  BOOST_REQUIRE_EQUAL(gzwrite(gz, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
-  BOOST_REQUIRE_EQUAL(gzclose(gz), Z_OK);
-}
-
-Bytes read_bytes(const std::string& path) {
-  const std::string text = fixtures::read_text(path);
-  return Bytes(text.begin(), text.end());
-}
 
 // The IDX fixture of fixtures.hpp, with every file gzipped.
 void gzip_folder(const std::string& dir) {
@@ -65,19 +56,6 @@ Bytes cifar_records(std::size_t n, std::size_t label_bytes, unsigned salt,
       out.push_back(static_cast<unsigned char>((i * 7 + salt + j * 3) % limits[j]));
     out.insert(out.end(), pixels.begin() + i * 3072, pixels.begin() + (i + 1) * 3072);
   }
-  return out;
-}
-
-Bytes npy_bytes(const std::string& descr, const std::string& shape, const Bytes& data) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
-  const std::size_t total = 10 + dict.size() + 1, padded = (total + 63) / 64 * 64;
-  dict.append(padded - total, ' ');
-  dict.push_back('\n');
-  Bytes out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
-  out.push_back(static_cast<unsigned char>(dict.size() & 0xff));
-  out.push_back(static_cast<unsigned char>(dict.size() >> 8));
-  out.insert(out.end(), dict.begin(), dict.end());
-  out.insert(out.end(), data.begin(), data.end());
   return out;
 }
 
@@ -191,15 +169,16 @@ BOOST_AUTO_TEST_CASE(cifar100_coarse_and_fine_labels) {
 BOOST_AUTO_TEST_CASE(npy_folder_matches_load_dataset) {
   TempDir tmp("stream");
   const Bytes train = pattern(9 * 3 * 4 * 5, 1), test = pattern(5 * 3 * 4 * 5, 2);
-  fixtures::write_bytes(tmp.file("x_train.npy"), npy_bytes("|u1", "(9, 3, 4, 5)", train));
-  fixtures::write_bytes(tmp.file("x_test.npy"), npy_bytes("|u1", "(5, 3, 4, 5)", test));
+  fixtures::write_bytes(tmp.file("x_train.npy"),
+                        krrdistill_fuzz::npy("|u1", "(9, 3, 4, 5)", train));
+  fixtures::write_bytes(tmp.file("x_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 3, 4, 5)", test));
   Bytes y_train, y_test = {0, 1, 2, 3, 1};
   for (int i = 0; i < 9; ++i) {
     const Bytes le = {static_cast<unsigned char>(i % 4), 0, 0, 0, 0, 0, 0, 0};
     y_train.insert(y_train.end(), le.begin(), le.end());
   }
-  fixtures::write_bytes(tmp.file("y_train.npy"), npy_bytes("<i8", "(9,)", y_train));
-  fixtures::write_bytes(tmp.file("y_test.npy"), npy_bytes("|u1", "(5,)", y_test));
+  fixtures::write_bytes(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<i8", "(9,)", y_train));
+  fixtures::write_bytes(tmp.file("y_test.npy"), krrdistill_fuzz::npy("|u1", "(5,)", y_test));
   const StreamDataset s = open_stream_dataset("npy", tmp.path.string(), false);
   BOOST_TEST(s.shape.channels == 3u);
   check_same(s, load_dataset("npy", tmp.path.string(), false));
