@@ -9,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/npy.hpp"
@@ -19,40 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Guard for formats whose labels are not bytes (.npy): a stray huge label
-// would otherwise size the one-hot matrix and the class-name list.
-const arma::uword kMaxClasses = 65536;
-
-std::string join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : (fs::path(dir) / name).string();
-}
-
-std::string size_text(arma::uword h, arma::uword w) {
-  return std::to_string(h) + "x" + std::to_string(w);
-}
-
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  return out + ")";
-}
-
-std::uint64_t be32(const unsigned char* p) {
-  return std::uint64_t(p[0]) << 24 | std::uint64_t(p[1]) << 16 | std::uint64_t(p[2]) << 8 |
-         std::uint64_t(p[3]);
-}
-
-std::vector<std::string> number_names(arma::uword k) {
-  std::vector<std::string> names;
-  names.reserve(k);
-  for (arma::uword c = 0; c < k; ++c) names.push_back(std::to_string(c));
-  return names;
-}
-
 arma::uword max_label(const Dataset& ds) {
   arma::uword top = 0;
   if (!ds.train.labels.empty()) top = std::max(top, arma::uword(ds.train.labels.max()));
@@ -61,14 +28,6 @@ arma::uword max_label(const Dataset& ds) {
 }
 
 // ---- IDX ------------------------------------------------------------------
-
-// "base" or "base.gz" in dir, the plain file first (no inflate needed).
-std::string find_idx_file(const std::string& dir, const std::string& base) {
-  std::string plain = join(dir, base);
-  if (file_exists(plain)) return plain;
-  if (file_exists(plain + ".gz")) return plain + ".gz";
-  throw Error(plain + ": no such file (nor " + base + ".gz)");
-}
 
 struct IdxFile {
   std::vector<unsigned char> bytes;
@@ -111,7 +70,8 @@ std::string wrong_magic(const std::string& path, std::uint64_t magic, const char
 // n·h·w of an IDX image header, UINT64_MAX when it overflows (h, w < 2^32, so
 // h·w fits; n·h·w may not).
 std::uint64_t idx_image_bytes(const unsigned char* header) {
-  const std::uint64_t n = be32(header + 4), h = be32(header + 8), w = be32(header + 12);
+  const std::uint64_t n = read_be32(header + 4), h = read_be32(header + 8),
+                      w = read_be32(header + 12);
   const std::uint64_t d = h * w;
   if (n != 0 && d > (std::numeric_limits<std::uint64_t>::max() - 1) / n)
     return std::numeric_limits<std::uint64_t>::max();
@@ -120,16 +80,16 @@ std::uint64_t idx_image_bytes(const unsigned char* header) {
 
 PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
   auto check_header = [&path](const unsigned char* header) {
-    if (be32(header) != 0x803)
-      throw Error(wrong_magic(path, be32(header), "0x00000803 for IDX images"));
+    if (read_be32(header) != 0x803)
+      throw Error(wrong_magic(path, read_be32(header), "0x00000803 for IDX images"));
     return idx_image_bytes(header);
   };
   const IdxFile file = read_idx_file(path, 16, "image", check_header);
   const std::vector<unsigned char>& bytes = file.bytes;
   const std::uint64_t total = check_header(bytes.data());
-  const std::uint64_t n = be32(bytes.data() + 4);
-  const std::uint64_t h = be32(bytes.data() + 8);
-  const std::uint64_t w = be32(bytes.data() + 12);
+  const std::uint64_t n = read_be32(bytes.data() + 4);
+  const std::uint64_t h = read_be32(bytes.data() + 8);
+  const std::uint64_t w = read_be32(bytes.data() + 12);
   if (n == 0) throw Error(path + ": holds zero images");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
   const bool overflow = total == std::numeric_limits<std::uint64_t>::max();
@@ -148,9 +108,9 @@ PixelMatrix read_idx_images(const std::string& path, ImageShape& shape) {
 
 arma::uvec read_idx_labels(const std::string& path) {
   auto check_header = [&path](const unsigned char* header) {
-    if (be32(header) != 0x801)
-      throw Error(wrong_magic(path, be32(header), "0x00000801 for IDX labels"));
-    return be32(header + 4);
+    if (read_be32(header) != 0x801)
+      throw Error(wrong_magic(path, read_be32(header), "0x00000801 for IDX labels"));
+    return read_be32(header + 4);
   };
   const IdxFile file = read_idx_file(path, 8, "label", check_header);
   const std::vector<unsigned char>& bytes = file.bytes;
@@ -184,25 +144,6 @@ void check_labels_below(const arma::uvec& labels, arma::uword k, const std::stri
 }
 
 // ---- CIFAR ----------------------------------------------------------------
-
-// dir itself, or its subfolder as unpacked from the official archive.
-std::string cifar_folder(const std::string& dir, const std::string& first_file,
-                         const std::string& subfolder) {
-  if (file_exists(join(dir, first_file))) return dir;
-  std::string sub = join(dir, subfolder);
-  if (file_exists(join(sub, first_file))) return sub;
-  throw Error(join(dir, first_file) + ": no such file (nor in the subfolder " + subfolder + ")");
-}
-
-struct CifarFormat {
-  std::string dataset;                    // for messages: "CIFAR-10", "CIFAR-100"
-  std::size_t label_bytes;                // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
-  std::size_t label_index;                // which label byte becomes the label
-  std::vector<arma::uword> label_limits;  // classes per label byte
-  std::vector<std::string> label_kinds;   // "" or "coarse"/"fine", for messages
-};
-
-const std::size_t kCifarPixels = 3 * 32 * 32;
 
 // Reads and checks several batch files, then packs them into one split
 // (each buffer is released as soon as it is copied).
@@ -247,37 +188,6 @@ Split read_cifar_split(const std::vector<std::string>& paths, const CifarFormat&
     std::vector<unsigned char>().swap(b);
   }
   return split;
-}
-
-// Optional names file: one name a line, empty lines skipped; must give k names.
-std::vector<std::string> read_names(const std::string& path, arma::uword k,
-                                    const std::string& what) {
-  if (!file_exists(path)) return number_names(k);
-  // A names file is a few kilobytes: the bound only stops a gzip file
-  // expanding without end.
-  const std::size_t kMaxBytes = std::size_t(16) << 20;
-  bool longer = false;
-  std::vector<unsigned char> bytes = read_file_bytes(path, kMaxBytes, &longer);
-  if (longer) throw Error(path + ": more than 16 MiB once gunzipped, not a list of class names");
-  std::vector<std::string> names;
-  std::string text(bytes.begin(), bytes.end());
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    const char* space = " \t\r\f\v";
-    std::size_t first = line.find_first_not_of(space);
-    if (first != std::string::npos) {
-      std::size_t last = line.find_last_not_of(space);
-      names.push_back(line.substr(first, last - first + 1));
-    }
-    start = end + 1;
-  }
-  if (names.size() != k)
-    throw Error(path + ": holds " + std::to_string(names.size()) + " class names but " + what +
-                " has " + std::to_string(k) + " classes");
-  return names;
 }
 
 // ---- .npy -----------------------------------------------------------------
@@ -342,8 +252,8 @@ arma::uvec npy_labels(const std::string& path) {
 }
 
 Split npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
-  std::string x_path = join(dir, "x_" + which + ".npy");
-  std::string y_path = join(dir, "y_" + which + ".npy");
+  std::string x_path = join_path(dir, "x_" + which + ".npy");
+  std::string y_path = join_path(dir, "y_" + which + ".npy");
   Split split;
   split.pixels = npy_images(x_path, shape);
   split.labels = npy_labels(y_path);
@@ -351,15 +261,6 @@ Split npy_split(const std::string& dir, const std::string& which, ImageShape& sh
     throw Error(y_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
                 x_path + " holds " + std::to_string(split.pixels.n_cols) + " images");
   return split;
-}
-
-std::string shape_text(const ImageShape& s) {
-  return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
-         std::to_string(s.width);
-}
-
-bool same_shape(const ImageShape& a, const ImageShape& b) {
-  return a.channels == b.channels && a.height == b.height && a.width == b.width;
 }
 
 }  // namespace
@@ -388,8 +289,7 @@ Dataset load_idx_folder(const std::string& dir, const std::string& name) {
     ds.num_classes = max_label(ds) + 1;
   }
   if (name == "fashion-mnist")
-    ds.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    ds.class_names = fashion_mnist_names();
   else
     ds.class_names = number_names(ds.num_classes);
   return ds;
@@ -397,33 +297,31 @@ Dataset load_idx_folder(const std::string& dir, const std::string& name) {
 
 Dataset load_cifar10(const std::string& dir) {
   const std::string folder = cifar_folder(dir, "data_batch_1.bin", "cifar-10-batches-bin");
-  CifarFormat fmt{"CIFAR-10", 1, 0, {10}, {""}};
-  std::vector<std::string> train_paths;
-  for (int b = 1; b <= 5; ++b)
-    train_paths.push_back(join(folder, "data_batch_" + std::to_string(b) + ".bin"));
+  CifarFormat fmt = cifar10_format();
+  const std::vector<std::string> train_paths = cifar10_train_files(folder);
   Dataset ds;
   ds.name = "cifar10";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = 10;
   ds.train = read_cifar_split(train_paths, fmt);
-  ds.test = read_cifar_split({join(folder, "test_batch.bin")}, fmt);
-  ds.class_names = read_names(join(folder, "batches.meta.txt"), 10, "CIFAR-10");
+  ds.test = read_cifar_split({join_path(folder, "test_batch.bin")}, fmt);
+  ds.class_names = read_class_names(join_path(folder, "batches.meta.txt"), 10, "CIFAR-10");
   return ds;
 }
 
 Dataset load_cifar100(const std::string& dir, bool coarse) {
   const std::string folder = cifar_folder(dir, "train.bin", "cifar-100-binary");
-  CifarFormat fmt{"CIFAR-100", 2, coarse ? 0u : 1u, {20, 100}, {"coarse", "fine"}};
+  CifarFormat fmt = cifar100_format(coarse);
   const arma::uword k = coarse ? 20 : 100;
   Dataset ds;
   ds.name = "cifar100";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = k;
-  ds.train = read_cifar_split({join(folder, "train.bin")}, fmt);
-  ds.test = read_cifar_split({join(folder, "test.bin")}, fmt);
-  ds.class_names =
-      read_names(join(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
-                 coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
+  ds.train = read_cifar_split({join_path(folder, "train.bin")}, fmt);
+  ds.test = read_cifar_split({join_path(folder, "test.bin")}, fmt);
+  ds.class_names = read_class_names(
+      join_path(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
+      coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
   return ds;
 }
 
@@ -434,7 +332,7 @@ Dataset load_npy_folder(const std::string& dir) {
   ds.train = npy_split(dir, "train", ds.shape);
   ds.test = npy_split(dir, "test", test_shape);
   if (!same_shape(ds.shape, test_shape))
-    throw Error(join(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
+    throw Error(join_path(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
                 " (channels x height x width) but the training images are " + shape_text(ds.shape));
   ds.num_classes = max_label(ds) + 1;
   ds.class_names = number_names(ds.num_classes);
@@ -442,37 +340,18 @@ Dataset load_npy_folder(const std::string& dir) {
 }
 
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse) {
-  const char* known = "fashion-mnist, mnist, idx, cifar10, cifar100, npy, auto";
-  std::string kind = name;
-  if (kind != "fashion-mnist" && kind != "mnist" && kind != "idx" && kind != "cifar10" &&
-      kind != "cifar100" && kind != "npy" && kind != "auto")
-    throw Error("unknown dataset '" + name + "' (expected one of: " + known + ")");
-  if (dir.empty() && kind != "fashion-mnist")
-    throw Error("dataset '" + name + "' needs a folder (--data DIR)");
-
-  if (kind == "auto") {
-    auto has = [&](const std::string& file) { return file_exists(join(dir, file)); };
-    if (has("train-images-idx3-ubyte") || has("train-images-idx3-ubyte.gz"))
-      kind = "idx";
-    else if (has("data_batch_1.bin") || has("cifar-10-batches-bin/data_batch_1.bin"))
-      kind = "cifar10";
-    else if (has("train.bin") || has("cifar-100-binary/train.bin"))
-      kind = "cifar100";
-    else if (has("x_train.npy"))
-      kind = "npy";
-    else
-      throw Error(dir +
-                  ": cannot detect the dataset format (expected train-images-idx3-ubyte[.gz], "
-                  "data_batch_1.bin, train.bin or x_train.npy)");
+  const DatasetLocation at = locate_dataset(name, dir, coarse);
+  switch (at.format) {
+    case DatasetFormat::idx:
+      return load_idx_folder(at.dir, at.name);
+    case DatasetFormat::cifar10:
+      return load_cifar10(at.dir);
+    case DatasetFormat::cifar100:
+      return load_cifar100(at.dir, coarse);
+    case DatasetFormat::npy:
+      break;
   }
-  if (coarse && kind != "cifar100")
-    throw Error("coarse labels exist only for cifar100, not for dataset '" + kind + "'");
-
-  if (kind == "fashion-mnist") return load_idx_folder(dir.empty() ? kFashionMnistDir : dir, kind);
-  if (kind == "mnist" || kind == "idx") return load_idx_folder(dir, kind);
-  if (kind == "cifar10") return load_cifar10(dir);
-  if (kind == "cifar100") return load_cifar100(dir, coarse);
-  return load_npy_folder(dir);
+  return load_npy_folder(at.dir);
 }
 
 arma::mat one_hot(const arma::uvec& labels, arma::uword num_classes) {

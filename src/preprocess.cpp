@@ -39,6 +39,28 @@ void check_shape(const Preprocessor& pre, const PixelMatrix& pixels) {
 
 }  // namespace
 
+void set_channel_moments(Preprocessor& pre, const arma::umat& histograms) {
+  pre.channel_mean.set_size(histograms.n_cols);
+  pre.channel_std.set_size(histograms.n_cols);
+  for (arma::uword c = 0; c < histograms.n_cols; ++c) {
+    const arma::uword* hist = histograms.colptr(c);
+    double total = 0, sum = 0;
+    for (int v = 0; v < 256; ++v) {
+      total += double(hist[v]);
+      sum += double(hist[v]) * (v / 255.0);
+    }
+    const double mean = sum / total;
+    double sq = 0;
+    for (int v = 0; v < 256; ++v) sq += double(hist[v]) * std::pow(v / 255.0 - mean, 2);
+    const double stddev = std::sqrt(sq / total);
+    if (!(stddev > 0))
+      throw Error("channel " + std::to_string(c) +
+                  " of the training images is constant; cannot standardise");
+    pre.channel_mean[c] = mean;
+    pre.channel_std[c] = stddev;
+  }
+}
+
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction) {
   if (train.n_cols == 0) throw Error("no training images");
@@ -48,34 +70,16 @@ Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape,
   // Exact mean and variance from a 256-bin histogram per channel: one cheap
   // pass over the uint8 pixels, no rounding drift from summing 47M doubles.
   const arma::uword channel_size = shape.channel_size();
-  std::vector<std::array<std::uint64_t, 256>> counts(shape.channels);
-  for (auto& c : counts) c.fill(0);
+  arma::umat counts(256, shape.channels, arma::fill::zeros);
   for (arma::uword j = 0; j < train.n_cols; ++j) {
     const std::uint8_t* column = train.colptr(j);
     for (arma::uword c = 0; c < shape.channels; ++c) {
-      auto& hist = counts[c];
+      arma::uword* hist = counts.colptr(c);
       const std::uint8_t* in = column + c * channel_size;
       for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
     }
   }
-  pre.channel_mean.set_size(shape.channels);
-  pre.channel_std.set_size(shape.channels);
-  for (arma::uword c = 0; c < shape.channels; ++c) {
-    double total = 0, sum = 0;
-    for (int v = 0; v < 256; ++v) {
-      total += double(counts[c][v]);
-      sum += double(counts[c][v]) * (v / 255.0);
-    }
-    const double mean = sum / total;
-    double sq = 0;
-    for (int v = 0; v < 256; ++v) sq += double(counts[c][v]) * std::pow(v / 255.0 - mean, 2);
-    const double stddev = std::sqrt(sq / total);
-    if (!(stddev > 0))
-      throw Error("channel " + std::to_string(c) +
-                  " of the training images is constant; cannot standardise");
-    pre.channel_mean[c] = mean;
-    pre.channel_std[c] = stddev;
-  }
+  set_channel_moments(pre, counts);
 
   if (zca) {
     if (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction))

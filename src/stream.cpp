@@ -17,6 +17,7 @@
 #include <limits>
 #include <regex>
 
+#include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/npy.hpp"
@@ -27,33 +28,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// As load_dataset: a stray huge .npy label must not size the class list.
-const arma::uword kMaxClasses = 65536;
-const std::size_t kCifarPixels = 3 * 32 * 32;
-
-std::string join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : (fs::path(dir) / name).string();
-}
-
-std::string size_text(std::uint64_t h, std::uint64_t w) {
-  return std::to_string(h) + "x" + std::to_string(w);
-}
-
-std::uint64_t be32(const unsigned char* p) {
-  return std::uint64_t(p[0]) << 24 | std::uint64_t(p[1]) << 16 | std::uint64_t(p[2]) << 8 |
-         std::uint64_t(p[3]);
-}
-
 std::uint64_t file_size(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file");
   return std::uint64_t(st.st_size);
-}
-
-std::vector<std::string> number_names(arma::uword k) {
-  std::vector<std::string> names;
-  for (arma::uword c = 0; c < k; ++c) names.push_back(std::to_string(c));
-  return names;
 }
 
 // A data file: gzip data is inflated through zlib (sequentially; a seek
@@ -131,13 +109,6 @@ class ZFile {
 
 // ---- IDX ------------------------------------------------------------------
 
-std::string find_idx_file(const std::string& dir, const std::string& base) {
-  const std::string plain = join(dir, base);
-  if (file_exists(plain)) return plain;
-  if (file_exists(plain + ".gz")) return plain + ".gz";
-  throw Error(plain + ": no such file (nor " + base + ".gz)");
-}
-
 std::string magic_text(std::uint64_t magic) {
   char hex[16];
   std::snprintf(hex, sizeof hex, "0x%08llx", static_cast<unsigned long long>(magic));
@@ -151,10 +122,11 @@ RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
   if (got < 16)
     throw Error(path + ": file too short for an IDX image header (" + std::to_string(got) +
                 " bytes, need 16)");
-  if (be32(header) != 0x803)
-    throw Error(path + ": wrong magic " + magic_text(be32(header)) +
+  if (read_be32(header) != 0x803)
+    throw Error(path + ": wrong magic " + magic_text(read_be32(header)) +
                 " (expected 0x00000803 for IDX images)");
-  const std::uint64_t n = be32(header + 4), h = be32(header + 8), w = be32(header + 12);
+  const std::uint64_t n = read_be32(header + 4), h = read_be32(header + 8),
+                      w = read_be32(header + 12);
   if (n == 0) throw Error(path + ": holds zero images");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
   const std::uint64_t d = h * w;
@@ -177,10 +149,10 @@ LabelVector idx_labels(const std::string& path) {
   if (bytes.size() < 8)
     throw Error(path + ": file too short for an IDX label header (" + std::to_string(bytes.size()) +
                 " bytes, need 8)");
-  if (be32(bytes.data()) != 0x801)
-    throw Error(path + ": wrong magic " + magic_text(be32(bytes.data())) +
+  if (read_be32(bytes.data()) != 0x801)
+    throw Error(path + ": wrong magic " + magic_text(read_be32(bytes.data())) +
                 " (expected 0x00000801 for IDX labels)");
-  const std::uint64_t n = be32(bytes.data() + 4), held = bytes.size() - 8;
+  const std::uint64_t n = read_be32(bytes.data() + 4), held = bytes.size() - 8;
   if (n == 0) throw Error(path + ": holds zero labels");
   if (n != held)
     throw Error(path + ": header says " + std::to_string(n) + " labels but the file holds " +
@@ -215,22 +187,6 @@ arma::uword max_label(const StreamDataset& ds) {
 }
 
 // ---- CIFAR ----------------------------------------------------------------
-
-std::string cifar_folder(const std::string& dir, const std::string& first_file,
-                         const std::string& subfolder) {
-  if (file_exists(join(dir, first_file))) return dir;
-  const std::string sub = join(dir, subfolder);
-  if (file_exists(join(sub, first_file))) return sub;
-  throw Error(join(dir, first_file) + ": no such file (nor in the subfolder " + subfolder + ")");
-}
-
-struct CifarFormat {
-  std::string dataset;
-  std::size_t label_bytes;
-  std::size_t label_index;
-  std::vector<arma::uword> label_limits;
-  std::vector<std::string> label_kinds;
-};
 
 // Labels need every record's first bytes: one sequential pass over the
 // files, a block of records at a time.
@@ -279,36 +235,7 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
   return split;
 }
 
-std::vector<std::string> read_names(const std::string& path, arma::uword k,
-                                    const std::string& what) {
-  if (!file_exists(path)) return number_names(k);
-  const std::vector<unsigned char> bytes = read_file_bytes(path);
-  const std::string text(bytes.begin(), bytes.end());
-  std::vector<std::string> names;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(start, end - start);
-    const char* space = " \t\r\f\v";
-    const std::size_t first = line.find_first_not_of(space);
-    if (first != std::string::npos)
-      names.push_back(line.substr(first, line.find_last_not_of(space) - first + 1));
-    start = end + 1;
-  }
-  if (names.size() != k)
-    throw Error(path + ": holds " + std::to_string(names.size()) + " class names but " + what +
-                " has " + std::to_string(k) + " classes");
-  return names;
-}
-
 // ---- .npy -----------------------------------------------------------------
-
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + (shape.size() == 1 ? ",)" : ")");
-}
 
 // The image array's header: dtype uint8, C order, (n, h, w) or (n, c, h, w);
 // the records follow it.
@@ -389,8 +316,8 @@ LabelVector npy_labels(const std::string& path) {
 }
 
 SplitSource npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
-  const std::string x_path = join(dir, "x_" + which + ".npy");
-  const std::string y_path = join(dir, "y_" + which + ".npy");
+  const std::string x_path = join_path(dir, "x_" + which + ".npy");
+  const std::string y_path = join_path(dir, "y_" + which + ".npy");
   SplitSource split;
   split.files.push_back(npy_image_file(x_path, shape));
   split.dim = shape.size();
@@ -399,15 +326,6 @@ SplitSource npy_split(const std::string& dir, const std::string& which, ImageSha
     throw Error(y_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
                 x_path + " holds " + std::to_string(split.files[0].count) + " images");
   return split;
-}
-
-bool same_shape(const ImageShape& a, const ImageShape& b) {
-  return a.channels == b.channels && a.height == b.height && a.width == b.width;
-}
-
-std::string shape_text(const ImageShape& s) {
-  return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
-         std::to_string(s.width);
 }
 
 StreamDataset open_idx(const std::string& dir, const std::string& name) {
@@ -428,8 +346,7 @@ StreamDataset open_idx(const std::string& dir, const std::string& name) {
     ds.num_classes = max_label(ds) + 1;
   }
   if (name == "fashion-mnist")
-    ds.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    ds.class_names = fashion_mnist_names();
   else
     ds.class_names = number_names(ds.num_classes);
   return ds;
@@ -437,33 +354,31 @@ StreamDataset open_idx(const std::string& dir, const std::string& name) {
 
 StreamDataset open_cifar10(const std::string& dir) {
   const std::string folder = cifar_folder(dir, "data_batch_1.bin", "cifar-10-batches-bin");
-  const CifarFormat fmt{"CIFAR-10", 1, 0, {10}, {""}};
-  std::vector<std::string> train_paths;
-  for (int b = 1; b <= 5; ++b)
-    train_paths.push_back(join(folder, "data_batch_" + std::to_string(b) + ".bin"));
+  const CifarFormat fmt = cifar10_format();
+  const std::vector<std::string> train_paths = cifar10_train_files(folder);
   StreamDataset ds;
   ds.name = "cifar10";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = 10;
   ds.train = cifar_split(train_paths, fmt);
-  ds.test = cifar_split({join(folder, "test_batch.bin")}, fmt);
-  ds.class_names = read_names(join(folder, "batches.meta.txt"), 10, "CIFAR-10");
+  ds.test = cifar_split({join_path(folder, "test_batch.bin")}, fmt);
+  ds.class_names = read_class_names(join_path(folder, "batches.meta.txt"), 10, "CIFAR-10");
   return ds;
 }
 
 StreamDataset open_cifar100(const std::string& dir, bool coarse) {
   const std::string folder = cifar_folder(dir, "train.bin", "cifar-100-binary");
-  const CifarFormat fmt{"CIFAR-100", 2, coarse ? 0u : 1u, {20, 100}, {"coarse", "fine"}};
+  const CifarFormat fmt = cifar100_format(coarse);
   const arma::uword k = coarse ? 20 : 100;
   StreamDataset ds;
   ds.name = "cifar100";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = k;
-  ds.train = cifar_split({join(folder, "train.bin")}, fmt);
-  ds.test = cifar_split({join(folder, "test.bin")}, fmt);
-  ds.class_names =
-      read_names(join(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
-                 coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
+  ds.train = cifar_split({join_path(folder, "train.bin")}, fmt);
+  ds.test = cifar_split({join_path(folder, "test.bin")}, fmt);
+  ds.class_names = read_class_names(
+      join_path(folder, coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), k,
+      coarse ? "CIFAR-100 (coarse)" : "CIFAR-100 (fine)");
   return ds;
 }
 
@@ -474,7 +389,7 @@ StreamDataset open_npy(const std::string& dir) {
   ds.train = npy_split(dir, "train", ds.shape);
   ds.test = npy_split(dir, "test", test_shape);
   if (!same_shape(ds.shape, test_shape))
-    throw Error(join(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
+    throw Error(join_path(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
                 " (channels x height x width) but the training images are " + shape_text(ds.shape));
   ds.num_classes = max_label(ds) + 1;
   ds.class_names = number_names(ds.num_classes);
@@ -513,35 +428,18 @@ arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices) {
 }
 
 StreamDataset open_stream_dataset(const std::string& name, const std::string& dir, bool coarse) {
-  const char* known = "fashion-mnist, mnist, idx, cifar10, cifar100, npy, auto";
-  std::string kind = name;
-  if (kind != "fashion-mnist" && kind != "mnist" && kind != "idx" && kind != "cifar10" &&
-      kind != "cifar100" && kind != "npy" && kind != "auto")
-    throw Error("unknown dataset '" + name + "' (expected one of: " + known + ")");
-  if (dir.empty() && kind != "fashion-mnist")
-    throw Error("dataset '" + name + "' needs a folder (--data DIR)");
-  if (kind == "auto") {
-    auto has = [&](const std::string& file) { return file_exists(join(dir, file)); };
-    if (has("train-images-idx3-ubyte") || has("train-images-idx3-ubyte.gz"))
-      kind = "idx";
-    else if (has("data_batch_1.bin") || has("cifar-10-batches-bin/data_batch_1.bin"))
-      kind = "cifar10";
-    else if (has("train.bin") || has("cifar-100-binary/train.bin"))
-      kind = "cifar100";
-    else if (has("x_train.npy"))
-      kind = "npy";
-    else
-      throw Error(dir +
-                  ": cannot detect the dataset format (expected train-images-idx3-ubyte[.gz], "
-                  "data_batch_1.bin, train.bin or x_train.npy)");
+  const DatasetLocation at = locate_dataset(name, dir, coarse);
+  switch (at.format) {
+    case DatasetFormat::idx:
+      return open_idx(at.dir, at.name);
+    case DatasetFormat::cifar10:
+      return open_cifar10(at.dir);
+    case DatasetFormat::cifar100:
+      return open_cifar100(at.dir, coarse);
+    case DatasetFormat::npy:
+      break;
   }
-  if (coarse && kind != "cifar100")
-    throw Error("coarse labels exist only for cifar100, not for dataset '" + kind + "'");
-  if (kind == "fashion-mnist") return open_idx(dir.empty() ? kFashionMnistDir : dir, kind);
-  if (kind == "mnist" || kind == "idx") return open_idx(dir, kind);
-  if (kind == "cifar10") return open_cifar10(dir);
-  if (kind == "cifar100") return open_cifar100(dir, coarse);
-  return open_npy(dir);
+  return open_npy(at.dir);
 }
 
 StreamDataset view_dataset(const Dataset& data) {
@@ -690,7 +588,7 @@ Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_re
   const arma::uword channels = shape.channels, channel_size = shape.channel_size();
 
   // 256-bin histograms per channel, exact integers whatever the sharding;
-  // then the same arithmetic as fit_preprocessor, so the same bits.
+  // then set_channel_moments as in fit_preprocessor, so the same bits.
   arma::uvec counts(256 * channels, arma::fill::zeros);
   for_each_pixel_chunk(
       train, shard, chunk,
@@ -705,25 +603,7 @@ Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_re
   allreduce_sum(comm, counts);
   Preprocessor pre;
   pre.shape = shape;
-  pre.channel_mean.set_size(channels);
-  pre.channel_std.set_size(channels);
-  for (arma::uword c = 0; c < channels; ++c) {
-    const arma::uword* hist = counts.memptr() + 256 * c;
-    double total = 0, sum = 0;
-    for (int v = 0; v < 256; ++v) {
-      total += double(hist[v]);
-      sum += double(hist[v]) * (v / 255.0);
-    }
-    const double mean = sum / total;
-    double sq = 0;
-    for (int v = 0; v < 256; ++v) sq += double(hist[v]) * std::pow(v / 255.0 - mean, 2);
-    const double stddev = std::sqrt(sq / total);
-    if (!(stddev > 0))
-      throw Error("channel " + std::to_string(c) +
-                  " of the training images is constant; cannot standardise");
-    pre.channel_mean[c] = mean;
-    pre.channel_std[c] = stddev;
-  }
+  set_channel_moments(pre, arma::umat(counts.memptr(), 256, channels, false, true));
   if (!zca) return pre;
 
   // ZCA: S = (1/n) Σ x xᵀ of the standardised images, a streamed SYRK per

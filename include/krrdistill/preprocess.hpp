@@ -28,6 +28,10 @@ struct Preprocessor {
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction);
 
+// Each channel's mean and std (of pixels/255) from its exact 256-bin
+// histogram (column c of histograms, 256×channels); refuses a constant channel.
+void set_channel_moments(Preprocessor& pre, const arma::umat& histograms);
+
 // Model inputs (d×count) for pixel columns [first, first + count).
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,
                          arma::uword count);
