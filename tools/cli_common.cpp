@@ -63,6 +63,18 @@ double finite_option(const cxxopts::ParseResult& result, const std::string& name
   return value;
 }
 
+FitOptions fit_options(const cxxopts::ParseResult& result, std::uint64_t seed) {
+  FitOptions fit;
+  fit.seed = seed;
+  fit.chunk = result["chunk"].as<unsigned>();
+  if (fit.chunk == 0) throw Error("--chunk must be at least 1");
+  if (result.count("lambda")) {
+    fit.lambda = finite_option(result, "lambda");
+    if (fit.lambda < 0) throw Error("--lambda must be >= 0");
+  }
+  return fit;
+}
+
 DataSource data_source(const cxxopts::ParseResult& result) {
   DataSource source;
   source.dir = result.count("data") ? result["data"].as<std::string>() : "";

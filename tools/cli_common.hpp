@@ -10,6 +10,7 @@
 #include "krrdistill/features.hpp"
 #include "krrdistill/image_grid.hpp"
 #include "krrdistill/kip.hpp"
+#include "krrdistill/model.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
@@ -33,6 +34,10 @@ cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv);
 // Real-valued options are parsed here rather than by cxxopts, so that a bad
 // value is reported with the option's name.
 double finite_option(const cxxopts::ParseResult& result, const std::string& name);
+
+// The original model's fit: --chunk and --lambda (none: the validation
+// sweep), checked, and the run's seed.
+FitOptions fit_options(const cxxopts::ParseResult& result, std::uint64_t seed);
 
 DataSource data_source(const cxxopts::ParseResult& result);
 FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);

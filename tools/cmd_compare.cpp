@@ -83,14 +83,7 @@ int run_compare(int argc, char** argv) {
   const Init init = parse_init(result["init"].as<std::string>());
   const double lambda_s = finite_option(result, "lambda-s");
   if (lambda_s < 0) throw Error("--lambda-s must be >= 0");
-  FitOptions fit;
-  fit.seed = spec.seed;
-  fit.chunk = result["chunk"].as<unsigned>();
-  if (fit.chunk == 0) throw Error("--chunk must be at least 1");
-  if (result.count("lambda")) {
-    fit.lambda = finite_option(result, "lambda");
-    if (fit.lambda < 0) throw Error("--lambda must be >= 0");
-  }
+  const FitOptions fit = fit_options(result, spec.seed);
   const bool quiet = result.count("quiet") > 0;
   const Progress progress = Progress::for_terminal(quiet);
   set_threads(result["threads"].as<int>());

@@ -55,14 +55,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   analytic.seed = spec.seed;
   if (analytic.ipc == 0) throw Error("--ipc must be at least 1");
   if (analytic.lambda_s < 0) throw Error("--lambda-s must be >= 0");
-  FitOptions fit;
-  fit.seed = spec.seed;
-  fit.chunk = result["chunk"].as<unsigned>();
-  if (fit.chunk == 0) throw Error("--chunk must be at least 1");
-  if (result.count("lambda")) {
-    fit.lambda = finite_option(result, "lambda");
-    if (fit.lambda < 0) throw Error("--lambda must be >= 0");
-  }
+  const FitOptions fit = fit_options(result, spec.seed);
   const bool stream = result.count("stream") > 0;
   const bool quiet = result.count("quiet") > 0;
   // Only rank 0 talks and writes; every rank takes part in the passes.
