@@ -13,25 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/random.hpp"
 
 using namespace krrdistill;
 
 namespace {
-
-template <typename F>
-double median_seconds(int runs, F&& work) {
-  std::vector<double> times;
-  for (int r = 0; r < runs; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    work();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
 
 // Peak resident memory of this process so far (VmHWM), in MB.
 double peak_mb() {

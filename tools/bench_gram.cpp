@@ -13,29 +13,13 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 #include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
-
-namespace {
-
-template <typename F>
-double median_seconds(int runs, F&& work) {
-  std::vector<double> times;
-  for (int r = 0; r < runs; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    work();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const arma::uword p = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 784;
