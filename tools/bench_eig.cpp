@@ -1,7 +1,8 @@
 // What limits a distributed run: the one p×p symmetric eigendecomposition on
 // rank 0 (DESIGN §2, the λ sweep) and the ridge solve. For each p given,
 // prints the median seconds of eig_sym (divide and conquer, as ridge_path)
-// and of the Cholesky solve of fit_primal, and the memory they hold.
+// and of the Cholesky solve of fit_primal, and the memory they hold, with
+// the threads set as distill sets them (OpenBLAS on one thread, threads.hpp).
 // Usage: bench_eig P [P...] [--runs R]
 #include <algorithm>
 #include <armadillo>
@@ -16,6 +17,7 @@
 #include "bench_timing.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_eig P [P...] [--runs R]\n");
     return 2;
   }
+  set_threads(0);
   std::printf("%8s %12s %12s %14s %14s\n", "p", "eig_sym s", "solve s", "model MB", "peak RSS MB");
   for (arma::uword p : sizes) {
     // A Gram matrix of random features: G = Phi Phiᵀ / n, k = 10 classes.

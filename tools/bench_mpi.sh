@@ -62,5 +62,5 @@ bench "linear" 2 --ipc 1 --init noise
 bench "rff" 1 --model rff --ipc 1 --init noise
 bench "rff" 2 --model rff --ipc 1 --init noise
 echo
-echo "rank 0's eigendecomposition (eig_sym 'dc', all cores); model MB = G, V and LAPACK's workspace"
+echo "rank 0's eigendecomposition (eig_sym 'dc', one OpenBLAS thread as in distill); model MB = G, V and LAPACK's workspace"
 "$build/bench_eig" 768 1536 3072 --runs 3
