@@ -4,7 +4,8 @@
 //
 // This used to fail: OpenBLAS splits GEMM, GEMV, DOT and its LAPACK routines
 // (Cholesky, eigen and singular value solvers) by thread count, so the sums
-// were rounded differently. BLAS now always runs on one thread (threads.hpp).
+// were rounded differently. BLAS now always runs on one thread (threads.hpp),
+// and the large products use both cores through fixed tiles (products.hpp).
 #define BOOST_TEST_MODULE determinism
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
