@@ -13,14 +13,7 @@
 #include "krrdistill/png.hpp"
 
 // stb_easy_font draws the text; the PNG itself is encoded by write_png.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
 #include <stb_easy_font.h>
-#pragma GCC diagnostic pop
 
 namespace krrdistill {
 
