@@ -30,7 +30,7 @@ class MpiSession {
   Communicator world() const;
 
  private:
-  bool owner_ = false;
+  [[maybe_unused]] bool owner_ = false;  // used by the MPI backend only
 };
 
 // Collectives: every process calls them in the same order, with the same
