@@ -3,38 +3,56 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/io.hpp"
 
 namespace fs = std::filesystem;
 
 namespace krrdistill {
 
+const std::vector<std::string> kReportFiles = {"report.json", "compare.json"};
+
 namespace {
 
 // What the signal handler sees. A signal may arrive on any thread at any
-// point, so the handler only reads these lock-free atomics and the path,
-// which is written before the state says it is valid.
+// point, so the handler only reads these lock-free atomics and the paths,
+// which are written before the state says they are valid.
 enum State : int {
-  kIdle = 0,        // nothing staged: default action (the process just dies)
-  kStaging = 1,     // remove the staging folder, then die
+  kIdle = 0,        // nothing held: default action (the process just dies)
+  kArmed = 1,       // remove the staging folder and the lock file, then die
   kCommitting = 2,  // renames in progress: defer the signal until they are done
 };
 std::atomic<int> g_state{kIdle};
 std::atomic<int> g_deferred_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "signal handlers need lock-free atomics");
 char g_staging[4096] = {0};
+char g_lock[4096] = {0};
 
 const int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 struct sigaction g_previous[3];
 bool g_installed = false;
+
+// A report is kilobytes; the bound keeps a gzip bomb named report.json from
+// filling memory while --force looks at it.
+constexpr std::size_t kMaxReportBytes = std::size_t(64) << 20;
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 // Removes every entry of a flat folder, then the folder, with
 // async-signal-safe calls only (no opendir/malloc). The main thread may still
@@ -42,7 +60,7 @@ bool g_installed = false;
 // the folder is gone (bounded, in case something else holds it).
 void remove_flat_folder(const char* dir) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int fd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return;  // already gone
     alignas(8) char buffer[4096];
     for (;;) {
@@ -78,23 +96,26 @@ extern "C" void on_signal(int signal_number) {
   int state = g_state.load();
   for (;;) {
     if (state == kCommitting) {
-      // During the renames of commit() the old or the new result must end up
-      // whole under the final name: commit() re-raises the signal when done.
+      // During commit() the old or the new result must end up whole under
+      // the final name: commit() re-raises the signal when done.
       g_deferred_signal.store(signal_number);
       errno = saved_errno;
       return;
     }
     // Claim the cleanup (commit() cannot start once it is claimed).
-    if (state == kStaging && !g_state.compare_exchange_strong(state, kIdle)) continue;
+    if (state == kArmed && !g_state.compare_exchange_strong(state, kIdle)) continue;
     break;
   }
-  if (state == kStaging) remove_flat_folder(g_staging);
+  if (state == kArmed) {
+    remove_flat_folder(g_staging);
+    ::unlink(g_lock);
+  }
   die_by(signal_number);
   errno = saved_errno;
 }
 
 void install_handlers() {
-  if (g_installed) return;
+  if (g_installed) throw Error("one output folder at a time");
   struct sigaction action;
   std::memset(&action, 0, sizeof action);
   action.sa_handler = on_signal;
@@ -117,107 +138,384 @@ void restore_handlers() {
   g_installed = false;
 }
 
-bool non_empty_dir(const fs::path& dir) {
+void copy_path(char (&into)[4096], const std::string& path) {
+  std::memcpy(into, path.c_str(), path.size() + 1);
+}
+
+bool is_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i)
+    if (i == inner.end() || *i != *o) return false;
+  return true;
+}
+
+fs::path resolved(const fs::path& path) {
   std::error_code ec;
-  return fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec));
+  fs::path out = fs::weakly_canonical(fs::absolute(path), ec);
+  return ec ? fs::absolute(path).lexically_normal() : out;
+}
+
+// The input paths themselves, and for a folder the targets of the entries
+// in it and in its subfolders (a dataset folder of links to the real files,
+// CIFAR's unpacked subfolder), resolved.
+std::vector<fs::path> input_paths(const std::vector<std::string>& inputs) {
+  std::vector<fs::path> paths;
+  for (const std::string& input : inputs) {
+    if (input.empty()) continue;
+    const fs::path root = resolved(input);
+    paths.push_back(root);
+    std::error_code ec;
+    if (!fs::is_directory(root, ec)) continue;
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    std::size_t seen = 0;
+    for (; !ec && it != fs::recursive_directory_iterator() && seen < 10000; it.increment(ec)) {
+      ++seen;
+      if (it.depth() >= 1) it.disable_recursion_pending();
+      if (it->is_symlink(ec)) paths.push_back(resolved(it->path()));
+    }
+  }
+  return paths;
+}
+
+std::string overlap_problem(const std::string& out_text, const fs::path& out,
+                            const std::vector<std::string>& inputs) {
+  const fs::path target = resolved(out);
+  for (const fs::path& input : input_paths(inputs)) {
+    std::string how;
+    if (target == input)
+      how = "is";
+    else if (is_within(target, input))
+      how = "lies inside";
+    else if (is_within(input, target))
+      how = "contains";
+    else
+      continue;
+    return "--out " + out_text + " " + how + " the input " + input.string() +
+           "; write the results somewhere else";
+  }
+  return "";
+}
+
+// The names listed by the report's "output" section when dir is a folder
+// krrdistill wrote (see not_written_by_krrdistill); otherwise *problem says why.
+std::vector<std::string> owned_files(const std::string& dir, std::string* problem) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *problem = "it is not a folder";
+    return {};
+  }
+  std::vector<std::string> entries;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || entry.is_symlink()) {
+      *problem = "it holds " + name + ", which is not a regular file";
+      return {};
+    }
+    entries.push_back(name);
+  }
+  std::string report;
+  for (const std::string& name : kReportFiles)
+    if (std::find(entries.begin(), entries.end(), name) != entries.end()) report = name;
+  if (report.empty()) {
+    *problem = "it holds no report.json";
+    return {};
+  }
+  std::set<std::string> listed;
+  try {
+    bool longer = false;
+    const std::vector<unsigned char> bytes =
+        read_file_bytes(dir + "/" + report, kMaxReportBytes, &longer);
+    const nlohmann::json j =
+        longer ? nlohmann::json() : nlohmann::json::parse(bytes, nullptr, false);
+    const nlohmann::json* output =
+        j.is_object() && j.contains("output") ? &j.at("output") : nullptr;
+    if (output != nullptr && output->is_object() &&
+        output->value("written_by", "") == "krrdistill" && output->contains("files") &&
+        output->at("files").is_array())
+      for (const nlohmann::json& f : output->at("files"))
+        if (f.is_string()) listed.insert(f.get<std::string>());
+  } catch (const std::exception&) {
+    listed.clear();
+  }
+  if (listed.empty()) {
+    *problem = "its " + report + " does not say that krrdistill wrote it";
+    return {};
+  }
+  for (const std::string& name : entries)
+    if (!listed.count(name)) {
+      *problem = "it holds " + name + ", which krrdistill did not write";
+      return {};
+    }
+  problem->clear();
+  return entries;
+}
+
+bool empty_folder(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_empty(dir, ec) && !ec;
+}
+
+// Staging folders of runs on the same output are ".NAME.partial-PID" (and
+// ".NAME.partial-PID.old" from earlier versions).
+bool is_staging_name(const std::string& entry, const std::string& prefix) {
+  if (entry.compare(0, prefix.size(), prefix) != 0) return false;
+  std::string rest = entry.substr(prefix.size());
+  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".old") == 0)
+    rest.resize(rest.size() - 4);
+  return !rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+// Holding the lock, every staging folder of this output belongs to a run
+// that was killed (a live one would hold the lock): remove them. They hold
+// only files; anything else is named, not touched.
+void remove_leftovers(const fs::path& parent, const std::string& name) {
+  const std::string prefix = "." + name + ".partial-";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(parent, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec))
+    if (is_staging_name(it->path().filename().string(), prefix)) stale.push_back(it->path());
+  for (const fs::path& dir : stale) {
+    struct stat st;
+    if (::lstat(dir.c_str(), &st) != 0) continue;
+    if (!S_ISDIR(st.st_mode))
+      throw Error(dir.string() + " is left from a killed run but is not a folder; remove it");
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.is_directory() && !entry.is_symlink())
+        throw Error(dir.string() + " is left from a killed run but holds a folder (" +
+                    entry.path().filename().string() + "); remove it yourself");
+    remove_flat_folder(dir.c_str());
+  }
+}
+
+// Takes the output's lock file (flock, released by the kernel when the process
+// dies however it dies). A lock file that its holder removed after we opened
+// it is stale: open it again.
+int acquire_lock(const std::string& path, const std::string& out_text) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) throw Error("cannot create the lock file " + path + ": " + errno_text(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      char holder[32] = {0};
+      const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+      ::close(fd);
+      std::string pid = n > 0 ? std::string(holder, std::size_t(n)) : "";
+      pid.erase(std::remove_if(pid.begin(), pid.end(), [](char c) { return !std::isdigit(c); }),
+                pid.end());
+      if (err == EWOULDBLOCK)
+        throw Error("another krrdistill run" + (pid.empty() ? "" : " (process " + pid + ")") +
+                    " is writing " + out_text + "; wait for it to end or choose another --out");
+      throw Error("cannot lock " + path + ": " + errno_text(err));
+    }
+    struct stat held, named;
+    if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      const std::string pid = std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        // The pid is only for the message of a run that finds the lock taken.
+      }
+      return fd;
+    }
+    ::close(fd);
+  }
+  throw Error("cannot lock " + out_text + ": its lock file " + path + " keeps changing");
+}
+
+int rename_noreplace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  // A file system without RENAME_NOREPLACE: claim the name with mkdir (which
+  // fails on anything already there), then rename onto that empty folder;
+  // rename refuses a folder that is no longer empty.
+  if (::mkdir(to.c_str(), 0755) != 0) return -1;
+  if (::rename(from.c_str(), to.c_str()) == 0) return 0;
+  const int err = errno;
+  ::rmdir(to.c_str());
+  errno = err;
+  return -1;
 }
 
 }  // namespace
 
-StagedOutputDir::StagedOutputDir(std::string final_dir, bool force)
+std::string not_written_by_krrdistill(const std::string& dir) {
+  std::string problem;
+  owned_files(dir, &problem);
+  return problem;
+}
+
+StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
+                                 const std::vector<std::string>& inputs)
     : final_dir_(std::move(final_dir)), force_(force) {
   if (final_dir_.empty()) throw Error("--out must not be empty");
-  while (final_dir_.size() > 1 && final_dir_.back() == '/') final_dir_.pop_back();
-  std::error_code ec;
-  if (fs::exists(final_dir_, ec) && !fs::is_directory(final_dir_, ec))
+  fs::path abs = fs::absolute(final_dir_).lexically_normal();
+  if (!abs.has_filename()) abs = abs.parent_path();  // a trailing slash
+  const std::string name = abs.filename().string();
+  if (name.empty() || name == "." || name == ".." || abs == abs.root_path())
+    throw Error("--out " + final_dir_ + " does not name a folder");
+  final_abs_ = abs.string();
+
+  struct stat st;
+  const bool exists = ::lstat(final_abs_.c_str(), &st) == 0;
+  if (exists && S_ISLNK(st.st_mode))
+    throw Error("--out " + final_dir_ + " is a symbolic link; give the folder it points to");
+  if (exists && !S_ISDIR(st.st_mode))
     throw Error("--out " + final_dir_ + " exists and is not a folder");
-  if (non_empty_dir(final_dir_) && !force_)
-    throw Error("output folder " + final_dir_ + " already exists; use --force to replace it");
-  const fs::path final_path(final_dir_);
-  const fs::path parent = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
-  staging_dir_ =
-      (parent / ("." + final_path.filename().string() + ".partial-" + std::to_string(getpid())))
-          .string();
-  if (staging_dir_.size() >= sizeof(g_staging))
+  if (const std::string problem = overlap_problem(final_dir_, abs, inputs); !problem.empty())
+    throw Error(problem);
+  if (exists && !empty_folder(final_abs_)) {
+    if (!force_)
+      throw Error("output folder " + final_dir_ + " already exists; use --force to replace it");
+    if (const std::string problem = not_written_by_krrdistill(final_abs_); !problem.empty())
+      throw Error("--force replaces only a folder that krrdistill wrote, and " + final_dir_ +
+                  " is not one: " + problem + "; move it away yourself or choose another --out");
+  }
+
+  const fs::path parent = abs.parent_path();
+  staging_dir_ = (parent / ("." + name + ".partial-" + std::to_string(::getpid()))).string();
+  lock_path_ = (parent / ("." + name + ".lock")).string();
+  if (staging_dir_.size() >= sizeof(g_staging) || lock_path_.size() >= sizeof(g_lock))
     throw Error("--out " + final_dir_ + ": path too long");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw Error("cannot create " + parent.string() + ": " + ec.message());
+  lock_fd_ = acquire_lock(lock_path_, final_dir_);
+  // Armed from here: a signal removes the staging folder and the lock file.
+  copy_path(g_staging, staging_dir_);
+  copy_path(g_lock, lock_path_);
+  try {
+    install_handlers();
+  } catch (...) {
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd_);
+    throw;
+  }
+  g_state.store(kArmed);
+  try {
+    remove_leftovers(parent, name);
+  } catch (...) {
+    g_state.store(kIdle);
+    restore_handlers();
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd_);
+    throw;
+  }
 }
 
 StagedOutputDir::~StagedOutputDir() {
-  if (created_ && !committed_) {
-    // Still armed while removing: a signal meanwhile finishes the job.
-    std::error_code ec;
-    fs::remove_all(staging_dir_, ec);
-    g_state.store(kIdle);
-    restore_handlers();
+  // Still armed while removing: a signal meanwhile finishes the job.
+  if (created_ && !committed_) remove_flat_folder(staging_dir_.c_str());
+  if (lock_fd_ >= 0) {
+    // Unlinked while held, so a run that opened it meanwhile sees a stale
+    // file and opens it again (acquire_lock).
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd_);
   }
+  g_state.store(kIdle);
+  restore_handlers();
 }
 
 std::string StagedOutputDir::path(const std::string& file_name) {
   if (!created_) {
-    std::error_code ec;
-    const fs::path parent = fs::path(staging_dir_).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    // Armed before the folder exists, so that no signal can leave it behind.
-    std::memcpy(g_staging, staging_dir_.c_str(), staging_dir_.size() + 1);
-    install_handlers();
-    g_state.store(kStaging);
     // A folder of the same name can only be left by a killed run of a
     // process with our pid: stale, so start afresh.
-    fs::remove_all(staging_dir_, ec);
-    if (!fs::create_directory(staging_dir_, ec) || ec) {
-      g_state.store(kIdle);
-      restore_handlers();
-      throw Error("cannot create output folder beside " + final_dir_ + ": " +
-                  (ec ? ec.message() : std::string("it exists")));
-    }
+    remove_flat_folder(staging_dir_.c_str());
+    if (::mkdir(staging_dir_.c_str(), 0755) != 0)
+      throw Error("cannot create output folder beside " + final_dir_ + ": " + errno_text(errno));
     created_ = true;
   }
+  if (!file_name.empty() && std::find(staged_.begin(), staged_.end(), file_name) == staged_.end())
+    staged_.push_back(file_name);
   return (fs::path(staging_dir_) / file_name).string();
 }
 
+nlohmann::json StagedOutputDir::manifest(const std::string& report_file) {
+  std::vector<std::string> files = staged_;
+  if (std::find(files.begin(), files.end(), report_file) == files.end())
+    files.push_back(report_file);
+  std::sort(files.begin(), files.end());
+  return {{"written_by", "krrdistill"}, {"files", files}};
+}
+
+namespace {
+
+// Puts the staging folder under the final name; "" or what went wrong. Only
+// onto nothing or an empty folder, unless force and the folder there is one
+// krrdistill wrote: that one is swapped out in one step (the final name never
+// goes missing), checked again where it now lies, and only then removed.
+std::string publish(const std::string& staging, const std::string& final_abs,
+                    const std::string& final_text, bool force) {
+  const std::string not_published = "; the results were not published";
+  struct stat st;
+  if (::lstat(final_abs.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode))
+      return final_text + " appeared as a file or link while this run was working" + not_published;
+    if (::rmdir(final_abs.c_str()) != 0) {
+      if (errno != ENOTEMPTY && errno != EEXIST)
+        return "cannot replace the empty folder " + final_text + ": " + errno_text(errno);
+      if (!force)
+        return "output folder " + final_text + " appeared while this run was working" +
+               not_published + " (choose another --out)";
+      if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, final_abs.c_str(), RENAME_EXCHANGE) != 0)
+        return "cannot swap the results into " + final_text + ": " + errno_text(errno) +
+               (errno == EINVAL ? " (the file system cannot swap folders; move the old one away)"
+                                : "") +
+               not_published;
+      std::string problem;
+      const std::vector<std::string> old_files = owned_files(staging, &problem);
+      if (!problem.empty()) {
+        // Changed since the check at the start: put it back as it was.
+        ::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, final_abs.c_str(), RENAME_EXCHANGE);
+        return "--force replaces only a folder that krrdistill wrote, and " + final_text +
+               " changed while this run was working: " + problem + not_published;
+      }
+      const int dir_fd = ::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      if (dir_fd >= 0) {
+        for (const std::string& name : old_files) ::unlinkat(dir_fd, name.c_str(), 0);
+        ::close(dir_fd);
+      }
+      ::rmdir(staging.c_str());  // a file that slipped in since stays, for the next run to name
+      return "";
+    }
+  }
+  if (rename_noreplace(staging, final_abs) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY)
+      return "output folder " + final_text + " appeared while this run was working" +
+             not_published + " (choose another --out)";
+    return "cannot move the results to " + final_text + ": " + errno_text(errno);
+  }
+  return "";
+}
+
+}  // namespace
+
 void StagedOutputDir::commit() {
-  std::error_code ec;
   if (!created_) path("");  // an empty result is still a folder
   // From here on a signal waits until the final name holds a whole result
-  // (old or new); without this, a signal between the two renames below
-  // would leave the old result under a hidden name and no --out at all.
-  int expected = kStaging;
+  // (old or new) and the old one is gone.
+  int expected = kArmed;
   if (!g_state.compare_exchange_strong(expected, kCommitting)) {
     // A signal handler on another thread is removing the staging folder and
     // is about to end the process: do not move a half-removed folder.
     for (;;) ::pause();
   }
-  std::string problem;
-  if (fs::exists(final_dir_, ec)) {
-    // Move the old folder aside first so the final name always holds a
-    // complete result, then drop the old one.
-    const std::string old_dir = staging_dir_ + ".old";
-    fs::remove_all(old_dir, ec);
-    fs::rename(final_dir_, old_dir, ec);
-    if (ec) {
-      problem = "cannot replace " + final_dir_ + ": " + ec.message();
-    } else {
-      fs::rename(staging_dir_, final_dir_, ec);
-      if (ec) {
-        problem = "cannot move the results to " + final_dir_ + ": " + ec.message();
-        std::error_code back;
-        fs::rename(old_dir, final_dir_, back);
-      } else {
-        fs::remove_all(old_dir, ec);
-      }
-    }
-  } else {
-    fs::rename(staging_dir_, final_dir_, ec);
-    if (ec) problem = "cannot move the results to " + final_dir_ + ": " + ec.message();
-  }
+  const std::string problem = publish(staging_dir_, final_abs_, final_dir_, force_);
   if (problem.empty()) committed_ = true;
-  // Back to staging (the destructor cleans up) or idle (done).
-  g_state.store(committed_ ? kIdle : kStaging);
+  // Back to armed (the destructor cleans up) or idle (done).
+  g_state.store(committed_ ? kIdle : kArmed);
+  if (committed_) {
+    ::unlink(lock_path_.c_str());
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
   const int deferred = g_deferred_signal.exchange(0);
   if (deferred != 0) {
     if (!committed_) {
       g_state.store(kIdle);
       remove_flat_folder(g_staging);
+      ::unlink(g_lock);
     }
     die_by(deferred);
   }

@@ -94,10 +94,12 @@ std::string listed(const std::vector<std::string>& names) {
   return text;
 }
 
-// An --out folder from an earlier run (made up: its content is what matters).
+// An --out folder from an earlier run (made up: its content is what matters;
+// its report lists its files, so that --force may replace it).
 Snapshot make_old_out(const std::string& out) {
   fs::create_directories(out);
-  write_bytes(out + "/report.json", {'{', '}', '\n'});
+  write_text(out + "/report.json",
+             R"({"output": {"written_by": "krrdistill", "files": ["notes.txt", "report.json"]}})");
   write_bytes(out + "/notes.txt", {'o', 'l', 'd', '\n'});
   return snapshot(out);
 }

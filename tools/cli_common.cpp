@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
@@ -85,6 +86,10 @@ DataSource data_source(const cxxopts::ParseResult& result) {
   source.zca_reg_fraction = finite_option(result, "zca-reg");
   if (!(source.zca_reg_fraction > 0)) throw Error("--zca-reg must be positive");
   return source;
+}
+
+std::vector<std::string> data_inputs(const DataSource& source) {
+  return {locate_dataset(source.dataset, source.dir, source.coarse).dir};
 }
 
 FeatureMapSpec feature_spec(const cxxopts::ParseResult& result) {

@@ -40,6 +40,8 @@ double finite_option(const cxxopts::ParseResult& result, const std::string& name
 FitOptions fit_options(const cxxopts::ParseResult& result, std::uint64_t seed);
 
 DataSource data_source(const cxxopts::ParseResult& result);
+// What a run reads, for the output folder to stay clear of: the dataset's folder.
+std::vector<std::string> data_inputs(const DataSource& source);
 FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);
 Dataset load(const DataSource& source);
 

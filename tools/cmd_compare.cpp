@@ -87,7 +87,8 @@ int run_compare(int argc, char** argv) {
   const bool quiet = result.count("quiet") > 0;
   const Progress progress = Progress::for_terminal(quiet);
   set_threads(result["threads"].as<int>());
-  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0);
+  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0,
+                      data_inputs(source));
 
   progress.status("loading " + source.dataset);
   const Dataset data = load(source);
@@ -217,8 +218,9 @@ int run_compare(int argc, char** argv) {
          "steps; test evaluation excluded from both"}}},
       {"rows", rows},
   };
-  write_json_file(out.path("compare.json"), report);
   write_plot_png(out.path("compare.png"), plot);
+  report["output"] = out.manifest("compare.json");
+  write_json_file(out.path("compare.json"), report);
   out.commit();
   std::cout << table.str();
   if (!quiet) std::printf("outputs: %s/{compare.json, compare.png}\n", out.final_dir().c_str());

@@ -63,7 +63,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
   set_threads(result["threads"].as<int>());
   // Checked before any work, so a refused output folder costs nothing.
   std::optional<StagedOutputDir> out;
-  if (comm.root()) out.emplace(result["out"].as<std::string>(), result.count("force") > 0);
+  if (comm.root())
+    out.emplace(result["out"].as<std::string>(), result.count("force") > 0, data_inputs(source));
 
   // The data: one process holds it in memory as before; with --stream the
   // passes read it from the files; several processes each hold (or read)
@@ -168,6 +169,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   report["timings_s"] = {{"load", t_load},       {"fit", t_fit},
                          {"distill", t_distill}, {"certify", t_certify},
                          {"write", t_write},     {"total", seconds_since(start)}};
+  report["output"] = out->manifest("report.json");
   write_json_file(out->path("report.json"), report);
   out->commit();
   progress.finish();

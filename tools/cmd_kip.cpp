@@ -170,7 +170,8 @@ int run_kip_command(int argc, char** argv) {
   const bool quiet = result.count("quiet") > 0;
   const Progress progress = Progress::for_terminal(quiet);
   set_threads(result["threads"].as<int>());
-  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0);
+  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0,
+                      data_inputs(source));
 
   progress.status("loading " + source.dataset);
   const Dataset data = load(source);
@@ -221,6 +222,7 @@ int run_kip_command(int argc, char** argv) {
                          {"kip", seconds_since(start) - t_load - seconds_since(write_start)},
                          {"write", seconds_since(write_start)},
                          {"total", seconds_since(start)}};
+  report["output"] = out.manifest("report.json");
   write_json_file(out.path("report.json"), report);
   out.commit();
   if (!quiet) {
@@ -270,7 +272,8 @@ int run_labelsolve(int argc, char** argv) {
   if (kip.batch == 0) throw Error("--batch must be at least 1");
   const arma::uword chunk = result["chunk"].as<unsigned>();
   if (chunk == 0) throw Error("--chunk must be at least 1");
-  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0);
+  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0,
+                      data_inputs(source));
 
   const Dataset data = load(source);
   const Kernel kernel = kernel_from_options(result, data.shape.size());
@@ -323,6 +326,7 @@ int run_labelsolve(int argc, char** argv) {
       {"result", {{"loss", loss}, {"test_acc", acc}, {"test_acc_one_hot_labels", acc_one_hot}}},
       {"timings_s", {{"total", seconds_since(start)}}},
   };
+  report["output"] = out.manifest("report.json");
   write_json_file(out.path("report.json"), report);
   out.commit();
   if (!quiet)
