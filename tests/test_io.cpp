@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(write_atomic_rejects_folder_name) {
   BOOST_TEST(msg == path + ": not a file name");
 }
 
-// Timing lives in tools/bench.sh; this checks the real file's content only.
+// Timing lives in bench/bench.sh; this checks the real file's content only.
 BOOST_AUTO_TEST_CASE(real_fashion_mnist_gunzip) {
   const std::string path = std::string(KRRDISTILL_FASHION_MNIST) + "/train-images-idx3-ubyte.gz";
   const Bytes bytes = krrdistill::read_file_bytes(path);

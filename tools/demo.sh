@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/tools/deps.sh"
 krrdistill_install_missing
-krrdistill_build "$root/build"
+KRRDISTILL_TARGETS=krrdistill_cli krrdistill_build "$root/build"
 out="$root/out/demo"
 "$root/build/krrdistill" distill --dataset fashion-mnist --ipc 10 --init real --out "$out" --force "$@"
 echo "picture: $out/grid.png (top: distilled images, one row per class; bottom: the real images they started from)"

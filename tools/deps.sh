@@ -30,12 +30,17 @@ krrdistill_install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# Configures (Release) and builds into $1 (default build/).
+# Configures (Release) and builds into $1 (default build/); further arguments
+# go to cmake's configure step. KRRDISTILL_TARGETS, when set, names the only
+# targets to build (demo.sh builds just the command line).
 krrdistill_build() {
   local root build
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   build="${1:-$root/build}"
   shift || true
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-  cmake --build "$build" -j"$(nproc)"
+  local targets=()
+  local t
+  for t in ${KRRDISTILL_TARGETS:-}; do targets+=(--target "$t"); done
+  cmake --build "$build" -j"$(nproc)" "${targets[@]}"
 }

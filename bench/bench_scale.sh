@@ -6,7 +6,7 @@
 # time per training image, and the peak RSS (/usr/bin/time %M): RSS must stay
 # flat (within 10% of 1x) and time grow linearly. The in-memory default is
 # shown beside it for contrast. The folder is removed afterwards.
-# Usage: tools/bench_scale.sh [runs] [copies...]   (defaults: 3; 1 4 16)
+# Usage: bench/bench_scale.sh [runs] [copies...]   (defaults: 3; 1 4 16)
 # KRRDISTILL_BUILD_DIR selects the build (default build/).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,7 +48,7 @@ printf '%-6s %-9s %9s %9s %12s %9s %9s %10s %10s\n' copies mode n_train wall_s u
 base_rss=""; base_per=""
 for c in "${copies[@]}"; do
   dir="$work/x$c"
-  "$build/make_scaled_idx" /usr/share/datasets/fashion-mnist "$dir" "$c"
+  "$build/bench/make_scaled_idx" /usr/share/datasets/fashion-mnist "$dir" "$c"
   n=$((60000 * c))
   for mode in stream memory; do
     flags=(--ipc 1 --init noise)

@@ -4,7 +4,7 @@
 # mpirun, --threads 1 per rank so that both use the same cores), median wall
 # time and per-rank peak RSS; then what limits a distributed run, rank 0's
 # p×p eigendecomposition, measured for p = 768, 1536, 3072.
-# Usage: tools/bench_mpi.sh [runs]   (default 5)
+# Usage: bench/bench_mpi.sh [runs]   (default 5)
 # Builds build/ and build-mpi/ (-DKRRDISTILL_MPI=ON) when needed;
 # KRRDISTILL_BUILD_DIR and KRRDISTILL_MPI_BUILD_DIR select other folders.
 set -euo pipefail
@@ -63,4 +63,4 @@ bench "rff" 1 --model rff --ipc 1 --init noise
 bench "rff" 2 --model rff --ipc 1 --init noise
 echo
 echo "rank 0's eigendecomposition (eig_sym 'dc', one OpenBLAS thread as in distill); model MB = G, V and LAPACK's workspace"
-"$build/bench_eig" 768 1536 3072 --runs 3
+"$build/bench/bench_eig" 768 1536 3072 --runs 3

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: medians of several runs of the real Fashion-MNIST jobs, per
 # phase, with peak RSS, and the Gram product's GFLOP/s next to a plain DGEMM.
-# Usage: tools/bench.sh [runs]   (default 5)
+# Usage: bench/bench.sh [runs]   (default 5)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/tools/deps.sh"
@@ -63,4 +63,4 @@ echo
 kip_bench "kip linear ipc10 b5000"
 kip_bench "kip ntk-1 ipc10 b5000" --model ntk --depth 1
 echo
-"$root/build/bench_gram" 784 60000 "$runs"
+"$root/build/bench/bench_gram" 784 60000 "$runs"

@@ -1,4 +1,4 @@
-// Larger IDX datasets for tools/bench_scale.sh: the training set of an IDX
+// Larger IDX datasets for bench/bench_scale.sh: the training set of an IDX
 // folder repeated C times, copy c perturbed deterministically (mirrored when
 // c is odd, rows shifted cyclically by (c/2) mod 4, brighter by 16 when
 // c >= 8), labels kept; the test set copied as it is. Plain (uncompressed)
