@@ -28,11 +28,11 @@ const std::vector<std::string> kReportFiles = {"report.json", "compare.json"};
 
 namespace {
 
-// What the signal handler sees. A signal may arrive on any thread at any
-// point, so the handler only reads these lock-free atomics and the paths,
-// which are written before the state says they are valid.
+// What a signal handler sees through clean_up_for_signal. A signal may arrive
+// on any thread at any point, so only these lock-free atomics and the paths
+// are read, and the paths are written before the state says they are valid.
 enum State : int {
-  kIdle = 0,        // nothing held: default action (the process just dies)
+  kIdle = 0,        // nothing held: the process may just die
   kArmed = 1,       // remove the staging folder and the lock file, then die
   kCommitting = 2,  // renames in progress: defer the signal until they are done
 };
@@ -42,9 +42,7 @@ static_assert(std::atomic<int>::is_always_lock_free, "signal handlers need lock-
 char g_staging[4096] = {0};
 char g_lock[4096] = {0};
 
-const int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
-struct sigaction g_previous[3];
-bool g_installed = false;
+bool g_in_use = false;  // one output folder at a time: the state above is global
 
 // A report is kilobytes; the bound keeps a gzip bomb named report.json from
 // filling memory while --force looks at it.
@@ -76,66 +74,6 @@ void remove_flat_folder(const char* dir) {
     ::close(fd);
     if (::rmdir(dir) == 0 || errno == ENOENT) return;
   }
-}
-
-void die_by(int signal_number) {
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  ::sigaction(signal_number, &dfl, nullptr);
-  sigset_t unblock;
-  sigemptyset(&unblock);
-  sigaddset(&unblock, signal_number);
-  ::pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
-  ::raise(signal_number);
-}
-
-extern "C" void on_signal(int signal_number) {
-  const int saved_errno = errno;
-  int state = g_state.load();
-  for (;;) {
-    if (state == kCommitting) {
-      // During commit() the old or the new result must end up whole under
-      // the final name: commit() re-raises the signal when done.
-      g_deferred_signal.store(signal_number);
-      errno = saved_errno;
-      return;
-    }
-    // Claim the cleanup (commit() cannot start once it is claimed).
-    if (state == kArmed && !g_state.compare_exchange_strong(state, kIdle)) continue;
-    break;
-  }
-  if (state == kArmed) {
-    remove_flat_folder(g_staging);
-    ::unlink(g_lock);
-  }
-  die_by(signal_number);
-  errno = saved_errno;
-}
-
-void install_handlers() {
-  if (g_installed) throw Error("one output folder at a time");
-  struct sigaction action;
-  std::memset(&action, 0, sizeof action);
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  // Block the other termination signals while one is handled.
-  for (int s : kSignals) sigaddset(&action.sa_mask, s);
-  action.sa_flags = SA_RESTART;
-  for (int i = 0; i < 3; ++i) {
-    ::sigaction(kSignals[i], nullptr, &g_previous[i]);
-    // A signal ignored by whoever started us (nohup, a background job) stays
-    // ignored, as shells do it.
-    if (g_previous[i].sa_handler != SIG_IGN) ::sigaction(kSignals[i], &action, nullptr);
-  }
-  g_installed = true;
-}
-
-void restore_handlers() {
-  if (!g_installed) return;
-  for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_previous[i], nullptr);
-  g_installed = false;
 }
 
 void copy_path(char (&into)[4096], const std::string& path) {
@@ -350,6 +288,7 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
                                  const std::vector<std::string>& inputs)
     : final_dir_(std::move(final_dir)), force_(force) {
   if (final_dir_.empty()) throw Error("--out must not be empty");
+  if (g_in_use) throw Error("one output folder at a time");
   fs::path abs = fs::absolute(final_dir_).lexically_normal();
   if (!abs.has_filename()) abs = abs.parent_path();  // a trailing slash
   const std::string name = abs.filename().string();
@@ -385,19 +324,13 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
   // Armed from here: a signal removes the staging folder and the lock file.
   copy_path(g_staging, staging_dir_);
   copy_path(g_lock, lock_path_);
-  try {
-    install_handlers();
-  } catch (...) {
-    ::unlink(lock_path_.c_str());
-    ::close(lock_fd_);
-    throw;
-  }
+  g_in_use = true;
   g_state.store(kArmed);
   try {
     remove_leftovers(parent, name);
   } catch (...) {
     g_state.store(kIdle);
-    restore_handlers();
+    g_in_use = false;
     ::unlink(lock_path_.c_str());
     ::close(lock_fd_);
     throw;
@@ -414,7 +347,7 @@ StagedOutputDir::~StagedOutputDir() {
     ::close(lock_fd_);
   }
   g_state.store(kIdle);
-  restore_handlers();
+  g_in_use = false;
 }
 
 std::string StagedOutputDir::path(const std::string& file_name) {
@@ -517,10 +450,30 @@ void StagedOutputDir::commit() {
       remove_flat_folder(g_staging);
       ::unlink(g_lock);
     }
-    die_by(deferred);
+    // The program's handler deferred it (clean_up_for_signal): deliver it now.
+    ::raise(deferred);
   }
   if (!problem.empty()) throw Error(problem);
-  restore_handlers();
+}
+
+bool clean_up_for_signal(int signal_number) noexcept {
+  int state = g_state.load();
+  for (;;) {
+    if (state == kCommitting) {
+      // During commit() the old or the new result must end up whole under
+      // the final name: commit() raises the signal again when done.
+      g_deferred_signal.store(signal_number);
+      return false;
+    }
+    // Claim the cleanup (commit() cannot start once it is claimed).
+    if (state == kArmed && !g_state.compare_exchange_strong(state, kIdle)) continue;
+    break;
+  }
+  if (state == kArmed) {
+    remove_flat_folder(g_staging);
+    ::unlink(g_lock);
+  }
+  return true;
 }
 
 }  // namespace krrdistill

@@ -1,4 +1,5 @@
-// Outputs are atomic (src/output_dir.cpp): `krrdistill distill` on the real
+// Outputs are atomic (src/output_dir.cpp, with the command line's signal
+// handlers of tools/signals.cpp): `krrdistill distill` on the real
 // Fashion-MNIST, interrupted by SIGINT or SIGTERM early (while loading) and
 // late (while the files are being written), leaves no partial file and no
 // staging folder, and an existing --out folder stays as it was (or, when the
@@ -24,6 +25,7 @@
 #include "fixtures.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/output_dir.hpp"
+#include "signals.hpp"
 
 using namespace fixtures;
 namespace bdata = boost::unit_test::data;
@@ -249,12 +251,16 @@ BOOST_AUTO_TEST_CASE(existing_folder_replaced_only_with_force) {
 
 namespace {
 
-// Runs body in a child process and returns its wait status.
+// Runs body in a child process with the command line's signal handlers
+// (installed after ignored_signal, if any, is set to SIG_IGN, as by nohup),
+// and returns its wait status.
 template <typename Body>
-int in_child(Body body) {
+int in_child(Body body, int ignored_signal = 0) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (int s : {SIGINT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
+    if (ignored_signal != 0) ::signal(ignored_signal, SIG_IGN);
+    krrdistill::cli::install_termination_handlers();
     body();
     ::_exit(0);
   }
@@ -287,13 +293,14 @@ BOOST_AUTO_TEST_CASE(ignored_signals_stay_ignored) {
   // As under nohup: SIGHUP was ignored before, so it must not end the run.
   TempDir scratch("signals");
   const std::string out = scratch.file("out");
-  const int status = in_child([&] {
-    ::signal(SIGHUP, SIG_IGN);
-    krrdistill::StagedOutputDir dir(out, false);
-    stage(dir, "a.txt");
-    ::raise(SIGHUP);
-    dir.commit();
-  });
+  const int status = in_child(
+      [&] {
+        krrdistill::StagedOutputDir dir(out, false);
+        stage(dir, "a.txt");
+        ::raise(SIGHUP);
+        dir.commit();
+      },
+      SIGHUP);
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
   BOOST_TEST(fs::exists(out + "/a.txt"));

@@ -9,6 +9,7 @@
 
 #include "cli_common.hpp"
 #include "krrdistill/error.hpp"
+#include "signals.hpp"
 
 using namespace krrdistill;
 using namespace krrdistill::cli;
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
+  install_termination_handlers();
   try {
     // The command's own options follow it; cxxopts sees "krrdistill <command> ...".
     if (command == "distill") return run_distill(argc - 1, argv + 1);

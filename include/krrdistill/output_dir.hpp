@@ -4,6 +4,9 @@
 // renameat2 (RENAME_NOREPLACE, or RENAME_EXCHANGE for --force, so that the
 // final name never goes missing). A lock file beside the folder lets one run
 // at a time write it; leftovers of killed runs are removed by the next one.
+// The library installs no signal handler: a program that wants an interrupted
+// run to leave nothing calls clean_up_for_signal from its own (the
+// krrdistill command line does, tools/signals.cpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,6 +15,7 @@
 
 namespace krrdistill {
 
+// One at a time in a process (the signal cleanup above knows one folder).
 class StagedOutputDir {
  public:
   // Checks, before any work, and throws Error when one fails:
@@ -55,6 +59,13 @@ class StagedOutputDir {
   bool created_ = false;
   bool committed_ = false;
 };
+
+// For a program's handler of a termination signal; async-signal-safe. Removes
+// the staging folder and the lock of the output being written, if any, and
+// returns true: the handler then lets the signal end the process. Returns
+// false while commit() moves folders: the handler returns at once, and
+// commit() raises the signal again once the final name holds a whole result.
+bool clean_up_for_signal(int signal_number) noexcept;
 
 // The report files an output folder of krrdistill may hold (distill, kip,
 // labelsolve: report.json; compare: compare.json).
