@@ -8,6 +8,8 @@
 #include <armadillo>
 #include <string>
 
+#include "krrdistill/compensated_sum.hpp"
+
 namespace krrdistill {
 
 struct Communicator {
@@ -60,23 +62,6 @@ struct Range {
 // processes, and so is its contribution to the statistics.
 Range shard_range(arma::uword n, const Communicator& comm, arma::uword block = 1);
 
-// A sum of matrices kept in double-double precision: entry i is the pair
-// (high, low) in column i of pairs. Its rounded value does not depend on the
-// order in which the terms were added (up to an error near 1e-32 relative),
-// so G and B summed over chunks and processes come out the same, bit for
-// bit, whatever the number of processes (DESIGN §2).
-struct CompensatedSum {
-  arma::mat pairs;  // 2×(rows·cols)
-  arma::uword n_rows = 0;
-  arma::uword n_cols = 0;
-};
-
-CompensatedSum compensated_zeros(arma::uword rows, arma::uword cols);
-// Adds terms (rows×cols) entry by entry, the rounding error of each addition
-// carried in the low part (TwoSum).
-void add(CompensatedSum& sum, const arma::mat& terms);
-// high + low, rounded once.
-arma::mat value(const CompensatedSum& sum);
 // Double-double addition across processes.
 void allreduce_sum(const Communicator& comm, CompensatedSum& sum);
 
