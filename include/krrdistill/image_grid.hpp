@@ -4,7 +4,7 @@
 #include <armadillo>
 #include <string>
 
-#include "krrdistill/data.hpp"
+#include "krrdistill/image.hpp"
 
 namespace krrdistill {
 

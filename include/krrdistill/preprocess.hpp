@@ -5,7 +5,7 @@
 
 #include <armadillo>
 
-#include "krrdistill/data.hpp"
+#include "krrdistill/image.hpp"
 
 namespace krrdistill {
 
