@@ -130,7 +130,9 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
 nlohmann::json model_json(const Model& model, const FeatureMapSpec& spec) {
   nlohmann::json grid = nlohmann::json::array();
   for (std::size_t i = 0; i < model.sweep.lambdas.size(); ++i)
-    grid.push_back({{"lambda", model.sweep.lambdas[i]}, {"val_acc", model.sweep.val_accuracy[i]}});
+    grid.push_back({{"lambda", model.sweep.lambdas[i]},
+                    {"val_acc", model.sweep.val_accuracy[i]},
+                    {"val_sq_error", model.sweep.val_sq_error[i]}});
   nlohmann::json j = {
       {"kind", kind_name(model.map)},
       {"p", feature_dim(model.map)},
