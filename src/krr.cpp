@@ -116,6 +116,13 @@ std::vector<double> default_lambda_grid() {
   return grid;
 }
 
+double round_sq_error(double value) {
+  if (!std::isfinite(value) || value == 0) return value;
+  int exponent = 0;
+  const double mantissa = std::frexp(value, &exponent);  // in [0.5, 1)
+  return std::ldexp(std::nearbyint(std::ldexp(mantissa, 32)), exponent - 32);
+}
+
 void choose_lambda(LambdaSweep& sweep) {
   if (sweep.lambdas.empty() || sweep.val_accuracy.size() != sweep.lambdas.size() ||
       sweep.val_sq_error.size() != sweep.lambdas.size())
@@ -147,7 +154,7 @@ LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
     const arma::urowvec predicted = arma::index_max(scores, 0);
     sweep.val_accuracy.push_back(double(arma::accu(predicted.t() == val_labels)) /
                                  double(val_labels.n_elem));
-    sweep.val_sq_error.push_back(arma::accu(arma::square(scores - Y_val)));
+    sweep.val_sq_error.push_back(round_sq_error(arma::accu(arma::square(scores - Y_val))));
   }
   choose_lambda(sweep);
   return sweep;

@@ -218,7 +218,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
     model.sweep.lambdas = options.lambda_grid;
     for (arma::uword i = 0; i < grid; ++i) {
       model.sweep.val_accuracy.push_back(double(correct[i]) / double(val_index.n_elem));
-      model.sweep.val_sq_error.push_back(sq_total[i]);
+      model.sweep.val_sq_error.push_back(round_sq_error(sq_total[i]));
     }
     choose_lambda(model.sweep);  // DESIGN §2: accuracy, then squared error, then the larger λ
     model.lambda = model.sweep.best_lambda;

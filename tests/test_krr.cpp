@@ -91,6 +91,7 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
     const double err = arma::accu(arma::square(W * val.Phi - Y_val));
     BOOST_TEST(sweep.val_accuracy[i] == acc);
     BOOST_TEST(sweep.val_sq_error[i] == err, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(sweep.val_sq_error[i] == round_sq_error(sweep.val_sq_error[i]));
     // DESIGN §2: accuracy, then the smaller squared error, then the larger λ.
     if (acc > sweep.val_accuracy[best] ||
         (acc == sweep.val_accuracy[best] && sweep.val_sq_error[i] < sweep.val_sq_error[best]))
@@ -101,6 +102,15 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   std::vector<double> reversed(grid.rbegin(), grid.rend());
   BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda ==
              grid[best]);
+}
+
+BOOST_AUTO_TEST_CASE(squared_errors_are_rounded_to_32_bits) {
+  BOOST_TEST(round_sq_error(1050.944370) == 1050.944370, boost::test_tools::tolerance(3e-10));
+  // A last-bit difference disappears.
+  const double x = 1050.9443701234567;
+  BOOST_TEST(round_sq_error(x) == round_sq_error(std::nextafter(x, 2000.0)));
+  BOOST_TEST(round_sq_error(0.0) == 0.0);
+  BOOST_TEST(round_sq_error(0.75) == 0.75);  // exact in 32 bits
 }
 
 BOOST_AUTO_TEST_CASE(lambda_choice_breaks_ties_by_squared_error_then_larger_lambda) {

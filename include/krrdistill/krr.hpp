@@ -56,6 +56,13 @@ struct LambdaSweep {
   double best_lambda = 0.0;
 };
 
+// A validation squared error rounded to 32 significant bits (about 2e-10
+// relative). The validation features are formed in chunks that differ
+// between in-memory, streamed and multi-process runs, which moves their last
+// bits; the rounded sum is then the same in all of them (short of a value
+// falling on a rounding boundary, as for an argmax tie), and so is the choice.
+double round_sq_error(double value);
+
 // DESIGN §2's choice: the best validation accuracy; ties to the smaller
 // validation squared error, then to the larger λ (the better-conditioned
 // G + λI: accuracy is often flat over decades of λ). Sets best_lambda.
