@@ -194,6 +194,8 @@ BOOST_AUTO_TEST_CASE(memory_estimate_refuses_what_cannot_fit) {
     c.expect_refusal(command, "--ipc 1", what + " needs about ");
     c.expect_refusal(command, "--ipc 1", " of memory is available");
   }
+  // G and B: six p×(p + k) doubles, p = d = 786432.
+  c.expect_refusal("distill", "--ipc 1", "distillation needs about 29.7 TB (G and B 29.7 TB)");
 }
 
 BOOST_AUTO_TEST_CASE(memory_check_against_a_given_availability) {

@@ -102,7 +102,8 @@ int run_compare(int argc, char** argv) {
   // The runs follow one another: the fit's G and B, then the largest ipc's
   // analytic set and KIP's support and kernels.
   const arma::uword m = k * *std::max_element(ipcs.begin(), ipcs.end());
-  std::vector<MemoryItem> need = analytic_memory(spec, d, k, m, fit.chunk, 0.0);
+  std::vector<MemoryItem> need = analytic_memory(
+      spec, d, k, m, std::min<arma::uword>(fit.chunk, data.train.labels.n_elem), 0.0);
   for (const MemoryItem& item :
        kip_memory(d, output_dim(spec, d), k, m,
                   std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))

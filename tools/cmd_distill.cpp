@@ -1,5 +1,6 @@
 // krrdistill distill: DESIGN §2–§3 end to end, with the certificate; on one
 // process or, built with MPI, on the processes of mpirun (distributed.hpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -100,7 +101,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
   const arma::uword d = data.shape.size(), p = output_dim(spec, d);
   check_feature_sizes(spec, d);
   const std::vector<MemoryItem> need =
-      analytic_memory(spec, d, data.num_classes, data.num_classes * analytic.ipc, fit.chunk, 0.0);
+      analytic_memory(spec, d, data.num_classes, data.num_classes * analytic.ipc,
+                      std::min<arma::uword>(fit.chunk, data.train.size()), 0.0);
   check_memory("distillation", need);
   // A nonlinear map costs a large GEMM per pass; keep this process's
   // training features for the certificate when they fit the budget and the
