@@ -101,6 +101,13 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
   DistilledSet out;
   out.lambda_s_requested = options.lambda_s;
   arma::mat Ys = distilled_one_hot(k, options.ipc);
+  // One rule for every init: λs <= 1/(4 s_max²) of D = Ys⁺W with the one-hot
+  // labels, which is ipc/(4‖W‖₂²) and does not depend on λs. With real
+  // starting images the learned labels grow with λs and shrink D, so a bound
+  // on their own D alone would let any λs through, up to overflow.
+  double lambda_s = options.lambda_s;
+  const double w_norm = arma::norm(W, 2);
+  if (w_norm > 0) lambda_s = std::min(lambda_s, double(options.ipc) / (4.0 * w_norm * w_norm));
 
   // Step 1: D (m×p) with Ys D = W, D = Ys⁺W + (I − Ys⁺Ys) Z.
   arma::mat Z;
@@ -118,10 +125,10 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
     V = V.cols(kept);
     s = s.elem(kept);
     arma::mat pinv0 = V;  // becomes Phi0⁺_λs (m×p)
-    pinv0.each_row() %= (s / (arma::square(s) + options.lambda_s)).t();
+    pinv0.each_row() %= (s / (arma::square(s) + lambda_s)).t();
     pinv0 = pinv0 * U.t();
     arma::mat WU = W * U;
-    WU.each_row() %= ((arma::square(s) + options.lambda_s) / s).t();
+    WU.each_row() %= ((arma::square(s) + lambda_s) / s).t();
     const arma::mat learned = WU * V.t();
     if (full_row_rank(label_svd(learned), k)) {
       Ys = learned;
@@ -147,7 +154,6 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
   if (!arma::svd_econ(left, s, right, D, "both", "dc")) throw Error("SVD of D failed");
   const double s_max = s.max();
   const double tol = double(std::max(p, m)) * std::numeric_limits<double>::epsilon() * s_max;
-  double lambda_s = options.lambda_s;
   const double lambda_bound = 1.0 / (4.0 * s_max * s_max);
   if (lambda_s > lambda_bound) lambda_s = lambda_bound;  // real σ needs λs <= 1/(4 s_max²)
   out.lambda_s_clamped = lambda_s;

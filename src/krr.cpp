@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "krrdistill/data.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
 
@@ -115,29 +116,47 @@ std::vector<double> default_lambda_grid() {
   return grid;
 }
 
+double round_sq_error(double value) {
+  if (!std::isfinite(value) || value == 0) return value;
+  int exponent = 0;
+  const double mantissa = std::frexp(value, &exponent);  // in [0.5, 1)
+  return std::ldexp(std::nearbyint(std::ldexp(mantissa, 32)), exponent - 32);
+}
+
+void choose_lambda(LambdaSweep& sweep) {
+  if (sweep.lambdas.empty() || sweep.val_accuracy.size() != sweep.lambdas.size() ||
+      sweep.val_sq_error.size() != sweep.lambdas.size())
+    throw Error("lambda sweep: scores do not match the grid");
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < sweep.lambdas.size(); ++i) {
+    const double acc = sweep.val_accuracy[i], best_acc = sweep.val_accuracy[best];
+    const double err = sweep.val_sq_error[i], best_err = sweep.val_sq_error[best];
+    if (acc > best_acc ||
+        (acc == best_acc &&
+         (err < best_err || (err == best_err && sweep.lambdas[i] > sweep.lambdas[best]))))
+      best = i;
+  }
+  sweep.best_lambda = sweep.lambdas[best];
+}
+
 LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
                          const arma::uvec& val_labels, const std::vector<double>& lambdas) {
   if (Phi_val.n_cols == 0) throw Error("empty validation split");
   LambdaSweep sweep;
   sweep.lambdas = lambdas;
   const arma::mat projected = train_path.V.t() * Phi_val;  // Vᵀ Phi_val, formed once
+  const arma::mat Y_val = one_hot(val_labels, train_path.C.n_rows);
   for (double lambda : lambdas) {
     if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
     arma::mat CS = train_path.C;
     CS.each_row() /= (train_path.g + lambda).t();
-    const arma::urowvec predicted = arma::index_max(CS * projected, 0);
+    const arma::mat scores = CS * projected;
+    const arma::urowvec predicted = arma::index_max(scores, 0);
     sweep.val_accuracy.push_back(double(arma::accu(predicted.t() == val_labels)) /
                                  double(val_labels.n_elem));
+    sweep.val_sq_error.push_back(round_sq_error(arma::accu(arma::square(scores - Y_val))));
   }
-  // Best validation accuracy, ties to the smaller λ.
-  double best_acc = -1;
-  for (std::size_t i = 0; i < lambdas.size(); ++i) {
-    const double acc = sweep.val_accuracy[i];
-    if (acc > best_acc || (acc == best_acc && lambdas[i] < sweep.best_lambda)) {
-      best_acc = acc;
-      sweep.best_lambda = lambdas[i];
-    }
-  }
+  choose_lambda(sweep);
   return sweep;
 }
 

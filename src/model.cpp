@@ -180,7 +180,13 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
       CS.each_row() /= (path.g + lambda).t();
       scaled.push_back(std::move(CS));
     }
-    arma::uvec correct(options.lambda_grid.size(), arma::fill::zeros);
+    const arma::uword grid = options.lambda_grid.size();
+    arma::uvec correct(grid, arma::fill::zeros);
+    // Squared errors per sample, each added on its own to a compensated sum:
+    // the total is then the same bits however the samples are grouped into
+    // chunks and processes.
+    CompensatedSum sq_error = compensated_zeros(grid, 1);
+    arma::mat sample_errors(grid, 1);
     // Validation chunks a quarter of the pass's: their inputs, features and
     // projections stay below the pass's footprint, so the peak memory does
     // not depend on how many validation samples there are.
@@ -193,23 +199,28 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                                     : features_of(model.pre, model.map, reader, rows);
       const arma::mat projected = multiply_transposed(path.V, Phi_val);
       const arma::uvec truth = labels_of(train, rows);
+      arma::mat errors(grid, rows.n_elem);  // ‖W(λ) φ − y‖² per λ and sample
       for (std::size_t i = 0; i < scaled.size(); ++i) {
-        const arma::urowvec predicted = arma::index_max(scaled[i] * projected, 0);
+        arma::mat scores = scaled[i] * projected;
+        const arma::urowvec predicted = arma::index_max(scores, 0);
         correct[i] += arma::accu(predicted.t() == truth);
+        for (arma::uword j = 0; j < truth.n_elem; ++j) scores(truth[j], j) -= 1.0;  // one-hot Y
+        errors.row(i) = arma::sum(arma::square(scores), 0);
+      }
+      for (arma::uword j = 0; j < errors.n_cols; ++j) {
+        sample_errors.col(0) = errors.col(j);
+        add(sq_error, sample_errors);
       }
     }
     allreduce_sum(comm, correct);
-    // Best validation accuracy, ties to the smaller λ.
+    allreduce_sum(comm, sq_error);
+    const arma::mat sq_total = value(sq_error);
     model.sweep.lambdas = options.lambda_grid;
-    double best = -1;
-    for (std::size_t i = 0; i < options.lambda_grid.size(); ++i) {
-      const double acc = double(correct[i]) / double(val_index.n_elem);
-      model.sweep.val_accuracy.push_back(acc);
-      if (acc > best || (acc == best && options.lambda_grid[i] < model.sweep.best_lambda)) {
-        best = acc;
-        model.sweep.best_lambda = options.lambda_grid[i];
-      }
+    for (arma::uword i = 0; i < grid; ++i) {
+      model.sweep.val_accuracy.push_back(double(correct[i]) / double(val_index.n_elem));
+      model.sweep.val_sq_error.push_back(round_sq_error(sq_total[i]));
     }
+    choose_lambda(model.sweep);  // DESIGN §2: accuracy, then squared error, then the larger λ
     model.lambda = model.sweep.best_lambda;
   }
   if (comm.root()) model.W = fit_primal(full, model.lambda);

@@ -7,13 +7,11 @@
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
+#include "krrdistill/limits.hpp"
 
 namespace krrdistill {
 
 namespace {
-
-// Sanity bound for an FCNN read from a report: each layer is a d×d matrix.
-constexpr std::uint64_t kMaxReportLayers = 1000;
 
 nlohmann::json vec_json(const arma::vec& v) {
   return arma::conv_to<std::vector<double>>::from(v);
@@ -130,7 +128,9 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
 nlohmann::json model_json(const Model& model, const FeatureMapSpec& spec) {
   nlohmann::json grid = nlohmann::json::array();
   for (std::size_t i = 0; i < model.sweep.lambdas.size(); ++i)
-    grid.push_back({{"lambda", model.sweep.lambdas[i]}, {"val_acc", model.sweep.val_accuracy[i]}});
+    grid.push_back({{"lambda", model.sweep.lambdas[i]},
+                    {"val_acc", model.sweep.val_accuracy[i]},
+                    {"val_sq_error", model.sweep.val_sq_error[i]}});
   nlohmann::json j = {
       {"kind", kind_name(model.map)},
       {"p", feature_dim(model.map)},
@@ -209,8 +209,9 @@ FeatureMapSpec feature_spec_from_json(const nlohmann::json& report, const std::s
     spec.layers = unsigned_field(model, "layers", "model", path);
     spec.width = unsigned_field(model, "width", "model", path);
     spec.slope = finite_field(model, "slope", "model", path);
-    if (spec.layers == 0 || spec.layers > kMaxReportLayers)
-      wrong("layers", "model", path, "must be between 1 and " + std::to_string(kMaxReportLayers));
+    // The range of --layers (limits.hpp): each layer is a width×d matrix.
+    if (spec.layers == 0 || spec.layers > kMaxLayers)
+      wrong("layers", "model", path, "must be between 1 and " + std::to_string(kMaxLayers));
     if (spec.width == 0) wrong("width", "model", path, "must be at least 1");
     if (!(spec.slope > 0)) wrong("slope", "model", path, "must be positive");
   } else if (spec.kind != "linear") {
@@ -267,11 +268,11 @@ void check_report_matches(const EvalReport& report, const Dataset& data, const s
 
 nlohmann::json read_json_file(const std::string& path) {
   // read_file_bytes names missing files and folders given as files. A report
-  // is kilobytes: the bound only stops a gzip file from expanding without end.
-  const std::size_t kMaxBytes = std::size_t(1) << 30;
+  // is kilobytes to a few MB: the bound stops a gzip bomb early and cheaply.
+  const std::size_t kMaxBytes = std::size_t(64) << 20;
   bool longer = false;
   const std::vector<unsigned char> bytes = read_file_bytes(path, kMaxBytes, &longer);
-  if (longer) throw Error(path + ": more than 1 GiB once gunzipped, not a report");
+  if (longer) throw Error(path + ": more than 64 MiB once gunzipped, not a report");
   try {
     return nlohmann::json::parse(bytes.begin(), bytes.end());
   } catch (const nlohmann::json::exception& e) {

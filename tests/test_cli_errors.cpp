@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(image_label_count_mismatch) {
 
 BOOST_AUTO_TEST_CASE(ipc_larger_than_a_class) {
   Case c;
-  c.expect_refusal("--ipc 51 --init real", "--ipc 51");
+  c.expect_refusal("--ipc 51 --init real", "--ipc must be between 1 and 50");
 }
 
 BOOST_AUTO_TEST_CASE(impossible_options) {

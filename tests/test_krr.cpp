@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "krrdistill/data.hpp"
+#include "krrdistill/error.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/random.hpp"
 
@@ -81,21 +82,56 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(grid.front() == 1e-6, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(grid.back() == std::pow(10.0, 5.5), boost::test_tools::tolerance(1e-12));
   const LambdaSweep sweep = sweep_lambda(ridge_path(stats), val.Phi, val.labels, grid);
-  double best = -1, best_lambda = 0;
+  const arma::mat Y_val = one_hot(val.labels, 3);
+  std::size_t best = 0;
   for (std::size_t i = 0; i < grid.size(); ++i) {
-    const arma::uvec pred = predict_classes(fit_primal(stats, grid[i]), val.Phi);
+    const arma::mat W = fit_primal(stats, grid[i]);
+    const arma::uvec pred = predict_classes(W, val.Phi);
     const double acc = double(arma::accu(pred == val.labels)) / 30.0;
+    const double err = arma::accu(arma::square(W * val.Phi - Y_val));
     BOOST_TEST(sweep.val_accuracy[i] == acc);
-    if (acc > best) {
-      best = acc;
-      best_lambda = grid[i];
-    }
+    BOOST_TEST(sweep.val_sq_error[i] == err, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(sweep.val_sq_error[i] == round_sq_error(sweep.val_sq_error[i]));
+    // DESIGN §2: accuracy, then the smaller squared error, then the larger λ.
+    if (acc > sweep.val_accuracy[best] ||
+        (acc == sweep.val_accuracy[best] && sweep.val_sq_error[i] < sweep.val_sq_error[best]))
+      best = i;
   }
-  BOOST_TEST(sweep.best_lambda == best_lambda);
-  // A reversed grid must pick the same (smallest) λ among ties.
+  BOOST_TEST(sweep.best_lambda == grid[best]);
+  // A reversed grid picks the same λ.
   std::vector<double> reversed(grid.rbegin(), grid.rend());
   BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda ==
-             best_lambda);
+             grid[best]);
+}
+
+BOOST_AUTO_TEST_CASE(squared_errors_are_rounded_to_32_bits) {
+  BOOST_TEST(round_sq_error(1050.944370) == 1050.944370, boost::test_tools::tolerance(3e-10));
+  // A last-bit difference disappears.
+  const double x = 1050.9443701234567;
+  BOOST_TEST(round_sq_error(x) == round_sq_error(std::nextafter(x, 2000.0)));
+  BOOST_TEST(round_sq_error(0.0) == 0.0);
+  BOOST_TEST(round_sq_error(0.75) == 0.75);  // exact in 32 bits
+}
+
+BOOST_AUTO_TEST_CASE(lambda_choice_breaks_ties_by_squared_error_then_larger_lambda) {
+  LambdaSweep sweep;
+  sweep.lambdas = {1e-6, 1e-3, 1.0, 1e3};
+  // Flat accuracy over the first three; the squared error decides.
+  sweep.val_accuracy = {0.9, 0.9, 0.9, 0.8};
+  sweep.val_sq_error = {5.0, 4.0, 4.5, 1.0};
+  choose_lambda(sweep);
+  BOOST_TEST(sweep.best_lambda == 1e-3);
+  // Equal errors too: the larger λ (the better-conditioned G + λI).
+  sweep.val_sq_error = {4.0, 4.0, 4.0, 1.0};
+  choose_lambda(sweep);
+  BOOST_TEST(sweep.best_lambda == 1.0);
+  // Accuracy first, whatever the error.
+  sweep.val_accuracy = {0.9, 0.9, 0.9, 0.95};
+  sweep.val_sq_error = {1.0, 1.0, 1.0, 9.0};
+  choose_lambda(sweep);
+  BOOST_TEST(sweep.best_lambda == 1e3);
+  sweep.val_sq_error.pop_back();
+  BOOST_CHECK_THROW(choose_lambda(sweep), Error);
 }
 
 BOOST_AUTO_TEST_CASE(predict_takes_argmax) {

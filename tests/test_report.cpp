@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(bad_reports_are_refused_with_the_file_named) {
       {"rff", [](json& j) { j["model"]["rff_sigma"] = 0; },
        "\"rff_sigma\" in model must be positive"},
       {"fcnn", [](json& j) { j["model"]["layers"] = 4000000000ull; },
-       "\"layers\" in model must be between 1 and 1000"},
+       "\"layers\" in model must be between 1 and 100"},
       {"fcnn", [](json& j) { j["model"]["width"] = 5; },
        "\"width\" in model is larger than the image size d = 4"},
       {"fcnn", [](json& j) { j["model"]["slope"] = -0.1; }, "\"slope\" in model must be positive"},

@@ -303,6 +303,11 @@ BOOST_AUTO_TEST_CASE(fit_and_certificate_streamed_equal_in_memory) {
       BOOST_TEST(memory.lambda == streamed.lambda);
       BOOST_TEST(memory.n_validation == 15u);
       BOOST_TEST(memory.sweep.val_accuracy == streamed.sweep.val_accuracy);
+      // The squared errors too, up to the rounding the different chunks bring.
+      BOOST_TEST_REQUIRE(memory.sweep.val_sq_error.size() == streamed.sweep.val_sq_error.size());
+      for (std::size_t i = 0; i < memory.sweep.val_sq_error.size(); ++i)
+        BOOST_TEST(memory.sweep.val_sq_error[i] == streamed.sweep.val_sq_error[i],
+                   boost::test_tools::tolerance(1e-9));
       BOOST_TEST(arma::norm(memory.W - streamed.W, "fro") <= 1e-10 * arma::norm(memory.W, "fro"));
 
       AnalyticOptions analytic;

@@ -10,6 +10,7 @@
 #include "krrdistill/features.hpp"
 #include "krrdistill/image_grid.hpp"
 #include "krrdistill/kip.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/preprocess.hpp"
@@ -44,6 +45,28 @@ DataSource data_source(const cxxopts::ParseResult& result);
 std::vector<std::string> data_inputs(const DataSource& source);
 FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);
 Dataset load(const DataSource& source);
+
+// KIP's large allocations for a support set of m images and a target batch.
+std::vector<MemoryItem> kip_memory(arma::uword d, arma::uword p, arma::uword k, arma::uword m,
+                                   arma::uword batch);
+
+// Training images per class, refused unless k >= 2 and every class occurs
+// (limits.hpp check_classes).
+arma::uvec checked_class_counts(const arma::uvec& train_labels, arma::uword k,
+                                const std::string& dataset);
+
+// --features and --width 1..d (0: d), before a map is sized from them: a
+// larger one is not surjective (DESIGN §3) and would only cost memory.
+void check_feature_sizes(const FeatureMapSpec& spec, arma::uword d);
+// The feature dimension p that spec gives on images of d values.
+arma::uword output_dim(const FeatureMapSpec& spec, arma::uword d);
+// The feature map's matrices (rff: A and b; fcnn: its layers).
+std::vector<MemoryItem> feature_map_memory(const FeatureMapSpec& spec, arma::uword d);
+// The large allocations of an analytic run beyond the data already held:
+// the map, G and B with their copies, the chunk buffers, the feature cache
+// (bytes) and the distilled set of m images.
+std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword d, arma::uword k,
+                                        arma::uword m, arma::uword chunk, double feature_cache);
 
 // Images in grid order: one row per class, ipc columns, from the distilled
 // column order (column j of class j mod k).

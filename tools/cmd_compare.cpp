@@ -13,6 +13,8 @@
 #include "krrdistill/certify.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/kip.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/plot.hpp"
@@ -31,7 +33,8 @@ std::vector<arma::uword> parse_ipc_list(const std::string& text) {
   while (std::getline(in, item, ',')) {
     char* end = nullptr;
     const unsigned long value = std::strtoul(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || value == 0 || value > 100000)
+    // The range (1..images of the smallest class) is checked once the data is read.
+    if (item.empty() || *end != '\0' || value == 0 || value > 0xffffffffUL)
       throw Error("--ipc must be a comma-separated list of positive integers, got '" + text + "'");
     list.push_back(value);
   }
@@ -61,8 +64,9 @@ int run_compare(int argc, char** argv) {
       "The analytic method and KIP on the same data, model and starting images");
   add_data_options(options);
   add_kip_options(options, "kip-steps");
-  options.add_options("compare")("ipc", "comma-separated images per class",
-                                 cxxopts::value<std::string>()->default_value("1,10"))(
+  options.add_options("compare")(
+      "ipc", "comma-separated images per class, each 1..(training images of the smallest class)",
+      cxxopts::value<std::string>()->default_value("1,10"))(
       "init", "noise or real (the same starting images for both methods)",
       cxxopts::value<std::string>()->default_value("real"))(
       "lambda-s", "ridge of the analytic distilled model",
@@ -92,8 +96,21 @@ int run_compare(int argc, char** argv) {
 
   progress.status("loading " + source.dataset);
   const Dataset data = load(source);
-  const arma::uword k = data.num_classes;
-  FeatureMap map = make_feature_map(spec, data.shape.size());
+  const arma::uword k = data.num_classes, d = data.shape.size();
+  const arma::uvec counts = checked_class_counts(data.train.labels, k, data.name);
+  for (arma::uword ipc : ipcs) check_ipc(ipc, counts);
+  check_feature_sizes(spec, d);
+  // The runs follow one another: the fit's G and B, then the largest ipc's
+  // analytic set and KIP's support and kernels.
+  const arma::uword m = k * *std::max_element(ipcs.begin(), ipcs.end());
+  std::vector<MemoryItem> need = analytic_memory(
+      spec, d, k, m, std::min<arma::uword>(fit.chunk, data.train.labels.n_elem), 0.0);
+  for (const MemoryItem& item :
+       kip_memory(d, output_dim(spec, d), k, m,
+                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
+    need.push_back(item);
+  check_memory("compare", need);
+  FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
   std::vector<arma::uvec> starts;  // the same real starting images for both methods
   for (arma::uword ipc : ipcs)

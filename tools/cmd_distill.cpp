@@ -1,5 +1,6 @@
 // krrdistill distill: DESIGN §2–§3 end to end, with the certificate; on one
 // process or, built with MPI, on the processes of mpirun (distributed.hpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +14,8 @@
 #include "krrdistill/certify.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/output_dir.hpp"
@@ -29,7 +32,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
   cxxopts::Options options("krrdistill distill",
                            "Exact one-shot distillation of KRR (Chen, Huang & Weng, NeurIPS 2024)");
   add_data_options(options);
-  options.add_options("distill")("ipc", "images per class",
+  options.add_options("distill")("ipc",
+                                 "images per class, 1..(training images of the smallest class)",
                                  cxxopts::value<unsigned>()->default_value("1"))(
       "init", "noise or real", cxxopts::value<std::string>()->default_value("real"))(
       "lambda-s", "ridge of the model refit on the distilled set",
@@ -53,7 +57,6 @@ int distill(int argc, char** argv, const Communicator& comm) {
   analytic.init = parse_init(result["init"].as<std::string>());
   analytic.lambda_s = finite_option(result, "lambda-s");
   analytic.seed = spec.seed;
-  if (analytic.ipc == 0) throw Error("--ipc must be at least 1");
   if (analytic.lambda_s < 0) throw Error("--lambda-s must be >= 0");
   const FitOptions fit = fit_options(result, spec.seed);
   const bool stream = result.count("stream") > 0;
@@ -91,24 +94,36 @@ int distill(int argc, char** argv, const Communicator& comm) {
   }
   const double t_load = seconds_since(start);
 
-  // Everything that can be refused is refused before the long work.
-  FeatureMap map = make_feature_map(spec, data.shape.size());
+  // Everything that can be refused is refused before the long work: the
+  // classes, --ipc, then the memory the run will need.
+  const arma::uvec train_labels = labels_of(data.train, 0, data.train.size());
+  const arma::uvec counts = checked_class_counts(train_labels, data.num_classes, data.name);
+  check_ipc(analytic.ipc, counts);
+  const arma::uword d = data.shape.size(), p = output_dim(spec, d);
+  check_feature_sizes(spec, d);
+  const std::vector<MemoryItem> need =
+      analytic_memory(spec, d, data.num_classes, data.num_classes * analytic.ipc,
+                      std::min<arma::uword>(fit.chunk, data.train.size()), 0.0);
+  check_memory("distillation", need);
+  // A nonlinear map costs a large GEMM per pass; keep this process's
+  // training features for the certificate when they fit the budget and the
+  // memory left (the linear map is free; without the cache they are
+  // recomputed). Not when streaming: memory stays O(p² + chunk·d).
+  const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
+  const double cache_bytes = double(p) * double(train_range.size()) * 8.0;
+  const double available = available_memory_bytes();
+  const bool cache = !stream && spec.kind != "linear" &&
+                     cache_bytes / 1e6 <= double(result["feature-cache-mb"].as<unsigned>()) &&
+                     (available <= 0 || total_bytes(need) + cache_bytes <= available);
+  FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
   arma::uvec start_index;
   if (analytic.init == Init::real)
-    start_index = choose_real_images(labels_of(data.train, 0, data.train.size()), data.num_classes,
-                                     analytic.ipc, analytic.seed);
+    start_index = choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
 
   Clock::time_point phase = Clock::now();
   progress.status("preprocessing");
   Preprocessor pre = fit_preprocessor(data, source.zca, source.zca_reg_fraction, fit.chunk, comm);
-  // A nonlinear map costs a large GEMM per pass; keep this process's
-  // training features for the certificate when they fit the budget (the
-  // linear map is free). Not when streaming: memory stays O(p² + chunk·d).
-  const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
-  const double cache_mb = double(feature_dim(map)) * double(train_range.size()) * 8.0 / 1e6;
-  const bool cache = !stream && !std::holds_alternative<LinearMap>(map) &&
-                     cache_mb <= double(result["feature-cache-mb"].as<unsigned>());
   arma::mat train_features;
   const Model model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
                                 cache ? &train_features : nullptr);
@@ -126,7 +141,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
   if (comm.root() && distilled.lambda_s_clamped != distilled.lambda_s_requested)
     std::fprintf(
         stderr,
-        "warning: --lambda-s %.6g clamped to %.6g (real sigma needs lambda_s <= 1/(4 s_max^2))\n",
+        "warning: --lambda-s %.6g clamped to %.6g (lambda_s <= ipc/(4 |W|_2^2), and real sigma "
+        "needs lambda_s <= 1/(4 s_max(D)^2))\n",
         distilled.lambda_s_requested, distilled.lambda_s_clamped);
 
   phase = Clock::now();
@@ -204,7 +220,7 @@ int run_distill(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     abort_all(comm, "out of memory");
   } catch (const std::exception& e) {
-    abort_all(comm, e.what());
+    abort_all(comm, error_text(e));
   }
 }
 

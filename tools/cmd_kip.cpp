@@ -1,5 +1,6 @@
 // krrdistill kip and krrdistill labelsolve: the iterative baseline (KIP,
 // Nguyen, Chen & Lee, ICLR 2021) and its closed-form labels (DESIGN §4).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,8 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/kip.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/output_dir.hpp"
@@ -38,6 +41,7 @@ void add_kernel_options(cxxopts::Options& options) {
 
 Kernel kernel_from_options(const cxxopts::ParseResult& result, arma::uword input_dim) {
   const FeatureMapSpec spec = feature_spec(result);
+  check_feature_sizes(spec, input_dim);
   if (is_feature_model(spec.kind))
     return make_kernel("feature", 1, 0.0, make_feature_map(spec, input_dim));
   const double bandwidth = finite_option(result, "rbf-bandwidth");
@@ -56,17 +60,17 @@ KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& st
   options.eval_every = result["eval-every"].as<unsigned>();
   options.labels = parse_label_mode(result["labels"].as<std::string>());
   options.seed = result["seed"].as<std::uint64_t>();
-  if (options.steps == 0) throw Error("--" + steps_option + " must be at least 1");
+  check_kip_steps(options.steps, steps_option);
   if (!(options.lr > 0)) throw Error("--lr must be positive");
-  if (options.batch == 0) throw Error("--batch must be at least 1");
+  check_kip_batch(options.batch);
   return options;
 }
 
 void add_kip_options(cxxopts::Options& options, const std::string& steps_option) {
-  options.add_options("kip")(steps_option, "KIP steps",
+  options.add_options("kip")(steps_option, "KIP steps, 1..1000000",
                              cxxopts::value<unsigned>()->default_value("200"))(
       "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.01"))(
-      "batch", "target batch size (class-balanced)",
+      "batch", "target batch size (class-balanced), 1..65536",
       cxxopts::value<unsigned>()->default_value("5000"))(
       "eval-every", "test accuracy every E steps (and at the last)",
       cxxopts::value<unsigned>()->default_value("20"))(
@@ -148,7 +152,8 @@ int run_kip_command(int argc, char** argv) {
   add_data_options(options);
   add_kernel_options(options);
   add_kip_options(options, "steps");
-  options.add_options("distill")("ipc", "images per class",
+  options.add_options("distill")("ipc",
+                                 "images per class, 1..(training images of the smallest class)",
                                  cxxopts::value<unsigned>()->default_value("10"))(
       "init", "noise or real", cxxopts::value<std::string>()->default_value("real"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out-kip"))(
@@ -165,7 +170,6 @@ int run_kip_command(int argc, char** argv) {
   const FeatureMapSpec spec = feature_spec(result);
   KipOptions kip = kip_options(result, "steps");
   kip.ipc = result["ipc"].as<unsigned>();
-  if (kip.ipc == 0) throw Error("--ipc must be at least 1");
   const Init init = parse_init(result["init"].as<std::string>());
   const bool quiet = result.count("quiet") > 0;
   const Progress progress = Progress::for_terminal(quiet);
@@ -176,7 +180,16 @@ int run_kip_command(int argc, char** argv) {
   progress.status("loading " + source.dataset);
   const Dataset data = load(source);
   const double t_load = seconds_since(start);
-  const Kernel kernel = kernel_from_options(result, data.shape.size());
+  const arma::uword d = data.shape.size(), k = data.num_classes;
+  check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
+  check_feature_sizes(spec, d);
+  std::vector<MemoryItem> need = feature_map_memory(spec, d);
+  for (const MemoryItem& item :
+       kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
+                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
+    need.push_back(item);
+  check_memory("KIP", need);
+  const Kernel kernel = kernel_from_options(result, d);
   const Preprocessor pre =
       fit_preprocessor(data.train.pixels, data.shape, source.zca, source.zca_reg_fraction);
   const KipSupport support = kip_start(kip, init, pre, data);
@@ -247,9 +260,10 @@ int run_labelsolve(int argc, char** argv) {
       "against one class-balanced batch");
   add_data_options(options);
   add_kernel_options(options);
-  options.add_options("labelsolve")("ipc", "images per class",
+  options.add_options("labelsolve")("ipc",
+                                    "images per class, 1..(training images of the smallest class)",
                                     cxxopts::value<unsigned>()->default_value("10"))(
-      "batch", "target batch for kernels without features (ntk, nngp, rbf)",
+      "batch", "target batch for kernels without features (ntk, nngp, rbf), 1..65536",
       cxxopts::value<unsigned>()->default_value("5000"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out-labelsolve"))(
       "force", "replace an existing output folder");
@@ -268,15 +282,26 @@ int run_labelsolve(int argc, char** argv) {
   kip.ipc = result["ipc"].as<unsigned>();
   kip.batch = result["batch"].as<unsigned>();
   kip.seed = spec.seed;
-  if (kip.ipc == 0) throw Error("--ipc must be at least 1");
-  if (kip.batch == 0) throw Error("--batch must be at least 1");
+  check_kip_batch(kip.batch);
   const arma::uword chunk = result["chunk"].as<unsigned>();
-  if (chunk == 0) throw Error("--chunk must be at least 1");
+  check_chunk(chunk);
   StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0,
                       data_inputs(source));
 
   const Dataset data = load(source);
-  const Kernel kernel = kernel_from_options(result, data.shape.size());
+  const arma::uword d = data.shape.size(), k = data.num_classes;
+  check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
+  check_feature_sizes(spec, d);
+  // The feature models: the map, G and B; the others: one batch's kernels.
+  std::vector<MemoryItem> need = feature_map_memory(spec, d);
+  const double p = double(output_dim(spec, d));
+  need.push_back({"G and B", 8.0 * 4.0 * p * (p + double(k))});
+  for (const MemoryItem& item :
+       kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
+                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
+    need.push_back(item);
+  check_memory("Label Solve", need);
+  const Kernel kernel = kernel_from_options(result, d);
   const Preprocessor pre =
       fit_preprocessor(data.train.pixels, data.shape, source.zca, source.zca_reg_fraction);
   const KipSupport support = kip_init_real(kip, pre, data.train, data.num_classes);

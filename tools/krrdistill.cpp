@@ -48,16 +48,17 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
+    // One line, as for every other bad input.
+    std::fprintf(stderr,
+                 "error: unknown command '%s'; commands: distill, eval, kip, labelsolve, compare "
+                 "(krrdistill --help)\n",
+                 printable(command).c_str());
     return 2;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory\n");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    // Errors, cxxopts' and the library's: whole and on one line.
+    std::fprintf(stderr, "error: %s\n", error_text(e).c_str());
   }
   return 1;
 }

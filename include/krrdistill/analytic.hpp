@@ -29,7 +29,7 @@ struct DistilledSet {
   arma::mat Phis;               // p×m target features (after range scaling)
   bool learned_labels = false;  // real init: Ys = W (Phi0⁺_λs)⁺ had rank k
   double lambda_s_requested = 0.0;
-  double lambda_s_clamped = 0.0;  // after the real-σ bound λs <= 1/(4 s_max²)
+  double lambda_s_clamped = 0.0;  // after λs <= ipc/(4‖W‖₂²) and the real-σ bound 1/(4 s_max²)
   double lambda_s = 0.0;          // what the distilled model uses (after range scaling)
   double range_scale = 1.0;       // c of §3 step 3 (RFF), 1 otherwise
 };

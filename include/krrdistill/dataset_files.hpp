@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "krrdistill/data.hpp"
+#include "krrdistill/limits.hpp"  // kMaxClasses: a stray huge label must not size the class list
 
 namespace krrdistill {
 
@@ -25,9 +26,6 @@ struct DatasetLocation {
 // auto) against the folder and --coarse; "auto" detects the format from the
 // files in dir.
 DatasetLocation locate_dataset(const std::string& name, const std::string& dir, bool coarse);
-
-// .npy labels are not bytes: a stray huge label must not size the class list.
-constexpr arma::uword kMaxClasses = 65536;
 
 std::string join_path(const std::string& dir, const std::string& name);
 

@@ -52,11 +52,24 @@ std::vector<double> default_lambda_grid();
 struct LambdaSweep {
   std::vector<double> lambdas;
   std::vector<double> val_accuracy;
+  std::vector<double> val_sq_error;  // ‖W(λ) Phi_val − Y_val‖², Y one-hot
   double best_lambda = 0.0;
 };
 
-// Validation accuracy of W(λ) for every λ, with Vᵀ Phi_val formed once; ties
-// go to the smaller λ (DESIGN §2).
+// A validation squared error rounded to 32 significant bits (about 2e-10
+// relative). The validation features are formed in chunks that differ
+// between in-memory, streamed and multi-process runs, which moves their last
+// bits; the rounded sum is then the same in all of them (short of a value
+// falling on a rounding boundary, as for an argmax tie), and so is the choice.
+double round_sq_error(double value);
+
+// DESIGN §2's choice: the best validation accuracy; ties to the smaller
+// validation squared error, then to the larger λ (the better-conditioned
+// G + λI: accuracy is often flat over decades of λ). Sets best_lambda.
+void choose_lambda(LambdaSweep& sweep);
+
+// Validation accuracy and squared error of W(λ) for every λ, with Vᵀ Phi_val
+// formed once; the choice of choose_lambda.
 LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
                          const arma::uvec& val_labels, const std::vector<double>& lambdas);
 

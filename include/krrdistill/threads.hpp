@@ -8,7 +8,8 @@
 
 namespace krrdistill {
 
-// OpenBLAS to one thread; OpenMP to `threads` (threads <= 0: one per core).
+// OpenBLAS to one thread; OpenMP to `threads` (0: one per core); refuses
+// values outside 0..kMaxThreads (limits.hpp).
 void set_threads(int threads);
 
 }  // namespace krrdistill

@@ -1,0 +1,36 @@
+// The machine's memory against a run's large allocations: each command
+// estimates what it will hold at its peak, right after the headers are read
+// and before the long work, and refuses with the figure when it cannot fit,
+// instead of growing until the system kills it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace krrdistill {
+
+// Bytes this process can still allocate: /proc/meminfo's MemAvailable, or
+// the cgroup's limit less its usage (v2 memory.max, v1 limit_in_bytes) when
+// lower. 0 when nothing can be read (then no check is made).
+double available_memory_bytes();
+
+// One large allocation of a run's estimate.
+struct MemoryItem {
+  std::string what;
+  double bytes = 0;
+};
+
+double total_bytes(const std::vector<MemoryItem>& items);
+
+// "14.2 GB", "830 MB", "12 kB" (decimal units).
+std::string format_bytes(double bytes);
+
+// Throws Error("<what> needs about 14.2 GB (G and B 9.8 GB, ...), but about
+// 3.1 GB of memory is available") when the total exceeds `available` (not
+// checked when available <= 0).
+void check_memory(const std::string& what, const std::vector<MemoryItem>& items, double available);
+// The same against available_memory_bytes().
+void check_memory(const std::string& what, const std::vector<MemoryItem>& items);
+
+}  // namespace krrdistill

@@ -1,0 +1,97 @@
+#include "krrdistill/memory.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "krrdistill/error.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+// The first number of a file ("max" or a missing file: none).
+bool read_number(const std::string& path, double& value) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word)) return false;
+  char* end = nullptr;
+  value = std::strtod(word.c_str(), &end);
+  return *end == '\0' && std::isfinite(value) && value >= 0;
+}
+
+double meminfo_available() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (in >> key >> kb) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return kb * 1024.0;
+  }
+  return 0;
+}
+
+// The cgroup's room: limit less usage, v2 then v1 (their unlimited values
+// are "max" or a huge number, both ignored by the min below).
+double cgroup_available() {
+  double limit = 0, usage = 0;
+  if (read_number("/sys/fs/cgroup/memory.max", limit) &&
+      read_number("/sys/fs/cgroup/memory.current", usage))
+    return std::max(0.0, limit - usage);
+  if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", limit) &&
+      read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", usage))
+    return std::max(0.0, limit - usage);
+  return 0;
+}
+
+}  // namespace
+
+double available_memory_bytes() {
+  const double system = meminfo_available(), group = cgroup_available();
+  if (system <= 0) return group;
+  return group > 0 ? std::min(system, group) : system;
+}
+
+double total_bytes(const std::vector<MemoryItem>& items) {
+  double total = 0;
+  for (const MemoryItem& item : items) total += item.bytes;
+  return total;
+}
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+  int unit = 0;
+  while (bytes >= 1000 && unit < 6) {
+    bytes /= 1000;
+    ++unit;
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
+  return text;
+}
+
+void check_memory(const std::string& what, const std::vector<MemoryItem>& items, double available) {
+  const double total = total_bytes(items);
+  if (available <= 0 || total <= available) return;
+  // The largest parts first, so the message says what to shrink.
+  std::vector<MemoryItem> sorted = items;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const MemoryItem& a, const MemoryItem& b) { return a.bytes > b.bytes; });
+  std::ostringstream parts;
+  int shown = 0;
+  for (const MemoryItem& item : sorted) {
+    if (item.bytes < 0.01 * total || shown == 3) break;
+    parts << (shown++ ? ", " : "") << item.what << " " << format_bytes(item.bytes);
+  }
+  throw Error(what + " needs about " + format_bytes(total) + " (" + parts.str() + "), but about " +
+              format_bytes(available) + " of memory is available");
+}
+
+void check_memory(const std::string& what, const std::vector<MemoryItem>& items) {
+  check_memory(what, items, available_memory_bytes());
+}
+
+}  // namespace krrdistill

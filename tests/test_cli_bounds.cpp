@@ -1,0 +1,343 @@
+// Every size a user controls has a range (limits.hpp), refused before any
+// work with one "error:" line; the large allocations are estimated against
+// the machine's memory first (memory.hpp); messages quoting file contents
+// stay whole and on one line; --lambda-s follows one rule for every init.
+#define BOOST_TEST_MODULE cli_bounds
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "../fuzz/harness.hpp"
+#include "fixtures.hpp"
+#include "krrdistill/error.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
+
+using namespace fixtures;
+
+namespace {
+
+// 4 classes of 50 training images, 8×8 (tests/fixtures.hpp).
+struct Case {
+  TempDir scratch{"cli_bounds"};
+  std::string data = scratch.file("data");
+  std::string out = scratch.file("out");
+  Case() { write_idx_folder(data, 200, 40, 8, 4); }
+
+  // One "error:" line holding message_part, a non-zero exit, no --out.
+  void expect_refusal(const std::string& command, const std::string& args,
+                      const std::string& message_part) const {
+    const RunResult r =
+        run_cli(command + " --data " + data + " --out " + out + " --quiet " + args, scratch.path);
+    check_refusal(r, command + " " + args, message_part);
+  }
+
+  void check_refusal(const RunResult& r, const std::string& what,
+                     const std::string& message_part) const {
+    BOOST_TEST_CONTEXT(what << "\nstderr: " << r.err) {
+      BOOST_TEST(r.exit_code != 0);
+      BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
+      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      BOOST_TEST(r.err.find(message_part) != std::string::npos);
+      BOOST_TEST(!fs::exists(out));
+    }
+  }
+};
+
+// An .npy dataset folder: n_train images of shape (c, h, w) with the given
+// training labels, and two test images of class 0.
+void write_npy_dataset(const std::string& dir, unsigned c, unsigned h, unsigned w,
+                       const std::vector<std::int64_t>& train_labels) {
+  fs::create_directories(dir);
+  const std::size_t d = std::size_t(c) * h * w, n = train_labels.size();
+  const std::string dims = std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w);
+  Bytes train(n * d), test(2 * d);
+  for (std::size_t i = 0; i < train.size(); ++i) train[i] = static_cast<unsigned char>(i * 7919);
+  for (std::size_t i = 0; i < test.size(); ++i) test[i] = static_cast<unsigned char>(i * 104729);
+  write_bytes(dir + "/x_train.npy",
+              krrdistill_fuzz::npy("|u1", "(" + std::to_string(n) + ", " + dims + ")", train));
+  write_bytes(dir + "/x_test.npy", krrdistill_fuzz::npy("|u1", "(2, " + dims + ")", test));
+  write_bytes(dir + "/y_train.npy", krrdistill_fuzz::npy("<i8", "(" + std::to_string(n) + ",)",
+                                                         krrdistill_fuzz::le64(train_labels)));
+  write_bytes(dir + "/y_test.npy",
+              krrdistill_fuzz::npy("<i8", "(2,)", krrdistill_fuzz::le64({0, 0})));
+}
+
+std::vector<std::int64_t> cycling_labels(std::size_t n, std::int64_t k) {
+  std::vector<std::int64_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) labels[i] = std::int64_t(i) % k;
+  return labels;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(unknown_command_is_one_line) {
+  TempDir scratch("cli_bounds");
+  const RunResult r = run_cli("frobnicate", scratch.path);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err ==
+             "error: unknown command 'frobnicate'; commands: distill, eval, kip, labelsolve, "
+             "compare (krrdistill --help)\n");
+}
+
+BOOST_AUTO_TEST_CASE(threads_range) {
+  Case c;
+  for (const std::string value : {"-1", "257", "32768", "65536", "100000"}) {
+    c.expect_refusal("distill", "--threads " + value, "--threads must be 0 (one per core)");
+    c.expect_refusal("kip", "--threads " + value, "--threads");
+    c.expect_refusal("labelsolve", "--threads " + value, "--threads");
+    c.expect_refusal("compare", "--threads " + value, "--threads");
+  }
+  const RunResult eval = run_cli("eval --threads -1 --distilled " + c.out, c.scratch.path);
+  c.check_refusal(eval, "eval --threads -1", "--threads");
+  // The bounds themselves are accepted.
+  const RunResult r = run_cli(
+      "distill --data " + c.data + " --out " + c.out + " --quiet --threads 256", c.scratch.path);
+  BOOST_TEST(r.exit_code == 0, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(layers_range_in_every_command) {
+  Case c;
+  for (const std::string value : {"0", "101", "1001", "100000"})
+    for (const std::string command : {"distill", "kip", "labelsolve", "compare"})
+      c.expect_refusal(command, "--model fcnn --layers " + value,
+                       "--layers must be between 1 and 100");
+}
+
+// A report read by eval follows the same range as --layers.
+BOOST_AUTO_TEST_CASE(report_layers_range) {
+  Case c;
+  const RunResult made =
+      run_cli("distill --data " + c.data + " --out " + c.out + " --quiet --model fcnn --layers 2",
+              c.scratch.path);
+  BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+  const std::string path = c.out + "/report.json";
+  auto report = nlohmann::json::parse(read_text(path));
+  report["model"]["layers"] = 101;
+  write_text(path, report.dump());
+  const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("\"layers\" in model must be between 1 and 100") != std::string::npos,
+             r.err);
+}
+
+BOOST_AUTO_TEST_CASE(ipc_range_for_both_inits_and_every_command) {
+  Case c;  // 50 training images per class
+  for (const std::string init : {"noise", "real"}) {
+    c.expect_refusal("distill", "--init " + init + " --ipc 51", "--ipc must be between 1 and 50");
+    c.expect_refusal("distill", "--init " + init + " --ipc 100000",
+                     "--ipc must be between 1 and 50");
+    c.expect_refusal("distill", "--init " + init + " --ipc 0", "--ipc must be between 1 and 50");
+    c.expect_refusal("kip", "--init " + init + " --ipc 51", "--ipc must be between 1 and 50");
+    c.expect_refusal("compare", "--init " + init + " --ipc 1,51", "--ipc must be between 1 and 50");
+  }
+  c.expect_refusal("labelsolve", "--ipc 51", "--ipc must be between 1 and 50");
+  const RunResult r = run_cli("distill --data " + c.data + " --out " + c.out +
+                                  " --quiet --ipc 50 --init noise --lambda 1e-3",
+                              c.scratch.path);
+  BOOST_TEST(r.exit_code == 0, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(chunk_batch_steps_features_width_ranges) {
+  Case c;
+  for (const std::string command : {"distill", "labelsolve", "compare"}) {
+    c.expect_refusal(command, "--chunk 0", "--chunk must be between 1 and 65536");
+    c.expect_refusal(command, "--chunk 65537", "--chunk must be between 1 and 65536");
+    c.expect_refusal(command, "--model rff --features 65", "--features <= 64");
+    c.expect_refusal(command, "--model fcnn --width 65", "--width <= 64");
+  }
+  c.expect_refusal("kip", "--model rff --features 65", "--features <= 64");
+  c.expect_refusal("kip", "--batch 0", "--batch must be between 1 and 65536");
+  c.expect_refusal("kip", "--batch 65537", "--batch must be between 1 and 65536");
+  c.expect_refusal("labelsolve", "--batch 65537", "--batch must be between 1 and 65536");
+  c.expect_refusal("kip", "--steps 0", "--steps must be between 1 and 1000000");
+  c.expect_refusal("kip", "--steps 1000001", "--steps must be between 1 and 1000000");
+  c.expect_refusal("compare", "--kip-steps 1000001", "--kip-steps must be between 1 and 1000000");
+}
+
+// One label 65535 used to make 65536 classes and a run of many GB.
+BOOST_AUTO_TEST_CASE(huge_label_is_refused_at_once) {
+  Case c;
+  std::vector<std::int64_t> labels = cycling_labels(20, 2);
+  labels[3] = 65535;
+  write_npy_dataset(c.data + "_npy", 1, 4, 4, labels);
+  c.data += "_npy";
+  for (const std::string command : {"distill", "kip", "labelsolve", "compare"})
+    c.expect_refusal(command, "", "label 65535 of item 3 is too large (at most 10000 classes");
+}
+
+BOOST_AUTO_TEST_CASE(one_class_and_absent_classes_are_refused) {
+  Case c;
+  const std::string base = c.data;
+  c.data = base + "_one";
+  write_npy_dataset(c.data, 1, 4, 4, std::vector<std::int64_t>(20, 0));
+  for (const std::string command : {"distill", "kip", "labelsolve", "compare"})
+    c.expect_refusal(command, "", "distillation needs at least 2");
+  c.data = base + "_absent";
+  std::vector<std::int64_t> labels = cycling_labels(20, 2);
+  labels[0] = 3;  // classes 0, 1, 3: class 2 has no image
+  write_npy_dataset(c.data, 1, 4, 4, labels);
+  for (const std::string command : {"distill", "kip", "labelsolve", "compare"})
+    c.expect_refusal(command, "", "class 2 of 0..3 has no training image");
+}
+
+// Images of 786432 values: the linear model's G alone is d² doubles (4.9 TB),
+// refused from the estimate before anything of that size is allocated.
+BOOST_AUTO_TEST_CASE(memory_estimate_refuses_what_cannot_fit) {
+  Case c;
+  c.data += "_wide";
+  write_npy_dataset(c.data, 3, 512, 512, cycling_labels(4, 2));
+  // (KIP's linear kernel needs no d×d matrix: only the commands that form G.)
+  for (const std::string command : {"distill", "labelsolve", "compare"}) {
+    const std::string what = command == "distill"      ? "distillation"
+                             : command == "labelsolve" ? "Label Solve"
+                                                       : "compare";
+    c.expect_refusal(command, "--ipc 1", what + " needs about ");
+    c.expect_refusal(command, "--ipc 1", " of memory is available");
+  }
+  // G and B: six p×(p + k) doubles, p = d = 786432.
+  c.expect_refusal("distill", "--ipc 1", "distillation needs about 29.7 TB (G and B 29.7 TB)");
+}
+
+BOOST_AUTO_TEST_CASE(memory_check_against_a_given_availability) {
+  using krrdistill::check_memory;
+  using krrdistill::MemoryItem;
+  const std::vector<MemoryItem> items = {
+      {"G and B", 9.8e9}, {"the feature cache", 4.4e9}, {"tiny", 1.0}};
+  BOOST_CHECK_NO_THROW(check_memory("distillation", items, 14.3e9));
+  BOOST_CHECK_NO_THROW(check_memory("distillation", items, 0.0));  // unknown: no check
+  const std::string message =
+      fixtures::error_of([&] { check_memory("distillation", items, 3.1e9); });
+  BOOST_TEST(message ==
+             "distillation needs about 14.2 GB (G and B 9.8 GB, the feature cache 4.4 GB), but "
+             "about 3.1 GB of memory is available");
+  BOOST_TEST(krrdistill::format_bytes(830e6) == "830.0 MB");
+  BOOST_TEST(krrdistill::format_bytes(12) == "12 bytes");
+  BOOST_TEST(krrdistill::available_memory_bytes() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(limits_checks) {
+  using namespace krrdistill;
+  BOOST_CHECK_NO_THROW(check_threads(0));
+  BOOST_CHECK_NO_THROW(check_threads(256));
+  BOOST_CHECK_THROW(check_threads(-1), Error);
+  BOOST_CHECK_THROW(check_threads(257), Error);
+  const arma::uvec counts = class_counts(arma::uvec{0, 1, 1, 2, 2, 2}, 3);
+  BOOST_TEST(arma::approx_equal(counts, arma::uvec{1, 2, 3}, "absdiff", 0));
+  BOOST_CHECK_NO_THROW(check_classes(counts, "x"));
+  BOOST_CHECK_NO_THROW(check_ipc(1, counts));
+  BOOST_CHECK_THROW(check_ipc(2, counts), Error);
+  BOOST_CHECK_THROW(check_classes(arma::uvec{5}, "x"), Error);
+  BOOST_CHECK_THROW(check_classes(arma::uvec{5, 0, 1}, "x"), Error);
+}
+
+// A report is kilobytes: a gzip file that inflates past 64 MiB is refused
+// before it is read whole.
+BOOST_AUTO_TEST_CASE(report_gzip_bomb_is_refused) {
+  Case c;
+  fs::create_directories(c.out);
+  write_gz(c.out + "/report.json", Bytes((std::size_t(64) << 20) + 1, ' '));
+  const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
+  BOOST_TEST(r.err.find("more than 64 MiB once gunzipped") != std::string::npos, r.err);
+}
+
+// Bytes quoted from a file are escaped: a NUL no longer cuts the message
+// and a newline no longer splits it.
+BOOST_AUTO_TEST_CASE(nul_and_newline_in_quoted_text_are_escaped) {
+  BOOST_TEST(krrdistill::printable(std::string("a\0b\nc\x7f"
+                                               "d",
+                                               7)) == "a\\x00b\\x0ac\\x7fd");
+  BOOST_TEST(krrdistill::error_text(krrdistill::Error(std::string("x\0y", 3))) == "x\\x00y");
+  Case c;
+  const RunResult made =
+      run_cli("distill --data " + c.data + " --out " + c.out + " --quiet", c.scratch.path);
+  BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+  const std::string path = c.out + "/report.json";
+  auto report = nlohmann::json::parse(read_text(path));
+  report["dataset"]["dir"] = std::string("no\0where\nelse", 13);
+  write_text(path, report.dump());
+  const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+  BOOST_TEST(r.err.find("no\\x00where\\x0aelse") != std::string::npos, r.err);
+
+  // An .npy whose descr holds a NUL.
+  Case n;
+  n.data += "_npy";
+  write_npy_dataset(n.data, 1, 4, 4, cycling_labels(20, 2));
+  write_bytes(
+      n.data + "/y_train.npy",
+      krrdistill_fuzz::npy(std::string("<i\0"
+                                       "8",
+                                       4),
+                           "(20,)", krrdistill_fuzz::le64(std::vector<std::int64_t>(20, 0))));
+  n.expect_refusal("distill", "", "<i\\x008");
+}
+
+// --lambda-s: one rule for every init (λs <= ipc/(4‖W‖₂²), and the real-σ
+// bound of D); a large value is clamped with a warning, never a failed solve,
+// and the distilled set stays exact.
+BOOST_AUTO_TEST_CASE(lambda_s_one_rule_for_every_init) {
+  Case c;
+  for (const std::string init : {"noise", "real"})
+    for (const std::string value : {"1e6", "1e12", "1e160"}) {
+      const std::string out = c.scratch.file("ls_" + init + "_" + value);
+      const RunResult r = run_cli("distill --data " + c.data + " --out " + out +
+                                      " --quiet --ipc 2 --init " + init + " --lambda-s " + value,
+                                  c.scratch.path);
+      BOOST_TEST_CONTEXT(init << " " << value << "\nstderr: " << r.err) {
+        BOOST_TEST_REQUIRE(r.exit_code == 0);
+        BOOST_TEST(r.err.rfind("warning: --lambda-s", 0) == 0u);
+        BOOST_TEST(r.err.find("clamped") != std::string::npos);
+        const auto report = nlohmann::json::parse(read_text(out + "/report.json"));
+        BOOST_TEST(report["distilled"]["lambda_s_clamped"].get<bool>());
+        BOOST_TEST(report["certificate"]["weight_rel_error"].get<double>() < 1e-8);
+        BOOST_TEST(report["certificate"]["test_agreement"].get<double>() == 1.0);
+      }
+    }
+}
+
+// The sweep's scores are in the report: accuracy and squared error per λ.
+BOOST_AUTO_TEST_CASE(lambda_grid_reports_both_scores) {
+  Case c;
+  const RunResult r =
+      run_cli("distill --data " + c.data + " --out " + c.out + " --quiet", c.scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const auto model = nlohmann::json::parse(read_text(c.out + "/report.json"))["model"];
+  const auto& grid = model["lambda_grid"];
+  BOOST_TEST(grid.size() == 24u);
+  double best_acc = -1;
+  for (const auto& row : grid) best_acc = std::max(best_acc, row["val_acc"].get<double>());
+  double chosen_error = -1;
+  for (const auto& row : grid) {
+    BOOST_TEST(row["val_sq_error"].get<double>() > 0);
+    if (row["lambda"].get<double>() == model["lambda"].get<double>()) {
+      BOOST_TEST(row["val_acc"].get<double>() == best_acc);
+      chosen_error = row["val_sq_error"].get<double>();
+    }
+  }
+  BOOST_TEST_REQUIRE(chosen_error > 0);
+  for (const auto& row : grid)
+    if (row["val_acc"].get<double>() == best_acc)
+      BOOST_TEST(row["val_sq_error"].get<double>() >= chosen_error);
+}
+
+// --chunk sets how many images each compensated addition of G and B holds,
+// so it changes the last bits (README, --chunk); nothing more.
+BOOST_AUTO_TEST_CASE(chunk_changes_only_the_rounding) {
+  Case c;
+  std::vector<arma::mat> sets;
+  for (const std::string chunk : {"7", "4096"}) {
+    const std::string out = c.scratch.file("chunk_" + chunk);
+    const RunResult r = run_cli("distill --data " + c.data + " --out " + out +
+                                    " --quiet --ipc 2 --lambda 1e-2 --chunk " + chunk,
+                                c.scratch.path);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    const krrdistill::NpyArray a = krrdistill::read_npy(out + "/distilled_X.npy");
+    const std::vector<double> values = krrdistill::npy_as_double(a, out);
+    sets.emplace_back(values);
+  }
+  const double diff = arma::norm(sets[0] - sets[1]) / arma::norm(sets[1]);
+  BOOST_TEST(diff < 1e-10);
+}
