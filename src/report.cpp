@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
@@ -108,7 +109,7 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
   nlohmann::json j = {
       {"name", data.name},
       {"source", source.dataset},
-      {"dir", source.dir},
+      {"dir", absolute_data_dir(source)},
       {"coarse", source.coarse},
       {"n_train", data.train.pixels.n_cols},
       {"n_test", data.test.pixels.n_cols},
@@ -165,14 +166,38 @@ nlohmann::json distilled_json(const DistilledSet& distilled, const AnalyticOptio
   };
 }
 
-nlohmann::json certificate_json(const Certificate& cert) {
+std::string absolute_data_dir(const DataSource& source) {
+  std::string dir = source.dir;
+  if (dir.empty() && source.dataset == "fashion-mnist") dir = kFashionMnistDir;
+  if (dir.empty()) return dir;
+  return std::filesystem::absolute(dir).lexically_normal().string();
+}
+
+nlohmann::json digest_json(const PredictionDigest& digest) {
   return {
+      {"count", digest.count}, {"crc32", digest.crc32}, {"digest", "crc32 of uint32le classes"}};
+}
+
+nlohmann::json certificate_json(const Certificate& cert, const std::string& kind) {
+  return {
+      {"exact",
+       certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements, cert.n_test)
+           .empty()},
+      {"tolerance", certificate_tolerance(kind)},
       {"weight_rel_error", cert.weight_rel_error},
       {"cosine", cert.cosine},
       {"feature_rel_error", cert.feature_rel_error},
-      {"original", {{"train_acc", cert.original.train}, {"test_acc", cert.original.test}}},
-      {"distilled", {{"train_acc", cert.distilled.train}, {"test_acc", cert.distilled.test}}},
+      {"original",
+       {{"train_acc", cert.original.train},
+        {"test_acc", cert.original.test},
+        {"weight_norm", cert.original_weight_norm},
+        {"test_predictions", digest_json(cert.original_test_predictions)}}},
+      {"distilled",
+       {{"train_acc", cert.distilled.train},
+        {"test_acc", cert.distilled.test},
+        {"test_predictions", digest_json(cert.distilled_test_predictions)}}},
       {"test_agreement", cert.test_agreement},
+      {"test_disagreements", cert.test_disagreements},
       {"init_distance", summary_json(cert.init_distance)},
       {"init_relative_distance", summary_json(cert.init_relative_distance)},
       {"nearest_train_distance", summary_json(cert.nearest_train_distance)},
@@ -252,6 +277,27 @@ EvalReport read_eval_report(const std::string& path) {
     if (out.reported_test_acc < 0 || out.reported_test_acc > 1)
       wrong("test_acc", "certificate.distilled", path, "must lie in [0, 1]");
     out.has_reported_test_acc = true;
+
+    // The checks' references, all or none (older and hand-made reports have none).
+    const nlohmann::json& original = field(cert, "original", "certificate", path);
+    if (original.is_object() && original.contains("test_predictions")) {
+      const nlohmann::json& digest =
+          field(original, "test_predictions", "certificate.original", path);
+      const std::string where = "certificate.original.test_predictions";
+      out.original_predictions.count = unsigned_field(digest, "count", where, path);
+      const std::uint64_t crc = unsigned_field(digest, "crc32", where, path);
+      if (crc > 0xffffffffu) wrong("crc32", where, path, "must fit in 32 bits");
+      out.original_predictions.crc32 = std::uint32_t(crc);
+      out.weight_norm = finite_field(original, "weight_norm", "certificate.original", path);
+      if (!(out.weight_norm > 0))
+        wrong("weight_norm", "certificate.original", path, "must be positive");
+      out.exact = bool_field(cert, "exact", "certificate", path);
+      out.model_lambda = finite_field(section(report, "model", path), "lambda", "model", path);
+      if (out.model_lambda < 0) wrong("lambda", "model", path, "must be >= 0");
+      out.chunk = unsigned_field(section(report, "run", path), "chunk", "run", path);
+      if (out.chunk == 0) wrong("chunk", "run", path, "must be at least 1");
+      out.has_checks = true;
+    }
   }
   return out;
 }
