@@ -57,7 +57,7 @@ std::string certificate_problem(const std::string& kind, double weight_rel_error
         "(try one nearer the default sqrt(d))";
   else
     text += "; the model's weights are ill-conditioned (try a larger --lambda or --lambda-s)";
-  return text + ", or pass --allow-inexact to keep it";
+  return text;
 }
 
 std::string rff_sigma_problem(const FeatureMap& map) {

@@ -145,7 +145,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   const std::string problem =
       certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements, cert.n_test);
   if (!problem.empty()) {
-    if (!allow_inexact) throw Error(problem);
+    if (!allow_inexact) throw Error(problem + ", or pass --allow-inexact to keep it");
     std::fprintf(stderr, "warning: published with --allow-inexact: %s\n", problem.c_str());
   }
 

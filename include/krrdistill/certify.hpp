@@ -85,7 +85,7 @@ double certificate_tolerance(const std::string& kind);
 // Empty when the distilled set reproduces the model (weight error within
 // the kind's tolerance, NaN never is, and no test prediction changed);
 // otherwise one line naming the figures, why it can happen for this kind
-// and what to try.
+// and what to try (the caller adds how to keep the set anyway).
 std::string certificate_problem(const std::string& kind, double weight_rel_error,
                                 arma::uword test_disagreements, arma::uword n_test);
 
