@@ -280,3 +280,32 @@ BOOST_AUTO_TEST_CASE(compare_checks_its_analytic_rows) {
       BOOST_TEST(row["certificate"]["test_disagreements"].get<unsigned>() == 0u);
     }
 }
+
+BOOST_AUTO_TEST_CASE(eval_checks_kip_and_labelsolve_sets) {
+  // No exact original model: eval checks what they recorded, every test
+  // prediction of the KRR fit on their support.
+  Case c;
+  const std::vector<std::string> runs = {"kip --model ntk --steps 5 --batch 40 --eval-every 5",
+                                         "kip --model rff --steps 5", "labelsolve --model linear",
+                                         "labelsolve --model rbf"};
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const std::string out = c.scratch.file("support_" + std::to_string(i));
+    BOOST_TEST_CONTEXT(runs[i]) {
+      const RunResult r = run_cli(
+          runs[i] + " --data " + c.data + " --out " + out + " --quiet --ipc 2", c.scratch.path);
+      BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+      const RunResult e = c.eval(out);
+      BOOST_TEST_REQUIRE(e.exit_code == 0, e.err);
+      BOOST_TEST(json::parse(e.out)["checks"]["test_predictions"]["pass"].get<bool>());
+      expect_one_error(c.eval(out, " --refit-original"),
+                       "--refit-original needs a set written by distill");
+      // Swapping the labels of classes 0 and 1 swaps those predictions.
+      edit_npy(out + "/distilled_Y.npy", [](std::vector<double>& v) {
+        for (std::size_t row = 0; row + 4 <= v.size(); row += 4) std::swap(v[row], v[row + 1]);
+      });
+      const RunResult bad = c.eval(out);
+      expect_one_error(bad, "the set no longer gives what");
+      BOOST_TEST(!json::parse(bad.out)["pass"].get<bool>());
+    }
+  }
+}

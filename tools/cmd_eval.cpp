@@ -14,6 +14,8 @@
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"
 #include "krrdistill/error.hpp"
+#include "krrdistill/kernels.hpp"
+#include "krrdistill/kip.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/output_dir.hpp"
@@ -30,6 +32,56 @@ std::string format(const char* pattern, double a, double b) {
   char text[128];
   std::snprintf(text, sizeof text, pattern, a, b);
   return text;
+}
+
+// A set written by kip or labelsolve: no exact original model exists, so
+// the check is that the set still gives what they certified: every test
+// prediction (the recorded digest) and the accuracy of the KRR fit on the
+// support with their kernel, preprocessing (their in-memory fit) and ε.
+int eval_support(const EvalReport& report, const std::string& dir, const std::string& path) {
+  const Dataset data = load(report.source);
+  check_report_matches(report, data, path);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, report.source.zca,
+                                            report.source.zca_reg_fraction);
+  const arma::uword d = data.shape.size();
+  const Kernel kernel =
+      report.spec.kind == "linear" || report.spec.kind == "rff" || report.spec.kind == "fcnn"
+          ? make_kernel("feature", 1, 0.0, make_feature_map(report.spec, d))
+          : make_kernel(report.spec.kind, report.kernel_depth, report.rbf_bandwidth, LinearMap{d});
+  const arma::mat Xs = read_records(dir + "/distilled_X.npy", d);
+  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", data.num_classes);
+  if (Xs.n_cols != Ys.n_cols)
+    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  const arma::uvec classes =
+      kip_classes(kernel, Xs, Ys, pre, data.test, report.chunk, report.regularizer);
+  const PredictionDigest digest = prediction_digest(classes);
+  const double acc = double(arma::accu(classes == data.test.labels)) / double(classes.n_elem);
+  const bool predictions_ok = digest == report.original_predictions;
+  const bool acc_ok = acc == report.reported_test_acc;
+  nlohmann::json out = {
+      {"distilled", dir},
+      {"command", report.command},
+      {"m", Xs.n_cols},
+      {"model", report.spec.kind},
+      {"n_test", classes.n_elem},
+      {"test_acc", acc},
+      {"report_test_acc", report.reported_test_acc},
+      {"matches_report", acc_ok},
+      {"checks",
+       {{"test_predictions",
+         {{"count", digest.count},
+          {"crc32", digest.crc32},
+          {"report_count", report.original_predictions.count},
+          {"report_crc32", report.original_predictions.crc32},
+          {"pass", predictions_ok}}},
+        {"test_acc", {{"value", acc}, {"report", report.reported_test_acc}, {"pass", acc_ok}}}}},
+      {"pass", predictions_ok && acc_ok}};
+  std::cout << out.dump(2) << "\n";
+  if (!predictions_ok || !acc_ok)
+    throw Error(dir + ": the set no longer gives what " + report.command +
+                " recorded: " + (predictions_ok ? "" : "the test predictions differ; ") +
+                format("test accuracy %.6g, the report %.6g", acc, report.reported_test_acc));
+  return 0;
 }
 
 }  // namespace
@@ -60,6 +112,12 @@ int run_eval(int argc, char** argv) {
   // built from it; each problem is one Error naming the file.
   const std::string report_path = dir + "/report.json";
   const EvalReport report = read_eval_report(report_path);
+  if (report.command == "kip" || report.command == "labelsolve") {
+    if (refit_original)
+      throw Error("--refit-original needs a set written by distill (" + report.command +
+                  " has no exact original model)");
+    return eval_support(report, dir, report_path);
+  }
   if (!report.has_checks)
     throw Error(report_path +
                 ": records no original model to check the set against (certificate.original."

@@ -66,7 +66,17 @@ struct EvalReport {
   double weight_norm = 0.0;               // certificate.original.weight_norm, > 0
   PredictionDigest original_predictions;  // certificate.original.test_predictions
   double model_lambda = 0.0;              // model.lambda, >= 0
-  arma::uword chunk = 0;                  // run.chunk, >= 1
+  arma::uword chunk = 0;                  // run.chunk (kip, labelsolve: distilled.eval_chunk), >= 1
+
+  // "distill", "kip" or "labelsolve". The last two record no original model,
+  // only the test predictions of the model on their own support
+  // (result.test_predictions, read into original_predictions) and its
+  // accuracy (result.test_acc, into reported_test_acc); spec.kind may also
+  // be ntk, nngp (kernel_depth) or rbf (rbf_bandwidth, resolved).
+  std::string command = "distill";
+  arma::uword kernel_depth = 0;
+  double rbf_bandwidth = 0.0;
+  double regularizer = 0.0;  // ε of Kss_reg (distilled.regularizer)
 };
 
 EvalReport read_eval_report(const std::string& path);
