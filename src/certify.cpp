@@ -1,11 +1,97 @@
 #include "krrdistill/certify.hpp"
 
-#include <algorithm>
+#include <zlib.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "krrdistill/error.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/products.hpp"
 
 namespace krrdistill {
+
+PredictionDigest prediction_digest(const arma::uvec& classes) {
+  std::vector<unsigned char> bytes;
+  bytes.reserve(classes.n_elem * 4);
+  for (const arma::uword c : classes)
+    for (int shift = 0; shift < 32; shift += 8) bytes.push_back((c >> shift) & 0xff);
+  // zlib takes at most 4 GiB a call; feed it in slices.
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const std::size_t slice = std::size_t(1) << 30;
+  for (std::size_t at = 0; at < bytes.size(); at += slice)
+    crc = crc32(crc, bytes.data() + at, uInt(std::min(slice, bytes.size() - at)));
+  return {classes.n_elem, std::uint32_t(crc)};
+}
+
+double certificate_tolerance(const std::string& kind) {
+  if (kind == "linear") return 1e-8;
+  if (kind == "rff" || kind == "fcnn") return 1e-6;
+  throw Error("no certificate tolerance for model kind '" + kind + "'");
+}
+
+std::string certificate_problem(const std::string& kind, double weight_rel_error,
+                                arma::uword test_disagreements, arma::uword n_test) {
+  const double tolerance = certificate_tolerance(kind);
+  const bool weights_ok = weight_rel_error <= tolerance;  // false for NaN
+  if (weights_ok && test_disagreements == 0) return "";
+  char figures[256];
+  std::snprintf(figures, sizeof figures, "|Ws-W|/|W| = %.3g %s %.3g (%s)", weight_rel_error,
+                weights_ok ? "<=" : ">", tolerance, kind.c_str());
+  std::string text = std::string("the distilled set does not reproduce the model: ") + figures;
+  const std::string count = std::to_string(test_disagreements) + " of " + std::to_string(n_test);
+  if (test_disagreements > 0)
+    text += (weights_ok ? " but " : " and ") + count + " test predictions differ";
+  else
+    text += " (all " + std::to_string(n_test) + " test predictions agree)";
+  if (kind == "fcnn")
+    text +=
+        "; a deeper or flatter FCNN amplifies rounding when inverted (try fewer --layers or a "
+        "larger --slope)";
+  else if (kind == "rff")
+    text +=
+        "; an extreme --rff-sigma leaves the phases A x too large or too small against rounding "
+        "(try one nearer the default sqrt(d))";
+  else
+    text += "; the model's weights are ill-conditioned (try a larger --lambda or --lambda-s)";
+  return text;
+}
+
+std::string rff_sigma_problem(const FeatureMap& map) {
+  const auto* rff = std::get_if<RandomFourierMap>(&map);
+  if (rff == nullptr) return "";
+  const double eps = std::numeric_limits<double>::epsilon();
+  // |a·x| for a ~ N(0, I/sigma²) and ‖x‖ ≈ sqrt(d): about sqrt(d)/sigma.
+  const double phase = std::sqrt(double(rff->A.n_cols)) / rff->sigma;
+  char text[320];
+  if (!std::isfinite(phase) || !rff->A.is_finite()) {
+    std::snprintf(text, sizeof text,
+                  "--rff-sigma %.3g makes the projection A (entries N(0, 1/sigma^2)) overflow; "
+                  "use a sigma nearer the default sqrt(d)",
+                  rff->sigma);
+    return text;
+  }
+  if (eps * phase > 2 * arma::datum::pi) {
+    std::snprintf(text, sizeof text,
+                  "--rff-sigma %.3g is too small: one rounding unit of A x (about %.3g) exceeds "
+                  "the period 2 pi, so the features are rounding noise; use a sigma nearer the "
+                  "default sqrt(d)",
+                  rff->sigma, eps * phase);
+    return text;
+  }
+  if (phase < eps * arma::datum::pi) {
+    std::snprintf(text, sizeof text,
+                  "--rff-sigma %.3g is too large: A x (about %.3g) is below rounding against the "
+                  "offset b in [0, 2 pi), so the features do not depend on the image; use a sigma "
+                  "nearer the default sqrt(d)",
+                  rff->sigma, phase);
+    return text;
+  }
+  return "";
+}
 
 arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma::mat& Ys,
                           double lambda_s) {
@@ -51,12 +137,20 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // Correct classes of the original and distilled models on train, then on
   // test, then test agreement: counts, summed over processes.
   arma::uvec counts(5, arma::fill::zeros);
-  auto classify = [&](const arma::mat& Phi, const arma::uvec& truth, arma::uword at) {
+  // With classes given, the test classes of both models are written there
+  // (the original's from first, the distilled's n_test further on).
+  const arma::uword n_test_images = data.test.size();
+  auto classify = [&](const arma::mat& Phi, const arma::uvec& truth, arma::uword at,
+                      arma::uvec* classes = nullptr, arma::uword first = 0) {
     const arma::mat scores = both * Phi;
     const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
     const arma::urowvec dist = arma::index_max(scores.rows(k, 2 * k - 1), 0);
     counts[at] += arma::accu(orig.t() == truth);
     counts[at + 1] += arma::accu(dist.t() == truth);
+    if (classes != nullptr) {
+      classes->subvec(first, first + Phi.n_cols - 1) = orig.t();
+      classes->subvec(n_test_images + first, n_test_images + first + Phi.n_cols - 1) = dist.t();
+    }
     return arma::uword(arma::accu(orig == dist));
   };
 
@@ -73,15 +167,18 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
       },
       progress, "certify: training set", train_features);
 
-  const Range test_shard = shard_range(data.test.size(), comm, chunk);
+  // Each process fills its shards of both models' test classes; the sum completes them.
+  arma::uvec test_classes(2 * n_test_images, arma::fill::zeros);
+  const Range test_shard = shard_range(n_test_images, comm, chunk);
   for_each_chunk(
       model.pre, model.map, data.test, test_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        counts[4] += classify(Phi, labels_of(data.test, first, X.n_cols), 2);
+        counts[4] += classify(Phi, labels_of(data.test, first, X.n_cols), 2, &test_classes, first);
       },
       progress, "certify: test set");
   allreduce_sum(comm, counts);
   allreduce_min(comm, nearest_sq);
+  allreduce_sum(comm, test_classes);
 
   const double n_train = double(data.train.size()), n_test = double(data.test.size());
   cert.original.train = counts[0] / n_train;
@@ -89,9 +186,35 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   cert.original.test = counts[2] / n_test;
   cert.distilled.test = counts[3] / n_test;
   cert.test_agreement = counts[4] / n_test;
+  cert.n_test = n_test_images;
+  cert.test_disagreements = n_test_images - counts[4];
+  cert.original_weight_norm = arma::norm(model.W, "fro");
+  if (n_test_images > 0) {
+    cert.original_test_predictions = prediction_digest(test_classes.head(n_test_images));
+    cert.distilled_test_predictions = prediction_digest(test_classes.tail(n_test_images));
+  }
   cert.nearest_train_distance = arma::sqrt(arma::clamp(nearest_sq, 0.0, arma::datum::inf));
   progress.finish();
   return cert;
+}
+
+arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
+                            const FeatureMap& map, const arma::mat& W, const arma::mat& Ws,
+                            arma::uword chunk, const Communicator& comm) {
+  const arma::uword k = W.n_rows, n = data.test.size();
+  const arma::mat both = arma::join_cols(W, Ws);
+  arma::uvec classes(2 * n, arma::fill::zeros);  // W's, then Ws's
+  for_each_chunk(
+      pre, map, data.test, shard_range(n, comm, chunk), chunk,
+      [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
+        const arma::mat scores = both * Phi;
+        classes.subvec(first, first + X.n_cols - 1) = arma::index_max(scores.rows(0, k - 1), 0).t();
+        classes.subvec(n + first, n + first + X.n_cols - 1) =
+            arma::index_max(scores.rows(k, 2 * k - 1), 0).t();
+      },
+      Progress::silent(), "");
+  allreduce_sum(comm, classes);
+  return arma::reshape(classes, n, 2).t();
 }
 
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,

@@ -336,8 +336,8 @@ arma::mat kip_predict(const Kernel& kernel, const arma::mat& Xs, const arma::mat
   return support_scores(fit_support(kernel, Xs, Ys, eps), Xq);
 }
 
-double kip_accuracy(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
-                    const Preprocessor& pre, const Split& split, arma::uword chunk, double eps) {
+arma::uvec kip_classes(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                       const Preprocessor& pre, const Split& split, arma::uword chunk, double eps) {
   if (split.pixels.n_cols == 0) throw Error("accuracy of an empty split");
   if (split.labels.n_elem != split.pixels.n_cols)
     throw Error("split has " + std::to_string(split.pixels.n_cols) + " images but " +
@@ -345,14 +345,19 @@ double kip_accuracy(const Kernel& kernel, const arma::mat& Xs, const arma::mat& 
   if (chunk == 0) throw Error("accuracy chunk must be >= 1");
   const SupportModel model = fit_support(kernel, Xs, Ys, eps);
   const arma::uword n = split.pixels.n_cols;
-  arma::uword correct = 0;
+  arma::uvec classes(n);
   for (arma::uword first = 0; first < n; first += chunk) {
     const arma::uword count = std::min(chunk, n - first);
     const arma::mat scores = support_scores(model, to_model_input(pre, split.pixels, first, count));
-    const arma::uvec predicted = arma::index_max(scores, 0).t();
-    correct += arma::accu(predicted == split.labels.subvec(first, first + count - 1));
+    classes.subvec(first, first + count - 1) = arma::index_max(scores, 0).t();
   }
-  return double(correct) / double(n);
+  return classes;
+}
+
+double kip_accuracy(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                    const Preprocessor& pre, const Split& split, arma::uword chunk, double eps) {
+  const arma::uvec classes = kip_classes(kernel, Xs, Ys, pre, split, chunk, eps);
+  return double(arma::accu(classes == split.labels)) / double(split.pixels.n_cols);
 }
 
 }  // namespace krrdistill

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
@@ -90,6 +91,57 @@ std::uint64_t report_image_size(const nlohmann::json& report, const std::string&
   return d;
 }
 
+// The "test_predictions" digest (count, crc32) inside j, which is at where.
+PredictionDigest digest_from_json(const nlohmann::json& j, const std::string& where,
+                                  const std::string& path) {
+  const nlohmann::json& digest = field(j, "test_predictions", where, path);
+  const std::string inner = where + ".test_predictions";
+  PredictionDigest out;
+  out.count = unsigned_field(digest, "count", inner, path);
+  const std::uint64_t crc = unsigned_field(digest, "crc32", inner, path);
+  if (crc > 0xffffffffu) wrong("crc32", inner, path, "must fit in 32 bits");
+  out.crc32 = std::uint32_t(crc);
+  return out;
+}
+
+// A report of kip or labelsolve: their kernel, the data, and the test
+// predictions of the final support's model, which eval checks.
+EvalReport read_support_report(const nlohmann::json& report, const std::string& path,
+                               EvalReport out) {
+  out.source = data_source_from_json(report, path);
+  out.d = report_image_size(report, path);
+  const nlohmann::json& dataset = section(report, "dataset", path);
+  out.k = unsigned_field(dataset, "k", "dataset", path);
+  if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
+  const nlohmann::json& model = section(report, "model", path);
+  const std::string kind = string_field(model, "kind", "model", path);
+  if (kind == "ntk" || kind == "nngp") {
+    out.spec.kind = kind;
+    out.kernel_depth = unsigned_field(model, "depth", "model", path);
+    if (out.kernel_depth < 1 || out.kernel_depth > 3)
+      wrong("depth", "model", path, "must be 1, 2 or 3");
+  } else if (kind == "rbf") {
+    out.spec.kind = kind;
+    out.rbf_bandwidth = finite_field(model, "rbf_bandwidth", "model", path);
+    if (!(out.rbf_bandwidth > 0)) wrong("rbf_bandwidth", "model", path, "must be positive");
+  } else {
+    out.spec = feature_spec_from_json(report, path);  // linear, rff, fcnn, or refused
+  }
+  const nlohmann::json& distilled = section(report, "distilled", path);
+  out.regularizer = finite_field(distilled, "regularizer", "distilled", path);
+  if (!(out.regularizer > 0)) wrong("regularizer", "distilled", path, "must be positive");
+  out.chunk = unsigned_field(distilled, "eval_chunk", "distilled", path);
+  if (out.chunk == 0) wrong("eval_chunk", "distilled", path, "must be at least 1");
+  const nlohmann::json& result = section(report, "result", path);
+  out.reported_test_acc = finite_field(result, "test_acc", "result", path);
+  if (out.reported_test_acc < 0 || out.reported_test_acc > 1)
+    wrong("test_acc", "result", path, "must lie in [0, 1]");
+  out.has_reported_test_acc = true;
+  out.original_predictions = digest_from_json(result, "result", path);
+  out.has_checks = true;
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json summary_json(const arma::vec& values) {
@@ -106,7 +158,7 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
   nlohmann::json j = {
       {"name", data.name},
       {"source", source.dataset},
-      {"dir", source.dir},
+      {"dir", absolute_data_dir(source)},
       {"coarse", source.coarse},
       {"n_train", data.train.pixels.n_cols},
       {"n_test", data.test.pixels.n_cols},
@@ -165,14 +217,38 @@ nlohmann::json distilled_json(const DistilledSet& distilled, const AnalyticOptio
   };
 }
 
-nlohmann::json certificate_json(const Certificate& cert) {
+std::string absolute_data_dir(const DataSource& source) {
+  std::string dir = source.dir;
+  if (dir.empty() && source.dataset == "fashion-mnist") dir = kFashionMnistDir;
+  if (dir.empty()) return dir;
+  return std::filesystem::absolute(dir).lexically_normal().string();
+}
+
+nlohmann::json digest_json(const PredictionDigest& digest) {
   return {
+      {"count", digest.count}, {"crc32", digest.crc32}, {"digest", "crc32 of uint32le classes"}};
+}
+
+nlohmann::json certificate_json(const Certificate& cert, const std::string& kind) {
+  return {
+      {"exact",
+       certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements, cert.n_test)
+           .empty()},
+      {"tolerance", certificate_tolerance(kind)},
       {"weight_rel_error", cert.weight_rel_error},
       {"cosine", cert.cosine},
       {"feature_rel_error", cert.feature_rel_error},
-      {"original", {{"train_acc", cert.original.train}, {"test_acc", cert.original.test}}},
-      {"distilled", {{"train_acc", cert.distilled.train}, {"test_acc", cert.distilled.test}}},
+      {"original",
+       {{"train_acc", cert.original.train},
+        {"test_acc", cert.original.test},
+        {"weight_norm", cert.original_weight_norm},
+        {"test_predictions", digest_json(cert.original_test_predictions)}}},
+      {"distilled",
+       {{"train_acc", cert.distilled.train},
+        {"test_acc", cert.distilled.test},
+        {"test_predictions", digest_json(cert.distilled_test_predictions)}}},
       {"test_agreement", cert.test_agreement},
+      {"test_disagreements", cert.test_disagreements},
       {"init_distance", summary_json(cert.init_distance)},
       {"init_relative_distance", summary_json(cert.init_relative_distance)},
       {"nearest_train_distance", summary_json(cert.nearest_train_distance)},
@@ -232,6 +308,10 @@ FeatureMapSpec feature_spec_from_json(const nlohmann::json& report, const std::s
 EvalReport read_eval_report(const std::string& path) {
   const nlohmann::json report = read_json_file(path);
   EvalReport out;
+  if (report.is_object() && report.contains("command") && report.at("command").is_string())
+    out.command = report.at("command").get<std::string>();
+  if (out.command == "kip" || out.command == "labelsolve")
+    return read_support_report(report, path, out);
   out.source = data_source_from_json(report, path);
   out.spec = feature_spec_from_json(report, path);
 
@@ -253,6 +333,21 @@ EvalReport read_eval_report(const std::string& path) {
     if (out.reported_test_acc < 0 || out.reported_test_acc > 1)
       wrong("test_acc", "certificate.distilled", path, "must lie in [0, 1]");
     out.has_reported_test_acc = true;
+
+    // The checks' references, all or none (older and hand-made reports have none).
+    const nlohmann::json& original = field(cert, "original", "certificate", path);
+    if (original.is_object() && original.contains("test_predictions")) {
+      out.original_predictions = digest_from_json(original, "certificate.original", path);
+      out.weight_norm = finite_field(original, "weight_norm", "certificate.original", path);
+      if (!(out.weight_norm > 0))
+        wrong("weight_norm", "certificate.original", path, "must be positive");
+      out.exact = bool_field(cert, "exact", "certificate", path);
+      out.model_lambda = finite_field(section(report, "model", path), "lambda", "model", path);
+      if (out.model_lambda < 0) wrong("lambda", "model", path, "must be >= 0");
+      out.chunk = unsigned_field(section(report, "run", path), "chunk", "run", path);
+      if (out.chunk == 0) wrong("chunk", "run", path, "must be at least 1");
+      out.has_checks = true;
+    }
   }
   return out;
 }

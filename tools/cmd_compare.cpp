@@ -20,6 +20,7 @@
 #include "krrdistill/plot.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
+#include "krrdistill/stream.hpp"
 #include "krrdistill/threads.hpp"
 
 namespace krrdistill::cli {
@@ -48,6 +49,8 @@ struct AnalyticRow {
   double seconds = 0;          // statistics, λ sweep and refit, plus distillation
   double distill_seconds = 0;  // distillation alone, given the fitted model
   double weight_rel_error = 0;
+  arma::uword test_disagreements = 0;  // against the original model
+  bool exact = true;                   // the certificate held
 };
 
 struct KipRow {
@@ -72,7 +75,10 @@ int run_compare(int argc, char** argv) {
       "lambda-s", "ridge of the analytic distilled model",
       cxxopts::value<std::string>()->default_value("0"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out-compare"))(
-      "force", "replace an existing output folder");
+      "force", "replace an existing output folder")(
+      "allow-inexact",
+      "keep going when an analytic row fails its certificate (|Ws-W|/|W| above the model's "
+      "tolerance or a test prediction changed); the row then says exact: false");
   const cxxopts::ParseResult result = parse(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help({"data", "model", "kip", "compare", "run"});
@@ -89,6 +95,7 @@ int run_compare(int argc, char** argv) {
   if (lambda_s < 0) throw Error("--lambda-s must be >= 0");
   const FitOptions fit = fit_options(result, spec.seed);
   const bool quiet = result.count("quiet") > 0;
+  const bool allow_inexact = result.count("allow-inexact") > 0;
   const Progress progress = Progress::for_terminal(quiet);
   set_threads(result["threads"].as<int>());
   StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0,
@@ -112,6 +119,7 @@ int run_compare(int argc, char** argv) {
   check_memory("compare", need);
   FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
+  if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
   std::vector<arma::uvec> starts;  // the same real starting images for both methods
   for (arma::uword ipc : ipcs)
     starts.push_back(init == Init::real ? choose_real_images(data.train.labels, k, ipc, spec.seed)
@@ -136,9 +144,24 @@ int run_compare(int argc, char** argv) {
     const DistilledSet distilled = distill_analytic(model.map, model.W, X0, options);
     const double distill_seconds = seconds_since(phase);
     const arma::mat Ws = refit_distilled(model.map, distilled.Xs, distilled.Ys, distilled.lambda_s);
-    analytic.push_back({ipcs[i], test_accuracy(data, pre, model.map, Ws, fit.chunk),
-                        t_fit + distill_seconds, distill_seconds,
-                        arma::norm(Ws - model.W, "fro") / arma::norm(model.W, "fro")});
+    // The row's certificate, checked before KIP spends its time: every test
+    // prediction of the refit against the original's, and the weights.
+    const arma::umat classes = test_predictions(view_dataset(data), pre, model.map, model.W, Ws,
+                                                fit.chunk, Communicator{});
+    const arma::uword n_test = classes.n_cols;
+    const arma::uword differ = arma::accu(classes.row(0) != classes.row(1));
+    const double rel = arma::norm(Ws - model.W, "fro") / arma::norm(model.W, "fro");
+    const std::string problem = certificate_problem(spec.kind, rel, differ, n_test);
+    if (!problem.empty()) {
+      if (!allow_inexact)
+        throw Error("analytic ipc " + std::to_string(ipcs[i]) + ": " + problem +
+                    ", or pass --allow-inexact to keep going");
+      std::fprintf(stderr, "warning: analytic ipc %llu kept with --allow-inexact: %s\n",
+                   (unsigned long long)ipcs[i], problem.c_str());
+    }
+    const double acc = double(arma::accu(classes.row(1).t() == data.test.labels)) / double(n_test);
+    analytic.push_back(
+        {ipcs[i], acc, t_fit + distill_seconds, distill_seconds, rel, differ, problem.empty()});
   }
 
   // KIP on the same feature map (same seed), from the same starting images.
@@ -193,7 +216,11 @@ int run_compare(int argc, char** argv) {
                     {"test_acc", a.test_acc},
                     {"seconds", a.seconds},
                     {"distill_seconds", a.distill_seconds},
-                    {"weight_rel_error", a.weight_rel_error}});
+                    {"weight_rel_error", a.weight_rel_error},
+                    {"certificate",
+                     {{"exact", a.exact},
+                      {"tolerance", certificate_tolerance(spec.kind)},
+                      {"test_disagreements", a.test_disagreements}}}});
     rows.push_back({{"method", "kip"},
                     {"ipc", r.ipc},
                     {"test_acc", r.test_acc},
@@ -230,6 +257,7 @@ int run_compare(int argc, char** argv) {
         {"batch", kip.batch},
         {"labels", label_mode_name(kip.labels)},
         {"eval_every", kip.eval_every},
+        {"allow_inexact", allow_inexact},
         {"seconds",
          "analytic: statistics, lambda sweep and refit, plus distillation; KIP: optimisation "
          "steps; test evaluation excluded from both"}}},

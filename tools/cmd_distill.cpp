@@ -40,6 +40,9 @@ int distill(int argc, char** argv, const Communicator& comm) {
       cxxopts::value<std::string>()->default_value("0"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out"))(
       "force", "replace an existing output folder")(
+      "allow-inexact",
+      "publish even when the certificate fails (|Ws-W|/|W| above the model's tolerance or a "
+      "test prediction changed); the report then says exact: false")(
       "stream",
       "read the pixels from the files chunk by chunk in every pass instead of holding them in "
       "memory (peak memory O(p^2 + chunk d); no feature cache)");
@@ -60,6 +63,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   if (analytic.lambda_s < 0) throw Error("--lambda-s must be >= 0");
   const FitOptions fit = fit_options(result, spec.seed);
   const bool stream = result.count("stream") > 0;
+  const bool allow_inexact = result.count("allow-inexact") > 0;
   const bool quiet = result.count("quiet") > 0;
   // Only rank 0 talks and writes; every rank takes part in the passes.
   const Progress progress = comm.root() ? Progress::for_terminal(quiet) : Progress::silent();
@@ -117,6 +121,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
                      (available <= 0 || total_bytes(need) + cache_bytes <= available);
   FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
+  if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
   arma::uvec start_index;
   if (analytic.init == Init::real)
     start_index = choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
@@ -150,12 +155,24 @@ int distill(int argc, char** argv, const Communicator& comm) {
                                    cache ? &train_features : nullptr);
   train_features.reset();
   const double t_certify = seconds_since(phase);
+  // Every collective is behind us: rank 0 alone judges the certificate, and
+  // a refusal (run_distill ends the other ranks) publishes nothing.
   if (!comm.root()) return 0;
+  const std::string kind = kind_name(model.map);
+  const std::string problem =
+      certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements, cert.n_test);
+  if (!problem.empty()) {
+    if (!allow_inexact) throw Error(problem + ", or pass --allow-inexact to keep it");
+    std::fprintf(stderr, "warning: published with --allow-inexact: %s\n", problem.c_str());
+  }
 
   phase = Clock::now();
   const arma::uword m = distilled.Xs.n_cols, k = data.num_classes;
   write_npy(out->path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
   write_npy(out->path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
+  // The original weights (k×p, row-major as numpy reads them), for eval's check.
+  const arma::mat W_rows = model.W.t();
+  write_npy(out->path("model_W.npy"), {k, model.W.n_cols}, W_rows.memptr());
   std::vector<GridBlock> blocks{
       class_rows(to_pixel_space(model.pre, distilled.Xs), k, analytic.ipc)};
   if (analytic.init == Init::real)
@@ -174,11 +191,14 @@ int distill(int argc, char** argv, const Communicator& comm) {
       {"dataset", dataset_json(described, source, model.pre)},
       {"model", model_json(model, spec)},
       {"distilled", distilled_json(distilled, analytic)},
-      {"certificate", certificate_json(cert)},
+      {"certificate", certificate_json(cert, kind)},
   };
   report["dataset"]["n_train"] = data.train.size();
   report["dataset"]["n_test"] = data.test.size();
-  report["run"] = {{"processes", comm.size}, {"stream", stream}, {"feature_cache", cache}};
+  report["distilled"]["allow_inexact"] = allow_inexact;
+  report["distilled"]["files"]["model_W"] = "model_W.npy";
+  report["run"] = {
+      {"processes", comm.size}, {"stream", stream}, {"feature_cache", cache}, {"chunk", fit.chunk}};
   if (analytic.init == Init::real)
     report["distilled"]["start_train_index"] =
         arma::conv_to<std::vector<arma::uword>>::from(start_index);
@@ -201,8 +221,9 @@ int distill(int argc, char** argv, const Communicator& comm) {
         "certificate: |Ws-W|/|W| = %.3g, test accuracy original %.4f, distilled %.4f, agreement "
         "%.4f\n",
         cert.weight_rel_error, cert.original.test, cert.distilled.test, cert.test_agreement);
-    std::printf("outputs: %s/{distilled_X.npy, distilled_Y.npy, grid.png, report.json}\n",
-                out->final_dir().c_str());
+    std::printf(
+        "outputs: %s/{distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png, report.json}\n",
+        out->final_dir().c_str());
   }
   return 0;
 }

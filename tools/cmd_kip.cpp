@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "krrdistill/analytic.hpp"
+#include "krrdistill/certify.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/kip.hpp"
@@ -201,6 +202,9 @@ int run_kip_command(int argc, char** argv) {
   write_support(out, data, pre, res.Xs, res.Ys, kip.ipc, support.source);
   write_file_atomic(out.path("history.csv"), history_csv(res.history));
   const KipRecord& last = res.history.back();
+  // What eval checks the written set against: every test class of the final support's model.
+  const PredictionDigest test_predictions = prediction_digest(
+      kip_classes(kernel, res.Xs, res.Ys, pre, data.test, kip.eval_chunk, kip.regularizer));
   nlohmann::json report = {
       {"command", "kip"},
       {"dataset", dataset_json(data, source, pre)},
@@ -216,6 +220,7 @@ int run_kip_command(int argc, char** argv) {
         {"batch", kip.batch},
         {"eval_every", kip.eval_every},
         {"regularizer", kip.regularizer},
+        {"eval_chunk", kip.eval_chunk},
         {"seed", kip.seed},
         {"files",
          {{"X", "distilled_X.npy"},
@@ -227,6 +232,7 @@ int run_kip_command(int argc, char** argv) {
                                                        : nlohmann::json(nullptr)},
         {"test_acc",
          last.test_accuracy ? nlohmann::json(*last.test_accuracy) : nlohmann::json(nullptr)},
+        {"test_predictions", digest_json(test_predictions)},
         {"final_loss", last.loss},
         {"optimisation_seconds", last.seconds},
         {"seconds_per_step", last.seconds / double(last.step)}}},
@@ -333,7 +339,10 @@ int run_labelsolve(int argc, char** argv) {
   }
   progress.finish();
   const double acc_one_hot = kip_accuracy(kernel, support.Xs, support.Ys, pre, data.test);
-  const double acc = kip_accuracy(kernel, support.Xs, Ys, pre, data.test);
+  const arma::uvec classes =
+      kip_classes(kernel, support.Xs, Ys, pre, data.test, kip.eval_chunk, kip.regularizer);
+  const double acc =
+      double(arma::accu(classes == data.test.labels)) / double(data.test.labels.n_elem);
 
   write_support(out, data, pre, support.Xs, Ys, kip.ipc, arma::uvec());
   nlohmann::json report = {
@@ -346,9 +355,15 @@ int run_labelsolve(int argc, char** argv) {
         {"m", support.Xs.n_cols},
         {"init", "real"},
         {"target", target},
+        {"regularizer", kip.regularizer},
+        {"eval_chunk", kip.eval_chunk},
         {"seed", kip.seed},
         {"start_train_index", arma::conv_to<std::vector<arma::uword>>::from(support.source)}}},
-      {"result", {{"loss", loss}, {"test_acc", acc}, {"test_acc_one_hot_labels", acc_one_hot}}},
+      {"result",
+       {{"loss", loss},
+        {"test_acc", acc},
+        {"test_predictions", digest_json(prediction_digest(classes))},
+        {"test_acc_one_hot_labels", acc_one_hot}}},
       {"timings_s", {{"total", seconds_since(start)}}},
   };
   report["output"] = out.manifest("report.json");

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <armadillo>
+#include <cstdint>
+#include <string>
 
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/data.hpp"
@@ -17,6 +19,20 @@ struct Accuracy {
   double test = 0.0;
 };
 
+// The predicted classes of a split, in sample order, as a fingerprint: zlib
+// crc32 over the class indices as little-endian uint32, and their count.
+// eval recomputes it from the written files to check every prediction
+// without storing them.
+struct PredictionDigest {
+  arma::uword count = 0;
+  std::uint32_t crc32 = 0;
+  bool operator==(const PredictionDigest& other) const {
+    return count == other.count && crc32 == other.crc32;
+  }
+  bool operator!=(const PredictionDigest& other) const { return !(*this == other); }
+};
+PredictionDigest prediction_digest(const arma::uvec& classes);
+
 struct Certificate {
   arma::mat Ws;                    // refit from (Xs, Ys, λs)
   double weight_rel_error = 0.0;   // ‖Ws − W‖F / ‖W‖F
@@ -24,7 +40,12 @@ struct Certificate {
   double feature_rel_error = 0.0;  // ‖phi(Xs) − Phis‖ / ‖Phis‖
   Accuracy original;
   Accuracy distilled;
-  double test_agreement = 0.0;       // fraction of test images given the same class
+  double test_agreement = 0.0;         // fraction of test images given the same class
+  arma::uword test_disagreements = 0;  // test images given different classes
+  arma::uword n_test = 0;
+  double original_weight_norm = 0.0;  // ‖W‖F
+  PredictionDigest original_test_predictions;
+  PredictionDigest distilled_test_predictions;
   arma::vec init_distance;           // real init: ‖Xs_j − X0_j‖ (model input space)
   arma::vec init_relative_distance;  // ‖Xs_j − X0_j‖ / ‖X0_j‖
   arma::vec nearest_train_distance;  // min_i ‖Xs_j − x_i‖ over training images
@@ -51,6 +72,40 @@ Certificate certify(const Dataset& data, const Model& model, const DistilledSet&
 Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
                     const Progress& progress, const arma::mat* train_features = nullptr);
+
+// The largest ‖Ws − W‖F/‖W‖F a certificate accepts for a model kind
+// ("linear", "rff", "fcnn"). Measured on Fashion-MNIST (ipc 1, real init)
+// the refit is exact to 1e-14 for linear (no inversion: Xs = Phis) and to
+// 2e-11 for rff and a one-layer fcnn (the inversion adds a few roundings):
+// six and four to five orders of margin, still far below anything that
+// could move a prediction on its own (every test prediction is checked
+// separately). Deeper FCNNs lose two to three orders a layer (L = 2: 1e-8,
+// L = 3: 8e-7, L = 4: 5e-5) and are refused from 4 layers at slope 0.1.
+double certificate_tolerance(const std::string& kind);
+
+// Empty when the distilled set reproduces the model (weight error within
+// the kind's tolerance, NaN never is, and no test prediction changed);
+// otherwise one line naming the figures, why it can happen for this kind
+// and what to try (the caller adds how to keep the set anyway).
+std::string certificate_problem(const std::string& kind, double weight_rel_error,
+                                arma::uword test_disagreements, arma::uword n_test);
+
+// Refuses (Error) an RFF bandwidth that cannot certify whatever the data:
+// one whose projection A (entries N(0, 1/sigma²)) overflows, whose phases
+// A x are pure rounding noise (one rounding unit of A x exceeds a period
+// 2π), or whose A x vanishes against the offset b in rounding (A x + b == b,
+// so the features do not depend on x). Judged for standardised inputs,
+// ‖x‖ ≈ sqrt(d). Returns the problem, empty when none.
+std::string rff_sigma_problem(const FeatureMap& map);
+
+// The predicted class of every test image under the original W and the
+// refit Ws (both k×p), in sample order, as 2×n_test (row 0: W, row 1: Ws):
+// scored exactly as certify scores them (one product of the stacked
+// weights, the same chunks), so the classes match certify's bit for bit.
+// Complete on every process of comm (each scores its shards).
+arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
+                            const FeatureMap& map, const arma::mat& W, const arma::mat& Ws,
+                            arma::uword chunk, const Communicator& comm);
 
 // Test accuracy of W on a dataset's test split, in chunks.
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,

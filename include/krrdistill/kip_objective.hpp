@@ -69,8 +69,13 @@ double kip_loss_full(const FeatureMap& map, const Statistics& stats, const arma:
 arma::mat kip_predict(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
                       const arma::mat& Xq, double eps = kKipRegularizer);
 
-// Accuracy on a whole split: model inputs made and scored `chunk` columns at
-// a time, so memory stays bounded.
+// The predicted class of every image of a split, in order: model inputs made
+// and scored `chunk` columns at a time, so memory stays bounded.
+arma::uvec kip_classes(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                       const Preprocessor& pre, const Split& split, arma::uword chunk = 1000,
+                       double eps = kKipRegularizer);
+
+// Accuracy on a whole split, from kip_classes.
 double kip_accuracy(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
                     const Preprocessor& pre, const Split& split, arma::uword chunk = 1000,
                     double eps = kKipRegularizer);

@@ -26,7 +26,15 @@ struct DataSource {
 nlohmann::json dataset_json(const Dataset& data, const DataSource& source, const Preprocessor& pre);
 nlohmann::json model_json(const Model& model, const FeatureMapSpec& spec);
 nlohmann::json distilled_json(const DistilledSet& distilled, const AnalyticOptions& options);
-nlohmann::json certificate_json(const Certificate& cert);
+// With the kind's tolerance and whether the set met it ("exact"); the
+// original model's ‖W‖F and both models' test prediction digests are what
+// eval checks a written set against.
+nlohmann::json certificate_json(const Certificate& cert, const std::string& kind);
+nlohmann::json digest_json(const PredictionDigest& digest);
+
+// The dataset folder as written in reports: absolute (the default
+// dataset's folder resolved), so that eval finds it from any folder.
+std::string absolute_data_dir(const DataSource& source);
 
 // {min, median, mean, max} of a vector, plus the values themselves.
 nlohmann::json summary_json(const arma::vec& values);
@@ -48,6 +56,27 @@ struct EvalReport {
   arma::uword k = 0;      // number of classes
   bool has_reported_test_acc = false;
   double reported_test_acc = 0.0;  // certificate.distilled.test_acc, in [0, 1]
+
+  // What eval checks the set against, present in reports of distill since
+  // it records them (has_checks false otherwise).
+  // The tolerance is not read: eval applies the kind's own
+  // (certificate_tolerance), whatever the file says.
+  bool has_checks = false;
+  bool exact = true;                      // certificate.exact
+  double weight_norm = 0.0;               // certificate.original.weight_norm, > 0
+  PredictionDigest original_predictions;  // certificate.original.test_predictions
+  double model_lambda = 0.0;              // model.lambda, >= 0
+  arma::uword chunk = 0;                  // run.chunk (kip, labelsolve: distilled.eval_chunk), >= 1
+
+  // "distill", "kip" or "labelsolve". The last two record no original model,
+  // only the test predictions of the model on their own support
+  // (result.test_predictions, read into original_predictions) and its
+  // accuracy (result.test_acc, into reported_test_acc); spec.kind may also
+  // be ntk, nngp (kernel_depth) or rbf (rbf_bandwidth, resolved).
+  std::string command = "distill";
+  arma::uword kernel_depth = 0;
+  double rbf_bandwidth = 0.0;
+  double regularizer = 0.0;  // ε of Kss_reg (distilled.regularizer)
 };
 
 EvalReport read_eval_report(const std::string& path);
