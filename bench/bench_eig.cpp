@@ -1,5 +1,5 @@
 // What limits a distributed run: the one p×p symmetric eigendecomposition on
-// rank 0 (DESIGN §2, the λ sweep) and the ridge solve. For each p given,
+// rank 0 (docs/design.md §2, the λ sweep) and the ridge solve. For each p given,
 // prints the median seconds of eig_sym (divide and conquer, as ridge_path)
 // and of the Cholesky solve of fit_primal, and the memory they hold, with
 // the threads set as distill sets them (OpenBLAS on one thread, threads.hpp).
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   std::printf("%8s %12s %12s %14s %14s\n", "p", "eig_sym s", "solve s", "model MB", "peak RSS MB");
   for (arma::uword p : sizes) {
     // A Gram matrix of random features: G = Phi Phiᵀ / n, k = 10 classes.
-    std::mt19937_64 rng = make_rng(0, Stream::feature_map);
+    std::mt19937_64 rng = make_rng(0, RngStream::feature_map);
     const arma::mat Phi = gaussian_matrix(p, p + 64, 1.0, rng);
     Statistics stats{Phi * Phi.t(), gaussian_matrix(10, p, 1.0, rng), Phi.n_cols};
     arma::vec g;

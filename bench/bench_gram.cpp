@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   const arma::uword n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 60000;
   const int runs = argc > 3 ? std::atoi(argv[3]) : 5;
   const int cores = omp_get_num_procs();
-  std::mt19937_64 rng = make_rng(1, Stream::feature_map);
+  std::mt19937_64 rng = make_rng(1, RngStream::feature_map);
   const arma::mat Phi = gaussian_matrix(p, n, 1.0, rng);
   const double flops = double(p) * double(p) * double(n);  // one triangle of 2 p² n
   arma::mat G(p, p);

@@ -65,7 +65,7 @@ arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes,
                               std::uint64_t seed) {
   std::vector<std::vector<arma::uword>> by_class(num_classes);
   for (arma::uword i = 0; i < labels.n_elem; ++i) by_class.at(labels[i]).push_back(i);
-  std::mt19937_64 rng = make_rng(seed, Stream::real_init);
+  std::mt19937_64 rng = make_rng(seed, RngStream::real_init);
   arma::uvec chosen(num_classes * ipc);
   for (arma::uword c = 0; c < num_classes; ++c) {
     std::vector<arma::uword>& pool = by_class[c];
@@ -142,7 +142,7 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
   if (real) {
     Z -= particular;
   } else {
-    std::mt19937_64 rng = make_rng(options.seed, Stream::noise_init);
+    std::mt19937_64 rng = make_rng(options.seed, RngStream::noise_init);
     const double scale = options.noise_scale * arma::stddev(arma::vectorise(particular));
     Z = gaussian_matrix(m, p, scale > 0 ? scale : 1.0, rng);
   }

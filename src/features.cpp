@@ -78,7 +78,7 @@ FeatureMap make_feature_map(const FeatureMapSpec& spec, arma::uword input_dim) {
   const arma::uword d = input_dim;
   if (spec.kind == "linear") return LinearMap{d};
 
-  auto rng = make_rng(spec.seed, Stream::feature_map);
+  auto rng = make_rng(spec.seed, RngStream::feature_map);
   if (spec.kind == "rff") {
     if (!std::isfinite(spec.rff_sigma) || spec.rff_sigma < 0.0)
       throw Error("random Fourier features: sigma must be positive and finite (0 = default), got " +
@@ -86,7 +86,7 @@ FeatureMap make_feature_map(const FeatureMapSpec& spec, arma::uword input_dim) {
     const arma::uword p = spec.features == 0 ? d : spec.features;
     RandomFourierMap m;
     m.sigma = spec.rff_sigma == 0.0 ? default_rff_sigma(d) : spec.rff_sigma;
-    m.A = gaussian_matrix(p, d, 1.0 / m.sigma, rng);  // A first, then b (DESIGN §3)
+    m.A = gaussian_matrix(p, d, 1.0 / m.sigma, rng);  // A first, then b (docs/design.md §3)
     m.b = uniform_vector(p, 0.0, kTwoPi, rng);
     return m;
   }
@@ -224,7 +224,7 @@ arma::mat invert_features(const FeatureMap& map, const arma::mat& Phi, const arm
         if constexpr (is_a<LinearMap, decltype(m)>) {
           return Phi;
         } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
-          // DESIGN §3 step 3: theta = ±arccos(u) + 2πj nearest t = A x0 + b,
+          // docs/design.md §3 step 3: theta = ±arccos(u) + 2πj nearest t = A x0 + b,
           // then x = x0 + A⁺(theta − t).
           const double p = double(m.A.n_rows);
           arma::mat U = std::sqrt(p / 2.0) * Phi;
@@ -248,7 +248,7 @@ arma::mat invert_features(const FeatureMap& map, const arma::mat& Phi, const arm
           return X0 + min_norm_solve(m.A, R);
         } else {
           // Layer by layer from the top, each step the solution nearest x0's
-          // own activations (DESIGN §3 step 3).
+          // own activations (docs/design.md §3 step 3).
           const std::size_t L = m.layers.size();
           std::vector<arma::mat> H0(L);  // H0[l] = input of layer l+1 at x0
           H0[0] = X0;

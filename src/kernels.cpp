@@ -45,7 +45,7 @@ void check_backward(const arma::mat& A, const arma::mat& B, const KernelEvaluati
     throw Error("kernel evaluation does not match the inputs of the backward pass");
 }
 
-// Normalised arc-cosine recursion (DESIGN §4) on c = cos θ⁰ = aᵀb/(‖a‖‖b‖):
+// Normalised arc-cosine recursion (docs/design.md §4) on c = cos θ⁰ = aᵀb/(‖a‖‖b‖):
 // with q = ‖a‖‖b‖/d, NNGP = q·c_D and NTK = q·τ_D, where
 // c_l = κ1(c_{l−1}), τ_l = τ_{l−1}·κ0(c_{l−1}) + c_l, τ_0 = c_0 = c,
 // κ1(c) = (sin θ + (π−θ) c)/π, κ0(c) = (π−θ)/π = κ1'(c), κ0'(c) = 1/(π sin θ).

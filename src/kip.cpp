@@ -102,7 +102,7 @@ KipBatchSampler make_batch_sampler(const arma::uvec& labels, arma::uword num_cla
   if (sampler.per_class == 0)
     throw Error("KIP batch " + std::to_string(batch) + " is smaller than the " +
                 std::to_string(num_classes) + " classes");
-  sampler.rng = make_rng(seed, Stream::kip_batches);
+  sampler.rng = make_rng(seed, RngStream::kip_batches);
   return sampler;
 }
 
@@ -136,7 +136,7 @@ KipSupport kip_init_noise(const KipOptions& options, arma::uword input_dim,
                           arma::uword num_classes) {
   if (num_classes == 0 || options.ipc == 0 || input_dim == 0)
     throw Error("KIP init needs classes, ipc >= 1 and inputs");
-  std::mt19937_64 rng = make_rng(options.seed, Stream::kip_init);
+  std::mt19937_64 rng = make_rng(options.seed, RngStream::kip_init);
   KipSupport s;
   s.Xs = gaussian_matrix(input_dim, num_classes * options.ipc, 1.0, rng);
   s.Ys = distilled_one_hot(num_classes, options.ipc);

@@ -31,7 +31,7 @@ void check_batch(const arma::mat& Xs, arma::uword k, const arma::mat& Xt, const 
                 std::to_string(Xt.n_cols));
 }
 
-// Kss_reg = Kss + ε·tr(Kss)/m·I = L Lᵀ (DESIGN §4). Solves only, no inverse.
+// Kss_reg = Kss + ε·tr(Kss)/m·I = L Lᵀ (docs/design.md §4). Solves only, no inverse.
 struct SupportFactor {
   arma::mat L;  // lower Cholesky factor of Kss_reg
 };
@@ -118,7 +118,7 @@ arma::mat predict_batch(const Forward& fw, const arma::mat& alpha) {
   return multiply(fw.ts.K, alpha);
 }
 
-// Loss and, when wanted, the analytic gradient (DESIGN §4):
+// Loss and, when wanted, the analytic gradient (docs/design.md §4):
 // α = R⁻¹Ysᵀ, P = Kts α, E = P − Ytᵀ, dP = E/(nt·k), dKts = dP αᵀ,
 // dα = Ktsᵀ dP, β = R⁻¹ dα, dYs = βᵀ, dR = −β αᵀ,
 // dKss = dR + ε/m·tr(dR)·I (the trace term of the regulariser).
@@ -180,7 +180,7 @@ arma::mat times_reg(const SupportFactor& f, const arma::mat& alpha) {
   return f.L * (f.L.t() * alpha);
 }
 
-// Label Solve (DESIGN §4): Ys = Yt (R⁻¹ Kst)⁺ minimises ‖Kts R⁻¹ Ysᵀ − Ytᵀ‖
+// Label Solve (docs/design.md §4): Ys = Yt (R⁻¹ Kst)⁺ minimises ‖Kts R⁻¹ Ysᵀ − Ytᵀ‖
 // (R = Kss_reg). Solved in α = R⁻¹ Ysᵀ, a bijection with the same minimum:
 // least squares on Kts itself, then Ysᵀ = R α. On Kts R⁻¹ the null space of
 // Kss (e.g. m > p) would be amplified by 1/(ε·tr(Kss)/m) to far above the

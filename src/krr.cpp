@@ -139,22 +139,45 @@ void choose_lambda(LambdaSweep& sweep) {
   sweep.best_lambda = sweep.lambdas[best];
 }
 
-LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
-                         const arma::uvec& val_labels, const std::vector<double>& lambdas) {
-  if (Phi_val.n_cols == 0) throw Error("empty validation split");
-  LambdaSweep sweep;
-  sweep.lambdas = lambdas;
-  const arma::mat projected = train_path.V.t() * Phi_val;  // Vᵀ Phi_val, formed once
-  const arma::mat Y_val = one_hot(val_labels, train_path.C.n_rows);
+LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas) {
+  LambdaScores scores;
   for (double lambda : lambdas) {
     if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
     arma::mat CS = train_path.C;
     CS.each_row() /= (train_path.g + lambda).t();
-    const arma::mat scores = CS * projected;
-    const arma::urowvec predicted = arma::index_max(scores, 0);
-    sweep.val_accuracy.push_back(double(arma::accu(predicted.t() == val_labels)) /
-                                 double(val_labels.n_elem));
-    sweep.val_sq_error.push_back(round_sq_error(arma::accu(arma::square(scores - Y_val))));
+    scores.scaled.push_back(std::move(CS));
+  }
+  scores.correct.zeros(lambdas.size());
+  scores.sq_error = compensated_zeros(lambdas.size(), 1);
+  return scores;
+}
+
+void add_validation(LambdaScores& scores, const arma::mat& projected, const arma::uvec& labels) {
+  const arma::uword grid = scores.scaled.size();
+  arma::mat errors(grid, labels.n_elem);  // per λ and sample
+  for (arma::uword i = 0; i < grid; ++i) {
+    arma::mat predicted_scores = scores.scaled[i] * projected;
+    const arma::urowvec predicted = arma::index_max(predicted_scores, 0);
+    scores.correct[i] += arma::accu(predicted.t() == labels);
+    for (arma::uword j = 0; j < labels.n_elem; ++j) predicted_scores(labels[j], j) -= 1.0;
+    errors.row(i) = arma::sum(arma::square(predicted_scores), 0);
+  }
+  arma::mat sample(grid, 1);
+  for (arma::uword j = 0; j < errors.n_cols; ++j) {
+    sample.col(0) = errors.col(j);
+    add(scores.sq_error, sample);
+  }
+}
+
+LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
+                                arma::uword n_val) {
+  if (n_val == 0) throw Error("empty validation split");
+  LambdaSweep sweep;
+  sweep.lambdas = lambdas;
+  const arma::mat sq_total = value(scores.sq_error);
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    sweep.val_accuracy.push_back(double(scores.correct[i]) / double(n_val));
+    sweep.val_sq_error.push_back(round_sq_error(sq_total[i]));
   }
   choose_lambda(sweep);
   return sweep;

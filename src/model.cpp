@@ -80,7 +80,7 @@ arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed
     const auto it = moved.find(i);
     return it == moved.end() ? i : it->second;
   };
-  std::mt19937_64 rng = make_rng(seed, Stream::validation_split);
+  std::mt19937_64 rng = make_rng(seed, RngStream::validation_split);
   arma::uvec chosen(n_val);
   for (arma::uword i = 0; i < n_val; ++i) {
     const arma::uword j = i + rng() % (n - i);
@@ -165,7 +165,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
     const Statistics val{value(G_val), value(B_val), val_index.n_elem};
     G_val = B_val = CompensatedSum{};
     // G_train = G_full − G_val: no second pass over the training set; one
-    // eigendecomposition on rank 0 serves the whole grid (DESIGN §2).
+    // eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
     progress.update("fit: lambda sweep", 0.0);
     RidgePath path;
     if (comm.root())
@@ -173,20 +173,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
     broadcast(comm, path.g);
     broadcast(comm, path.V);
     broadcast(comm, path.C);
-    // W(λ) Phi_val = C diag(1/(g+λ)) (Vᵀ Phi_val), Vᵀ Phi_val formed once per chunk.
-    std::vector<arma::mat> scaled;
-    for (double lambda : options.lambda_grid) {
-      arma::mat CS = path.C;
-      CS.each_row() /= (path.g + lambda).t();
-      scaled.push_back(std::move(CS));
-    }
-    const arma::uword grid = options.lambda_grid.size();
-    arma::uvec correct(grid, arma::fill::zeros);
-    // Squared errors per sample, each added on its own to a compensated sum:
-    // the total is then the same bits however the samples are grouped into
-    // chunks and processes.
-    CompensatedSum sq_error = compensated_zeros(grid, 1);
-    arma::mat sample_errors(grid, 1);
+    LambdaScores scores = start_lambda_scores(path, options.lambda_grid);
     // Validation chunks a quarter of the pass's: their inputs, features and
     // projections stay below the pass's footprint, so the peak memory does
     // not depend on how many validation samples there are.
@@ -197,30 +184,12 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
       const arma::mat Phi_val = train_features != nullptr
                                     ? arma::mat(train_features->cols(rows - shard.first))
                                     : features_of(model.pre, model.map, reader, rows);
-      const arma::mat projected = multiply_transposed(path.V, Phi_val);
-      const arma::uvec truth = labels_of(train, rows);
-      arma::mat errors(grid, rows.n_elem);  // ‖W(λ) φ − y‖² per λ and sample
-      for (std::size_t i = 0; i < scaled.size(); ++i) {
-        arma::mat scores = scaled[i] * projected;
-        const arma::urowvec predicted = arma::index_max(scores, 0);
-        correct[i] += arma::accu(predicted.t() == truth);
-        for (arma::uword j = 0; j < truth.n_elem; ++j) scores(truth[j], j) -= 1.0;  // one-hot Y
-        errors.row(i) = arma::sum(arma::square(scores), 0);
-      }
-      for (arma::uword j = 0; j < errors.n_cols; ++j) {
-        sample_errors.col(0) = errors.col(j);
-        add(sq_error, sample_errors);
-      }
+      add_validation(scores, multiply_transposed(path.V, Phi_val), labels_of(train, rows));
     }
-    allreduce_sum(comm, correct);
-    allreduce_sum(comm, sq_error);
-    const arma::mat sq_total = value(sq_error);
-    model.sweep.lambdas = options.lambda_grid;
-    for (arma::uword i = 0; i < grid; ++i) {
-      model.sweep.val_accuracy.push_back(double(correct[i]) / double(val_index.n_elem));
-      model.sweep.val_sq_error.push_back(round_sq_error(sq_total[i]));
-    }
-    choose_lambda(model.sweep);  // DESIGN §2: accuracy, then squared error, then the larger λ
+    allreduce_sum(comm, scores.correct);
+    allreduce_sum(comm, scores.sq_error);
+    // docs/design.md §2: accuracy, then squared error, then the larger λ.
+    model.sweep = finish_lambda_sweep(scores, options.lambda_grid, val_index.n_elem);
     model.lambda = model.sweep.best_lambda;
   }
   if (comm.root()) model.W = fit_primal(full, model.lambda);

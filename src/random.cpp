@@ -21,7 +21,7 @@ double unit_uniform(std::mt19937_64& rng) {
 
 }  // namespace
 
-std::mt19937_64 make_rng(std::uint64_t seed, Stream stream) {
+std::mt19937_64 make_rng(std::uint64_t seed, RngStream stream) {
   std::uint64_t mixed = splitmix64(splitmix64(seed) ^ static_cast<std::uint64_t>(stream));
   return std::mt19937_64(mixed);
 }

@@ -293,7 +293,7 @@ FeatureMapSpec feature_spec_from_json(const nlohmann::json& report, const std::s
   } else if (spec.kind != "linear") {
     throw Error(path + ": unknown model kind \"" + spec.kind + "\" (expected linear, rff or fcnn)");
   }
-  // Analytic distillation needs a surjective map (DESIGN §3): p <= d and
+  // Analytic distillation needs a surjective map (docs/design.md §3): p <= d and
   // width <= d, which also bounds what the map allocates.
   if (spec.kind == "rff" || spec.kind == "fcnn") {
     const std::uint64_t d = report_image_size(report, path);

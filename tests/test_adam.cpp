@@ -1,4 +1,4 @@
-// Adam (DESIGN §4): convergence on a quadratic, bias correction, errors.
+// Adam (docs/design.md §4): convergence on a quadratic, bias correction, errors.
 #define BOOST_TEST_MODULE adam
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -11,7 +11,7 @@ using namespace krrdistill;
 
 BOOST_AUTO_TEST_CASE(minimises_a_least_squares_quadratic) {
   // L(x) = 0.5‖A x − b‖², minimum at the least-squares solution.
-  auto rng = make_rng(11, Stream::kip_init);
+  auto rng = make_rng(11, RngStream::kip_init);
   const arma::mat A = gaussian_matrix(12, 5, 1.0, rng);
   const arma::mat b = gaussian_matrix(12, 2, 1.0, rng);
   const arma::mat x_star = arma::solve(A, b);
@@ -32,7 +32,7 @@ BOOST_AUTO_TEST_CASE(minimises_a_least_squares_quadratic) {
 
 BOOST_AUTO_TEST_CASE(first_step_is_lr_times_sign) {
   // Bias correction: m̂ = g and v̂ = g² on the first step.
-  auto rng = make_rng(12, Stream::kip_init);
+  auto rng = make_rng(12, RngStream::kip_init);
   arma::mat g = gaussian_matrix(4, 3, 1.0, rng);
   g.transform([](double v) { return v >= 0 ? v + 0.1 : v - 0.1; });  // |g| >= 0.1
   const arma::mat x0 = gaussian_matrix(4, 3, 1.0, rng);

@@ -33,7 +33,7 @@ Setup make_setup(const std::string& kind, arma::uword p, double lambda, std::uin
   spec.rff_sigma = 4.0;
   spec.seed = seed;
   Setup s{make_feature_map(spec, kD), {}, {}, {}};
-  std::mt19937_64 rng = make_rng(seed + 100, Stream::noise_init);
+  std::mt19937_64 rng = make_rng(seed + 100, RngStream::noise_init);
   s.X = gaussian_matrix(kD, kN, 1.0, rng);
   s.labels.set_size(kN);
   for (arma::uword i = 0; i < kN; ++i) s.labels[i] = i % kK;
@@ -59,7 +59,7 @@ DistilledSet run(const Setup& s, arma::uword ipc, Init init, double lambda_s) {
 }  // namespace
 
 // Ws refit from the distilled (Xs, Ys) at λs equals W: every model, both
-// inits, ipc 1 and 3, λs = 0 and λs > 0 (DESIGN §3).
+// inits, ipc 1 and 3, λs = 0 and λs > 0 (docs/design.md §3).
 BOOST_DATA_TEST_CASE(distilled_model_equals_original,
                      bdata::make({"linear", "rff", "fcnn"}) * bdata::make({1u, 3u}) *
                          bdata::make({0, 1}) * bdata::make({0.0, 1e-3}),
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(lambda_s_is_clamped_and_still_exact) {
 
 BOOST_AUTO_TEST_CASE(rff_range_scaling_keeps_weights_exact) {
   // Large weights make D⁺ small; a tiny ridge on the original model makes it
-  // large, which forces the RFF range scaling c > 1 (DESIGN §3 step 3).
+  // large, which forces the RFF range scaling c > 1 (docs/design.md §3 step 3).
   const Setup s = make_setup("rff", kD, 1e-8, 41);
   const DistilledSet ds = run(s, 1, Init::noise, 1e-6);
   BOOST_TEST(ds.range_scale > 1.0);

@@ -120,6 +120,32 @@ BOOST_AUTO_TEST_CASE(report_layers_range) {
              r.err);
 }
 
+// eval sizes the feature map from a report: a map that cannot fit is refused
+// with the figure before it is made. The report of a small run is pointed at
+// a dataset of 128×128 images, where 100 FCNN layers of width d are 215 GB.
+BOOST_AUTO_TEST_CASE(eval_memory_estimate) {
+  Case c;
+  const RunResult made =
+      run_cli("distill --data " + c.data + " --out " + c.out + " --quiet --model fcnn --layers 2",
+              c.scratch.path);
+  BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+  const std::string wide = c.data + "_wide";
+  write_npy_dataset(wide, 1, 128, 128, cycling_labels(4, 4));
+  const std::string path = c.out + "/report.json";
+  auto report = nlohmann::json::parse(read_text(path));
+  report["dataset"]["source"] = "npy";
+  report["dataset"]["dir"] = wide;
+  report["dataset"]["shape"] = {1, 128, 128};
+  report["dataset"]["d"] = 128 * 128;
+  report["model"]["layers"] = 100;
+  report["model"]["width"] = 128 * 128;
+  write_text(path, report.dump());
+  const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.rfind("error: eval needs about 215 GB", 0) == 0u, r.err);
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
 BOOST_AUTO_TEST_CASE(ipc_range_for_both_inits_and_every_command) {
   Case c;  // 50 training images per class
   for (const std::string init : {"noise", "real"}) {

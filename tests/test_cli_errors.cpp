@@ -1,5 +1,5 @@
 // Bad input to the command line: one "error:" line, a non-zero exit, and
-// nothing written in --out (DESIGN rules of the house; datasets/README.md).
+// nothing written in --out (datasets/README.md).
 #define BOOST_TEST_MODULE cli_errors
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>

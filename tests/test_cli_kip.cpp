@@ -1,5 +1,5 @@
 // The kip, labelsolve and compare commands, on a small fixture and on the
-// real Fashion-MNIST (DESIGN §4).
+// real Fashion-MNIST (docs/design.md §4).
 #define BOOST_TEST_MODULE cli_kip
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// Feature maps: formulas, inversion (DESIGN §3 step 3), gradients, validation.
+// Feature maps: formulas, inversion (docs/design.md §3 step 3), gradients, validation.
 #define BOOST_TEST_MODULE features
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(rff_formula_and_stream_layout) {
   BOOST_TEST(r.sigma == std::sqrt(double(kD)));
   BOOST_TEST(default_rff_sigma(784) == 28.0);
   // A first, then b, from the feature_map stream of the seed.
-  auto rng = make_rng(7, Stream::feature_map);
+  auto rng = make_rng(7, RngStream::feature_map);
   const arma::mat A = gaussian_matrix(7, kD, 1.0 / std::sqrt(double(kD)), rng);
   const arma::vec b = uniform_vector(7, 0.0, 2.0 * arma::datum::pi, rng);
   BOOST_TEST(arma::all(arma::vectorise(A == r.A)));
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(fcnn_formula_and_stream_layout) {
   const FeatureMap map = make_feature_map(fcnn_spec(7, 2, 0.2), kD);
   const auto& f = std::get<FcnnMap>(map);
   BOOST_REQUIRE(f.layers.size() == 2u);
-  auto rng = make_rng(7, Stream::feature_map);
+  auto rng = make_rng(7, RngStream::feature_map);
   const arma::mat M1 = gaussian_matrix(7, kD, 1.0 / std::sqrt(double(kD)), rng);
   const arma::mat M2 = gaussian_matrix(7, 7, 1.0 / std::sqrt(7.0), rng);
   BOOST_TEST(arma::all(arma::vectorise(M1 == f.layers[0])));
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(inverse_is_the_preimage_nearest_x0) {
         BOOST_TEST(arma::norm(N.t() * Xz, "fro") < 1e-10 * arma::norm(Xz, "fro"));  // min-norm
         // FCNN (w < d): the preimage set is one affine subspace, so Xs is the
         // Euclidean-nearest preimage. RFF: the preimage set is a union of
-        // subspaces, one per branch θ; the branch nearest A x0 + b (DESIGN §3)
+        // subspaces, one per branch θ; the branch nearest A x0 + b (docs/design.md §3)
         // minimises ‖A(x − x0)‖ = ‖θ − t‖, not ‖x − x0‖ (about 1 column in 5
         // of this test is Euclidean-closer from zeros), so compare in that metric.
         const arma::mat A = first_matrix(map);

@@ -1,4 +1,4 @@
-// KIP kernels (DESIGN §4): values against direct implementations, symmetry,
+// KIP kernels (docs/design.md §4): values against direct implementations, symmetry,
 // positive semidefiniteness, and analytic derivatives against central
 // finite differences.
 #define BOOST_TEST_MODULE kernels
@@ -73,7 +73,7 @@ void direct_relu(const arma::vec& x, const arma::vec& y, arma::uword depth, doub
 BOOST_AUTO_TEST_CASE(depth_one_matches_the_closed_form_arc_cosine_kernel) {
   // Cho & Saul's arc-cosine kernel of order 1, k1 = (1/π)‖x‖‖y‖(sin θ + (π−θ) cos θ),
   // scaled by 1/d; NTK = (xᵀy/d)(π−θ)/π + k1/d.
-  auto rng = make_rng(21, Stream::kip_init);
+  auto rng = make_rng(21, RngStream::kip_init);
   const arma::uword d = 6;
   const arma::mat A = gaussian_matrix(d, 4, 1.0, rng);
   const arma::mat B = gaussian_matrix(d, 3, 1.0, rng);
@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(depth_one_matches_the_closed_form_arc_cosine_kernel) {
 }
 
 BOOST_AUTO_TEST_CASE(deeper_kernels_match_the_unnormalised_recursion) {
-  auto rng = make_rng(22, Stream::kip_init);
+  auto rng = make_rng(22, RngStream::kip_init);
   const arma::mat A = gaussian_matrix(7, 5, 1.0, rng);
   const arma::mat B = gaussian_matrix(7, 4, 2.0, rng);
   for (arma::uword depth = 1; depth <= 3; ++depth) {
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(depth_one_matches_a_wide_random_relu_layer) {
   // Monte Carlo of the network the recursion describes: z = wᵀx with
   // w ~ N(0, I/d), Σ¹ = 2 E[relu(z(x)) relu(z(y))], Σ̇¹ = 2 E[1{z(x)>0} 1{z(y)>0}]
   // (weight variance 2 after each ReLU).
-  auto rng = make_rng(23, Stream::kip_init);
+  auto rng = make_rng(23, RngStream::kip_init);
   const arma::uword d = 5, samples = 400000;
   const arma::mat P = gaussian_matrix(d, 2, 1.0, rng);
   const arma::mat W = gaussian_matrix(samples, d, 1.0 / std::sqrt(double(d)), rng);
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(depth_one_matches_a_wide_random_relu_layer) {
 }
 
 BOOST_AUTO_TEST_CASE(relu_diagonals_are_preserved) {
-  auto rng = make_rng(24, Stream::kip_init);
+  auto rng = make_rng(24, RngStream::kip_init);
   const arma::uword d = 9;
   const arma::mat B = gaussian_matrix(d, 6, 1.5, rng);
   const arma::rowvec sq = arma::sum(arma::square(B), 0) / double(d);
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(relu_diagonals_are_preserved) {
 
 BOOST_AUTO_TEST_CASE(gram_matrices_are_symmetric_and_positive_semidefinite) {
   const arma::uword d = 8;
-  auto rng = make_rng(25, Stream::kip_init);
+  auto rng = make_rng(25, RngStream::kip_init);
   const arma::mat B = gaussian_matrix(d, 14, 1.0, rng);
   for (const auto& [name, kernel] : all_kernels(d)) {
     BOOST_TEST_CONTEXT(name) {
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(gram_matrices_are_symmetric_and_positive_semidefinite) {
 }
 
 BOOST_AUTO_TEST_CASE(rbf_and_feature_values) {
-  auto rng = make_rng(26, Stream::kip_init);
+  auto rng = make_rng(26, RngStream::kip_init);
   const arma::uword d = 6;
   const arma::mat A = gaussian_matrix(d, 3, 1.0, rng);
   const arma::mat B = gaussian_matrix(d, 4, 1.0, rng);
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(rbf_and_feature_values) {
 
 BOOST_AUTO_TEST_CASE(backward_matches_finite_differences) {
   const arma::uword d = 7;
-  auto rng = make_rng(27, Stream::kip_init);
+  auto rng = make_rng(27, RngStream::kip_init);
   const arma::mat A = gaussian_matrix(d, 5, 1.0, rng);
   const arma::mat B = gaussian_matrix(d, 4, 1.0, rng);
   const arma::mat dK = gaussian_matrix(5, 4, 1.0, rng);
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(coincident_points_give_finite_values_and_gradients) {
   // θ = 0 between a support point and a target point, and between two
   // support points; NTK's Σ̇ has an infinite slope there.
   const arma::uword d = 5;
-  auto rng = make_rng(28, Stream::kip_init);
+  auto rng = make_rng(28, RngStream::kip_init);
   arma::mat B = gaussian_matrix(d, 4, 1.0, rng);
   B.col(2) = B.col(0);
   B.col(3) = 2.5 * B.col(1);  // parallel, θ = 0 too

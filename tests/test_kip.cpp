@@ -1,4 +1,4 @@
-// KIP and Label Solve (DESIGN §4): analytic gradients against finite
+// KIP and Label Solve (docs/design.md §4): analytic gradients against finite
 // differences, Label Solve optimality, the whole-set formulas from G and B,
 // batches, initial support sets, and the training loop on small problems.
 #define BOOST_TEST_MODULE kip
@@ -66,7 +66,7 @@ struct Problem {
 
 Problem make_problem(arma::uword d, arma::uword k, arma::uword ipc, arma::uword nt,
                      std::uint64_t seed) {
-  auto rng = make_rng(seed, Stream::kip_init);
+  auto rng = make_rng(seed, RngStream::kip_init);
   Problem p;
   p.Xs = gaussian_matrix(d, k * ipc, 1.0, rng);
   p.Ys = one_hot(cyclic_labels(k * ipc, k), k);
@@ -78,7 +78,7 @@ Problem make_problem(arma::uword d, arma::uword k, arma::uword ipc, arma::uword 
 
 // Two-class 4×4 grey images: a random mean image per class plus noise.
 Dataset blobs(arma::uword n_train, arma::uword n_test, std::uint64_t seed) {
-  auto rng = make_rng(seed, Stream::kip_init);
+  auto rng = make_rng(seed, RngStream::kip_init);
   Dataset data;
   data.name = "blobs";
   data.shape = ImageShape{1, 4, 4};
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(kip_loss_matches_its_definition) {
 BOOST_AUTO_TEST_CASE(label_solve_is_the_least_squares_optimum) {
   const arma::uword d = 7, k = 3;
   const Problem p = make_problem(d, k, 2, 24, 33);
-  auto rng = make_rng(34, Stream::kip_init);
+  auto rng = make_rng(34, RngStream::kip_init);
   for (const auto& [name, kernel] : all_kernels(d)) {
     BOOST_TEST_CONTEXT(name) {
       const Kernel& kern = kernel;

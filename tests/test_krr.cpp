@@ -17,7 +17,7 @@ struct Problem {
 };
 
 Problem random_problem(arma::uword p, arma::uword n, arma::uword k, std::uint64_t seed) {
-  std::mt19937_64 rng = make_rng(seed, Stream::feature_map);
+  std::mt19937_64 rng = make_rng(seed, RngStream::feature_map);
   Problem pr;
   pr.Phi = gaussian_matrix(p, n, 1.0, rng);
   pr.labels.set_size(n);
@@ -72,6 +72,22 @@ BOOST_AUTO_TEST_CASE(lambda_zero_is_moore_penrose) {
   BOOST_TEST(rel(path_weights(ridge_path(stats), 0.0), expected) < 1e-8);
 }
 
+namespace {
+
+// The sweep as fit_model runs it: validation samples added chunk by chunk.
+LambdaSweep sweep_in_chunks(const RidgePath& path, const arma::mat& Phi_val,
+                            const arma::uvec& labels, const std::vector<double>& grid,
+                            arma::uword chunk) {
+  LambdaScores scores = start_lambda_scores(path, grid);
+  for (arma::uword first = 0; first < Phi_val.n_cols; first += chunk) {
+    const arma::uword last = std::min(first + chunk, Phi_val.n_cols) - 1;
+    add_validation(scores, path.V.t() * Phi_val.cols(first, last), labels.subvec(first, last));
+  }
+  return finish_lambda_sweep(scores, grid, Phi_val.n_cols);
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   const Problem train = random_problem(8, 60, 3, 4);
   const Problem val = random_problem(8, 30, 3, 5);
@@ -81,7 +97,14 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(grid.size() == 24u);
   BOOST_TEST(grid.front() == 1e-6, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(grid.back() == std::pow(10.0, 5.5), boost::test_tools::tolerance(1e-12));
-  const LambdaSweep sweep = sweep_lambda(ridge_path(stats), val.Phi, val.labels, grid);
+  const RidgePath path = ridge_path(stats);
+  const LambdaSweep sweep = sweep_in_chunks(path, val.Phi, val.labels, grid, 30);
+  // Any grouping of the validation samples gives the same scores, bit for bit.
+  for (arma::uword chunk : {1u, 7u, 16u}) {
+    const LambdaSweep other = sweep_in_chunks(path, val.Phi, val.labels, grid, chunk);
+    BOOST_TEST(other.val_accuracy == sweep.val_accuracy, boost::test_tools::per_element());
+    BOOST_TEST(other.val_sq_error == sweep.val_sq_error, boost::test_tools::per_element());
+  }
   const arma::mat Y_val = one_hot(val.labels, 3);
   std::size_t best = 0;
   for (std::size_t i = 0; i < grid.size(); ++i) {
@@ -92,7 +115,7 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
     BOOST_TEST(sweep.val_accuracy[i] == acc);
     BOOST_TEST(sweep.val_sq_error[i] == err, boost::test_tools::tolerance(1e-9));
     BOOST_TEST(sweep.val_sq_error[i] == round_sq_error(sweep.val_sq_error[i]));
-    // DESIGN §2: accuracy, then the smaller squared error, then the larger λ.
+    // docs/design.md §2: accuracy, then the smaller squared error, then the larger λ.
     if (acc > sweep.val_accuracy[best] ||
         (acc == sweep.val_accuracy[best] && sweep.val_sq_error[i] < sweep.val_sq_error[best]))
       best = i;
@@ -100,8 +123,7 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(sweep.best_lambda == grid[best]);
   // A reversed grid picks the same λ.
   std::vector<double> reversed(grid.rbegin(), grid.rend());
-  BOOST_TEST(sweep_lambda(ridge_path(stats), val.Phi, val.labels, reversed).best_lambda ==
-             grid[best]);
+  BOOST_TEST(sweep_in_chunks(path, val.Phi, val.labels, reversed, 30).best_lambda == grid[best]);
 }
 
 BOOST_AUTO_TEST_CASE(squared_errors_are_rounded_to_32_bits) {

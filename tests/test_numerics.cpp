@@ -68,7 +68,7 @@ Trained train(const std::string& kind, arma::uword d, arma::uword p, arma::uword
   spec.width = p;
   spec.seed = 4;
   Trained t{krrdistill::make_feature_map(spec, d), {}, {}, {}};
-  std::mt19937_64 rng = krrdistill::make_rng(9, krrdistill::Stream::noise_init);
+  std::mt19937_64 rng = krrdistill::make_rng(9, krrdistill::RngStream::noise_init);
   t.X = krrdistill::gaussian_matrix(d, 60, 1.0, rng);
   t.labels.set_size(60);
   for (arma::uword i = 0; i < 60; ++i) t.labels[i] = i % k;

@@ -9,7 +9,7 @@ using namespace krrdistill;
 namespace {
 
 PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
-  std::mt19937_64 rng = make_rng(seed, Stream::feature_map);
+  std::mt19937_64 rng = make_rng(seed, RngStream::feature_map);
   PixelMatrix pixels(d, n);
   for (auto& v : pixels) v = std::uint8_t(rng() % 256);
   return pixels;

@@ -13,7 +13,7 @@ using namespace krrdistill;
 namespace {
 
 arma::mat random_matrix(arma::uword rows, arma::uword cols, std::uint64_t seed) {
-  std::mt19937_64 rng = make_rng(seed, Stream::noise_init);
+  std::mt19937_64 rng = make_rng(seed, RngStream::noise_init);
   return gaussian_matrix(rows, cols, 1.0, rng);
 }
 

@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(validation_indices_match_the_dense_shuffle) {
       const arma::uword n_val = std::max<arma::uword>(1, arma::uword(std::llround(0.05 * n)));
       std::vector<arma::uword> order(n);
       for (arma::uword i = 0; i < n; ++i) order[i] = i;
-      std::mt19937_64 rng = make_rng(seed, Stream::validation_split);
+      std::mt19937_64 rng = make_rng(seed, RngStream::validation_split);
       for (arma::uword i = 0; i < n_val; ++i) std::swap(order[i], order[i + rng() % (n - i)]);
       const arma::uvec dense =
           arma::sort(arma::uvec(std::vector<arma::uword>(order.begin(), order.begin() + n_val)));

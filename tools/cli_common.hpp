@@ -56,7 +56,7 @@ arma::uvec checked_class_counts(const arma::uvec& train_labels, arma::uword k,
                                 const std::string& dataset);
 
 // --features and --width 1..d (0: d), before a map is sized from them: a
-// larger one is not surjective (DESIGN §3) and would only cost memory.
+// larger one is not surjective (docs/design.md §3) and would only cost memory.
 void check_feature_sizes(const FeatureMapSpec& spec, arma::uword d);
 // The feature dimension p that spec gives on images of d values.
 arma::uword output_dim(const FeatureMapSpec& spec, arma::uword d);

@@ -1,4 +1,4 @@
-// krrdistill distill: DESIGN §2–§3 end to end, with the certificate; on one
+// krrdistill distill: docs/design.md §2–§3 end to end, with the certificate; on one
 // process or, built with MPI, on the processes of mpirun (distributed.hpp).
 #include <algorithm>
 #include <cmath>

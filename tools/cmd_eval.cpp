@@ -44,6 +44,8 @@ int eval_support(const EvalReport& report, const std::string& dir, const std::st
   const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, report.source.zca,
                                             report.source.zca_reg_fraction);
   const arma::uword d = data.shape.size();
+  if (report.spec.kind == "rff" || report.spec.kind == "fcnn")
+    check_memory("eval", feature_map_memory(report.spec, d));
   const Kernel kernel =
       report.spec.kind == "linear" || report.spec.kind == "rff" || report.spec.kind == "fcnn"
           ? make_kernel("feature", 1, 0.0, make_feature_map(report.spec, d))
@@ -135,6 +137,11 @@ int run_eval(int argc, char** argv) {
   const StreamDataset data = view_dataset(loaded);
   const Preprocessor pre = fit_preprocessor(data, report.source.zca, report.source.zca_reg_fraction,
                                             report.chunk, Communicator{});
+  // The map's matrices (a report may ask for 100 layers of width d), and for
+  // --refit-original the statistics, before they are made.
+  check_memory("eval", refit_original ? analytic_memory(spec, data.shape.size(), data.num_classes,
+                                                        0, report.chunk, 0)
+                                      : feature_map_memory(spec, data.shape.size()));
   const FeatureMap map = make_feature_map(spec, data.shape.size());
   const arma::uword k = data.num_classes, p = feature_dim(map);
   const arma::mat Xs = read_records(dir + "/distilled_X.npy", data.shape.size());

@@ -1,5 +1,5 @@
 // krrdistill kip and krrdistill labelsolve: the iterative baseline (KIP,
-// Nguyen, Chen & Lee, ICLR 2021) and its closed-form labels (DESIGN §4).
+// Nguyen, Chen & Lee, ICLR 2021) and its closed-form labels (docs/design.md §4).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -149,7 +149,7 @@ void write_support(StagedOutputDir& out, const Dataset& data, const Preprocessor
 
 int run_kip_command(int argc, char** argv) {
   cxxopts::Options options("krrdistill kip",
-                           "Kernel Inducing Points: iterative distillation with Adam (DESIGN §4)");
+                           "Kernel Inducing Points: iterative distillation with Adam (docs/design.md §4)");
   add_data_options(options);
   add_kernel_options(options);
   add_kip_options(options, "steps");
@@ -261,7 +261,7 @@ int run_kip_command(int argc, char** argv) {
 int run_labelsolve(int argc, char** argv) {
   cxxopts::Options options(
       "krrdistill labelsolve",
-      "Label Solve: closed-form labels for a class-balanced subset of real images (DESIGN §4); "
+      "Label Solve: closed-form labels for a class-balanced subset of real images (docs/design.md §4); "
       "for the feature models against the whole training set through G and B, otherwise "
       "against one class-balanced batch");
   add_data_options(options);

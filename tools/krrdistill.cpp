@@ -1,5 +1,5 @@
 // The krrdistill command line: load -> preprocess -> features -> statistics
-// -> fit -> distill -> invert -> certify -> write (DESIGN §5). One file per
+// -> fit -> distill -> invert -> certify -> write (docs/design.md §5). One file per
 // command (cmd_*.cpp); this one dispatches and turns errors into one line.
 #include <cstdio>
 #include <cxxopts.hpp>

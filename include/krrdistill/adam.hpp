@@ -1,5 +1,5 @@
 // Adam (Kingma & Ba, 2015) with bias correction, used by KIP for the support
-// inputs Xs and, when labels are learned, for Ys (DESIGN §4).
+// inputs Xs and, when labels are learned, for Ys (docs/design.md §4).
 #pragma once
 
 #include <armadillo>

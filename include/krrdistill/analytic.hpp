@@ -1,5 +1,5 @@
 // Exact one-shot distillation of KRR (Chen, Huang & Weng, NeurIPS 2024;
-// DESIGN §3): m = ipc·k points (Xs, Ys) whose KRR fit at λs equals W.
+// docs/design.md §3): m = ipc·k points (Xs, Ys) whose KRR fit at λs equals W.
 #pragma once
 
 #include <armadillo>

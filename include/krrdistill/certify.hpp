@@ -1,4 +1,4 @@
-// The certificate (DESIGN §3 step 4): refit KRR on the distilled set exactly
+// The certificate (docs/design.md §3 step 4): refit KRR on the distilled set exactly
 // as a user would, and compare it with the original model.
 #pragma once
 

@@ -1,6 +1,6 @@
-// Datasets: uint8 pixels, one image per column (DESIGN §1), kept as uint8 so
+// Datasets: uint8 pixels, one image per column (docs/design.md §1), kept as uint8 so
 // that statistics can be accumulated chunk by chunk without a float64 copy
-// of the training set (DESIGN §2).
+// of the training set (docs/design.md §2).
 #pragma once
 
 #include <armadillo>
@@ -50,7 +50,7 @@ Dataset load_npy_folder(const std::string& dir);
 // detects the format from the files in dir.
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse);
 
-// Labels as one-hot columns: k×n (DESIGN §1, not centered).
+// Labels as one-hot columns: k×n (docs/design.md §1, not centered).
 arma::mat one_hot(const arma::uvec& labels, arma::uword num_classes);
 
 }  // namespace krrdistill

@@ -1,5 +1,5 @@
 // Processes that share one run. G, B and every count of a pass are sums over
-// samples (DESIGN §2), so each process passes over its own shard of the
+// samples (docs/design.md §2), so each process passes over its own shard of the
 // samples and the pieces are summed. Built with -DKRRDISTILL_MPI=ON this is
 // MPI_COMM_WORLD; otherwise a single process, for which every collective is
 // the identity. Nothing else in krrdistill knows whether MPI is there.

@@ -1,4 +1,4 @@
-// Feature maps phi: R^d -> R^p (DESIGN §3 step 3). Each is a small value
+// Feature maps phi: R^d -> R^p (docs/design.md §3 step 3). Each is a small value
 // type; FeatureMap is their variant, and free functions dispatch on it.
 #pragma once
 
@@ -61,12 +61,12 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X);
 std::string surjectivity_problem(const FeatureMap& map);
 
 // The factor c >= 1 that Phi must be divided by to lie in the map's range
-// (RFF: max(1, sqrt(p/2)·max|Phi|); 1 for the others). DESIGN §3 step 3.
+// (RFF: max(1, sqrt(p/2)·max|Phi|); 1 for the others). docs/design.md §3 step 3.
 double range_scale(const FeatureMap& map, const arma::mat& Phi);
 
 // Xs with phi(Xs) = Phi, one column per column of X0 (d×m; zeros give the
 // minimum-norm preimage). Linear: Phi. FCNN: the preimage nearest x0, layer by
-// layer. RFF (DESIGN §3 step 3): the arccos branch nearest A x0 + b entry by
+// layer. RFF (docs/design.md §3 step 3): the arccos branch nearest A x0 + b entry by
 // entry, then the smallest correction x − x0 onto that branch; this makes
 // ‖A(x − x0)‖ smallest, which for p < d is not always the Euclidean nearest
 // preimage (that would be a closest-vector search over branches).

@@ -1,5 +1,5 @@
 // Images as krrdistill holds them: uint8 pixels, one image per column
-// (DESIGN §1), in channel-first order.
+// (docs/design.md §1), in channel-first order.
 #pragma once
 
 #include <armadillo>

@@ -1,4 +1,4 @@
-// Kernels for KIP (DESIGN §4): the finite feature kernel phi(a)ᵀphi(b) of
+// Kernels for KIP (docs/design.md §4): the finite feature kernel phi(a)ᵀphi(b) of
 // the analytic method's feature map, and the infinite-width kernels of the
 // KIP paper (ReLU fully-connected NNGP and NTK, RBF). Each kernel is a small
 // value type; Kernel is their variant and free functions dispatch on it.

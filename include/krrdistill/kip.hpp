@@ -1,4 +1,4 @@
-// KIP, Kernel Inducing Points (Nguyen, Chen & Lee, ICLR 2021; DESIGN §4): the
+// KIP, Kernel Inducing Points (Nguyen, Chen & Lee, ICLR 2021; docs/design.md §4): the
 // optimisation loop (class-balanced batches, Adam on the support set, labels
 // fixed, learned or solved) over the objective of kip_objective.hpp.
 #pragma once
@@ -32,7 +32,7 @@ struct KipOptions {
   arma::uword batch = 5000;      // target batch: batch/k images per class (at most the class)
   arma::uword eval_every = 100;  // test accuracy every that many steps (0 = last step only)
   LabelMode labels = LabelMode::fixed;
-  std::uint64_t seed = 0;                // Stream::kip_batches and Stream::kip_init
+  std::uint64_t seed = 0;                // RngStream::kip_batches and RngStream::kip_init
   arma::uword eval_chunk = 1000;         // test columns scored at a time
   double regularizer = kKipRegularizer;  // ε of Kss_reg
 };
@@ -49,13 +49,13 @@ struct KipSupport {
 KipSupport kip_init_real(const KipOptions& options, const Preprocessor& pre, const Split& train,
                          arma::uword num_classes);
 
-// N(0, 1) in model input space (Stream::kip_init), one-hot labels.
+// N(0, 1) in model input space (RngStream::kip_init), one-hot labels.
 KipSupport kip_init_noise(const KipOptions& options, arma::uword input_dim,
                           arma::uword num_classes);
 
 // Class-balanced target batches: each call draws min(batch/k, class size)
 // training columns of every class, distinct within a call, class after class
-// (Stream::kip_batches of the seed).
+// (RngStream::kip_batches of the seed).
 struct KipBatchSampler {
   std::vector<std::vector<arma::uword>> pools;  // training columns of each class
   arma::uword per_class = 0;
@@ -90,8 +90,8 @@ struct KipResult {
   std::optional<double> initial_test_accuracy;  // of the initial support (empty without a test set)
 };
 
-// The KIP loop of DESIGN §4. Each step: a class-balanced batch from the
-// training set (Stream::kip_batches; without replacement within a batch),
+// The KIP loop of docs/design.md §4. Each step: a class-balanced batch from the
+// training set (RngStream::kip_batches; without replacement within a batch),
 // model inputs of those columns only; for LabelMode::solve, Ys by Label Solve
 // on the batch; then Adam on Xs (and on Ys for LabelMode::learn). Test
 // accuracy is skipped when test has no columns. progress is called after

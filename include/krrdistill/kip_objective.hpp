@@ -1,4 +1,4 @@
-// The KIP objective (Nguyen, Chen & Lee, ICLR 2021; DESIGN §4) and Label
+// The KIP objective (Nguyen, Chen & Lee, ICLR 2021; docs/design.md §4) and Label
 // Solve: a support set (Xs d×m, Ys k×m) is fitted by kernel ridge
 // regression with Kss_reg = Kss + ε·tr(Kss)/m·I (ε = kKipRegularizer unless
 // a function is given another eps); the loss on a target batch (Xt d×nt,

@@ -1,13 +1,15 @@
-// Kernel ridge regression in feature space (DESIGN §1–§2): sufficient
+// Kernel ridge regression in feature space (docs/design.md §1–§2): sufficient
 // statistics, the eigen ridge path for the λ sweep, fits and predictions.
 #pragma once
 
 #include <armadillo>
 #include <vector>
 
+#include "krrdistill/compensated_sum.hpp"
+
 namespace krrdistill {
 
-// G = Phi Phiᵀ (p×p) and B = Y Phiᵀ (k×p), sums over samples (DESIGN §2).
+// G = Phi Phiᵀ (p×p) and B = Y Phiᵀ (k×p), sums over samples (docs/design.md §2).
 struct Statistics {
   arma::mat G;
   arma::mat B;
@@ -22,7 +24,7 @@ void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& label
 Statistics operator+(const Statistics& a, const Statistics& b);
 
 // One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:
-// W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (DESIGN §2).
+// W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2).
 struct RidgePath {
   arma::vec g;
   arma::mat V;
@@ -39,14 +41,14 @@ arma::mat path_weights(const RidgePath& path, double lambda);
 arma::mat fit_primal(const Statistics& stats, double lambda);
 
 // KRR on data held in memory: W = Y Phi⁺_λ, primal when n >= p, dual
-// Y (K + λI)⁻¹ Phiᵀ when n < p, Moore–Penrose for λ = 0 (DESIGN §1–§2).
+// Y (K + λI)⁻¹ Phiᵀ when n < p, Moore–Penrose for λ = 0 (docs/design.md §1–§2).
 // This is how a user refits on a distilled set.
 arma::mat fit_krr(const arma::mat& Phi, const arma::mat& Y, double lambda);
 
 // Class = argmax of W phi(x), ties to the lower class.
 arma::uvec predict_classes(const arma::mat& W, const arma::mat& Phi);
 
-// Default grid 10^-6 … 10^5.5, step 10^0.5 (DESIGN §2).
+// Default grid 10^-6 … 10^5.5, step 10^0.5 (docs/design.md §2).
 std::vector<double> default_lambda_grid();
 
 struct LambdaSweep {
@@ -63,14 +65,27 @@ struct LambdaSweep {
 // falling on a rounding boundary, as for an argmax tie), and so is the choice.
 double round_sq_error(double value);
 
-// DESIGN §2's choice: the best validation accuracy; ties to the smaller
+// docs/design.md §2's choice: the best validation accuracy; ties to the smaller
 // validation squared error, then to the larger λ (the better-conditioned
 // G + λI: accuracy is often flat over decades of λ). Sets best_lambda.
 void choose_lambda(LambdaSweep& sweep);
 
-// Validation accuracy and squared error of W(λ) for every λ, with Vᵀ Phi_val
-// formed once; the choice of choose_lambda.
-LambdaSweep sweep_lambda(const RidgePath& train_path, const arma::mat& Phi_val,
-                         const arma::uvec& val_labels, const std::vector<double>& lambdas);
+// The validation scores of every λ of a grid, summed over validation samples
+// as they come (chunk by chunk, process by process): W(λ) Phi_val =
+// C diag(1/(g+λ)) (Vᵀ Phi_val), with Vᵀ Phi_val formed once per chunk.
+struct LambdaScores {
+  std::vector<arma::mat> scaled;  // C diag(1/(g+λ)) for each λ (k×p)
+  arma::uvec correct;             // correct classes for each λ
+  CompensatedSum sq_error;        // ‖W(λ) φ − y‖² for each λ, one sample at a time,
+                                  // so the total does not depend on the grouping
+};
+
+LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas);
+// Adds validation samples given as projected = Vᵀ Phi_val (p×nv) and their labels.
+void add_validation(LambdaScores& scores, const arma::mat& projected, const arma::uvec& labels);
+// The sweep from the totals over n_val validation samples (after any sum
+// across processes), with choose_lambda's choice.
+LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
+                                arma::uword n_val);
 
 }  // namespace krrdistill

@@ -1,6 +1,6 @@
 // The original model fitted on a whole dataset: preprocessing, feature map
 // and KRR weights, with the statistics streamed chunk by chunk straight from
-// the uint8 pixels (DESIGN §2), so no float64 copy of the data is held. The
+// the uint8 pixels (docs/design.md §2), so no float64 copy of the data is held. The
 // data may be in memory or read from its files (stream.hpp), and shared by
 // several processes (distributed.hpp).
 #pragma once
@@ -63,7 +63,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
 arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed);
 
 // One pass over the training set for G and B (over all samples and over the
-// validation split); the λ sweep of DESIGN §2 on one eigendecomposition,
+// validation split); the λ sweep of docs/design.md §2 on one eigendecomposition,
 // scored on the validation features; refit on all data.
 // When train_features is given, the training features (p×n) are kept there
 // so that certification need not recompute a nonlinear map.
@@ -75,7 +75,7 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
 // shard_range(n, comm, options.chunk), so that every chunk is the same
 // whatever the number of processes; G, B and the validation counts are
 // summed across them (compensated: the same bits for any number of
-// processes, DESIGN §2); rank 0 decomposes and solves and broadcasts what the
+// processes, docs/design.md §2); rank 0 decomposes and solves and broadcasts what the
 // others need, so every process returns the same Model. Without
 // train_features the validation features are recomputed from the validation
 // samples only; with it, train_features holds this shard's features

@@ -11,7 +11,7 @@
 namespace krrdistill {
 
 // G += Phi Phiᵀ for a symmetric p×p G (p = Phi.n_rows): SYRK on the diagonal
-// tiles and GEMM below them, then the lower triangle mirrored (DESIGN §2's
+// tiles and GEMM below them, then the lower triangle mirrored (docs/design.md §2's
 // statistics, the dominant cost of a fit).
 void add_gram(arma::mat& G, const arma::mat& Phi);
 

@@ -10,7 +10,7 @@
 namespace krrdistill {
 
 // Independent streams of one run.
-enum class Stream : std::uint64_t {
+enum class RngStream : std::uint64_t {
   validation_split = 1,
   feature_map = 2,
   noise_init = 3,
@@ -20,7 +20,7 @@ enum class Stream : std::uint64_t {
 };
 
 // A generator for (seed, stream): splitmix64 of both, fed to mt19937_64.
-std::mt19937_64 make_rng(std::uint64_t seed, Stream stream);
+std::mt19937_64 make_rng(std::uint64_t seed, RngStream stream);
 
 // rows×cols of i.i.d. N(0, stddev²), filled column by column.
 arma::mat gaussian_matrix(arma::uword rows, arma::uword cols, double stddev, std::mt19937_64& rng);

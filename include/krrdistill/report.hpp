@@ -8,20 +8,11 @@
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"
 #include "krrdistill/data.hpp"
+#include "krrdistill/data_source.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/model.hpp"
 
 namespace krrdistill {
-
-// Where the data came from and how it was preprocessed: enough to load and
-// preprocess it again.
-struct DataSource {
-  std::string dataset = "fashion-mnist";  // name given to load_dataset
-  std::string dir;                        // folder (empty: the dataset's default)
-  bool coarse = false;
-  bool zca = false;
-  double zca_reg_fraction = 0.1;
-};
 
 nlohmann::json dataset_json(const Dataset& data, const DataSource& source, const Preprocessor& pre);
 nlohmann::json model_json(const Model& model, const FeatureMapSpec& spec);

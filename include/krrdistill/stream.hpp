@@ -1,5 +1,5 @@
 // Out-of-core datasets. The analytic method needs only sums over samples
-// (DESIGN §2), so the pixels need never be held whole: opening a dataset
+// (docs/design.md §2), so the pixels need never be held whole: opening a dataset
 // reads its metadata and labels (one byte an image on disk), and the pixels
 // of any sample range are read from the files on demand, chunk by chunk.
 // A split may instead point at pixels held in memory (the default path),
