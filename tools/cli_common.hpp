@@ -45,9 +45,11 @@ std::vector<std::string> data_inputs(const DataSource& source);
 FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);
 Dataset load(const DataSource& source);
 
-// Images in grid order: one row per class, ipc columns, from the distilled
-// column order (column j of class j mod k).
-GridBlock class_rows(const arma::mat& pixels, arma::uword k, arma::uword ipc);
+// Images in grid order: one row per class, labelled with its name, ipc
+// columns, from the distilled column order (column j of class j mod k, k the
+// number of class names).
+GridBlock class_rows(const arma::mat& pixels, const std::vector<std::string>& class_names,
+                     arma::uword ipc);
 
 // .npy shape of m images: m×c×h×w.
 std::vector<std::uint64_t> image_array_shape(arma::uword count, const ImageShape& shape);

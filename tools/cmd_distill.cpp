@@ -141,9 +141,12 @@ int distill(int argc, char** argv, const Communicator& comm) {
   write_npy(out->path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
   write_npy(out->path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
   std::vector<GridBlock> blocks{
-      class_rows(to_pixel_space(model.pre, distilled.Xs), k, analytic.ipc)};
-  if (analytic.init == Init::real)
-    blocks.push_back(class_rows(to_pixel_space(model.pre, X0), k, analytic.ipc));
+      class_rows(to_pixel_space(model.pre, distilled.Xs), data.class_names, analytic.ipc)};
+  if (analytic.init == Init::real) {
+    blocks[0].title = "distilled";
+    blocks.push_back(class_rows(to_pixel_space(model.pre, X0), data.class_names, analytic.ipc));
+    blocks[1].title = "start images";
+  }
   write_image_grid(out->path("grid.png"), blocks, data.shape, default_upscale(data.shape));
   const double t_write = seconds_since(phase);
 
