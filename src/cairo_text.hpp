@@ -40,6 +40,12 @@ std::string clean_text(const std::string& text, std::size_t max_chars);
 // desktop's fontconfig settings, so the same text gives the same pixels.
 void use_font(cairo_t* cr, double size, bool bold = false);
 
+// Height of DejaVu Sans capitals at size pixels: text whose top should be
+// at y has its baseline at y + cap_height(size).
+inline double cap_height(double size) {
+  return 0.73 * size;
+}
+
 // Advance width of text in the current font, in pixels.
 double text_width(cairo_t* cr, const std::string& text);
 

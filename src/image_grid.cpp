@@ -33,44 +33,42 @@ double font_size(arma::uword cell_h) {
 int line_height(double size) {
   return static_cast<int>(std::ceil(1.25 * size));
 }
-double cap_height(double size) {
-  return 0.73 * size;
-}  // DejaVu Sans
 
 int width_of(cairo_t* cr, const std::string& text) {
   return static_cast<int>(std::ceil(detail::text_width(cr, text)));
 }
 
 // Darkens canvas (width pixels a row, comp bytes a pixel) with the coverage
-// of text whose top of capitals is at (x, y): dark text on any background,
-// drawn into a small alpha surface so the grid's size is not cairo's limit.
+// of text whose top of capitals is at (x, y): dark text on any background.
+// Drawn into a small alpha surface, with room for ascenders, accents and
+// descenders around the line, so the grid's size is not bounded by cairo's.
 void draw_text(std::vector<unsigned char>& canvas, arma::uword width, arma::uword comp,
                const std::string& text, double size, arma::uword x, arma::uword y,
                const std::string& where) {
-  const int pad = 2;
-  const int line = line_height(size);
+  const int pad = static_cast<int>(std::ceil(0.3 * size));
   detail::Drawing measure = detail::make_drawing(CAIRO_FORMAT_A8, 1, 1, where);
   detail::use_font(measure.cr.get(), size);
   const int w = width_of(measure.cr.get(), text) + 2 * pad;
-  detail::Drawing strip = detail::make_drawing(CAIRO_FORMAT_A8, w, line, where);
+  const int h = static_cast<int>(std::ceil(size)) + 2 * pad;
+  detail::Drawing strip = detail::make_drawing(CAIRO_FORMAT_A8, w, h, where);
   cairo_t* cr = strip.cr.get();
   detail::use_font(cr, size);
   cairo_set_source_rgba(cr, 0, 0, 0, 1);
-  cairo_move_to(cr, pad, cap_height(size));
+  cairo_move_to(cr, pad, pad + detail::cap_height(size));
   cairo_show_text(cr, text.c_str());
   detail::check(cr, where);
   cairo_surface_flush(strip.surface.get());
   const unsigned char* alpha = cairo_image_surface_get_data(strip.surface.get());
   const int stride = cairo_image_surface_get_stride(strip.surface.get());
-  const arma::uword height = canvas.size() / (width * comp);
-  for (int r = 0; r < line; ++r) {
-    const arma::uword cy = y + r;
-    if (cy >= height) break;
+  const long long height = static_cast<long long>(canvas.size() / (width * comp));
+  for (int r = 0; r < h; ++r) {
+    const long long cy = static_cast<long long>(y) + r - pad;
+    if (cy < 0 || cy >= height) continue;
     for (int c = 0; c < w; ++c) {
-      const arma::uword cx = x + c;  // x is at least pad from the text's left
-      if (cx < static_cast<arma::uword>(pad) || cx - pad >= width) continue;
+      const long long cx = static_cast<long long>(x) + c - pad;
+      if (cx < 0 || cx >= static_cast<long long>(width)) continue;
       const unsigned a = alpha[r * stride + c];
-      unsigned char* px = canvas.data() + (cy * width + cx - pad) * comp;
+      unsigned char* px = canvas.data() + (cy * width + cx) * comp;
       for (arma::uword ch = 0; ch < comp; ++ch) px[ch] = (px[ch] * (255 - a) + 127) / 255;
     }
   }
@@ -191,7 +189,7 @@ void write_image_grid(const std::string& path, const std::vector<GridBlock>& blo
       const arma::uword y0 = top + r * (cell_h + gap);
       if (!labels[b].empty()) {
         // Centred on the row.
-        const double y = y0 + cell_h / 2.0 - cap_height(text_size) / 2.0;
+        const double y = y0 + cell_h / 2.0 - detail::cap_height(text_size) / 2.0;
         draw_text(canvas, width, comp, labels[b][r], text_size, gap,
                   static_cast<arma::uword>(std::lround(y)), where);
       }

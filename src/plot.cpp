@@ -19,6 +19,7 @@ namespace krrdistill {
 
 namespace {
 
+using detail::cap_height;
 using detail::clean_text;
 using detail::use_font;
 
@@ -55,13 +56,10 @@ constexpr int kEdge = 12;                   // canvas edge to the outermost text
 constexpr std::size_t kMaxTextChars = 400;  // wider than the widest canvas
 constexpr double kMargin = 0.05;  // data range padding on each side, as a fraction of the range
 
-// Height of a line of text (descenders included) and of the capitals.
+// Height of a line of text, descenders included.
 int line_height(double size) {
   return static_cast<int>(std::ceil(1.2 * size));
 }
-double cap_height(double size) {
-  return 0.73 * size;
-}  // DejaVu Sans
 
 // Width in whole pixels of text in the given font.
 int text_width(cairo_t* cr, double size, const std::string& text, bool bold = false) {
