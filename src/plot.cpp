@@ -1,5 +1,7 @@
 #include "krrdistill/plot.hpp"
 
+#include <cairo.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -9,15 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "cairo_text.hpp"
 #include "krrdistill/error.hpp"
-#include "krrdistill/png.hpp"
-
-// stb_easy_font draws the text; the PNG itself is encoded by write_png.
-#include <stb_easy_font.h>
+#include "krrdistill/io.hpp"
 
 namespace krrdistill {
 
 namespace {
+
+using detail::cap_height;
+using detail::clean_text;
+using detail::use_font;
 
 struct Rgb {
   unsigned char r, g, b;
@@ -42,191 +46,26 @@ constexpr std::array<Rgb, 8> kPalette{{{0, 114, 178},
                                        {0, 0, 0},
                                        {240, 228, 66}}};
 
+constexpr double kPi = 3.14159265358979323846;
 constexpr int kMinWidth = 320, kMinHeight = 240, kMaxSize = 4096;
-constexpr int kFont = 2;            // stb_easy_font units to pixels (its 1-pixel strokes are tiny)
-constexpr int kCap = 7 * kFont;     // height of digits and capitals
-constexpr int kLine = 9 * kFont;    // height including descenders
-constexpr int kTick = 5;            // tick mark length
-constexpr int kTickGap = 6;         // tick mark to its label
-constexpr int kEdge = 12;           // canvas edge to the outermost text
-constexpr int kMaxTextChars = 400;  // wider than the widest canvas; bounds the stb buffer
-constexpr double kMargin = 0.05;    // data range padding on each side, as a fraction of the range
+// Font sizes in pixels.
+constexpr double kTitleFont = 17, kLabelFont = 15, kTickFont = 13, kLegendFont = 14;
+constexpr int kTick = 5;                    // tick mark length
+constexpr int kTickGap = 6;                 // tick mark to its label
+constexpr int kEdge = 12;                   // canvas edge to the outermost text
+constexpr std::size_t kMaxTextChars = 400;  // wider than the widest canvas
+constexpr double kMargin = 0.05;  // data range padding on each side, as a fraction of the range
 
-// Inclusive pixel bounds.
-struct Rect {
-  int x0, y0, x1, y1;
-};
-
-// RGB canvas with a clip rectangle and an occupancy mask: while recording,
-// every pixel drawn is marked, so the legend can go where the data is not.
-class Canvas {
- public:
-  Canvas(int width, int height)
-      : width_(width),
-        height_(height),
-        clip_(full()),
-        rgb_(static_cast<std::size_t>(width) * height * 3, 255),
-        mask_(static_cast<std::size_t>(width) * height, 0) {}
-
-  int width() const { return width_; }
-  const std::vector<unsigned char>& rgb() const { return rgb_; }
-
-  void clip_to(const Rect& r) {
-    clip_ = Rect{std::max(r.x0, 0), std::max(r.y0, 0), std::min(r.x1, width_ - 1),
-                 std::min(r.y1, height_ - 1)};
-  }
-  void unclip() { clip_ = full(); }
-  void record(bool on) { recording_ = on; }
-
-  void pixel(int x, int y, Rgb c) {
-    if (x < clip_.x0 || x > clip_.x1 || y < clip_.y0 || y > clip_.y1) return;
-    const std::size_t i = static_cast<std::size_t>(y) * width_ + x;
-    rgb_[3 * i] = c.r;
-    rgb_[3 * i + 1] = c.g;
-    rgb_[3 * i + 2] = c.b;
-    if (recording_) mask_[i] = 1;
-  }
-
-  void fill(const Rect& r, Rgb c) {
-    for (int y = std::max(r.y0, clip_.y0); y <= std::min(r.y1, clip_.y1); ++y) {
-      for (int x = std::max(r.x0, clip_.x0); x <= std::min(r.x1, clip_.x1); ++x) pixel(x, y, c);
-    }
-  }
-
-  long recorded_in(const Rect& r) const {
-    long n = 0;
-    for (int y = std::max(r.y0, 0); y <= std::min(r.y1, height_ - 1); ++y) {
-      for (int x = std::max(r.x0, 0); x <= std::min(r.x1, width_ - 1); ++x) {
-        n += mask_[static_cast<std::size_t>(y) * width_ + x];
-      }
-    }
-    return n;
-  }
-
- private:
-  Rect full() const { return Rect{0, 0, width_ - 1, height_ - 1}; }
-
-  int width_, height_;
-  Rect clip_;
-  bool recording_ = false;
-  std::vector<unsigned char> rgb_;
-  std::vector<unsigned char> mask_;
-};
-
-// ---- text ------------------------------------------------------------------
-
-// stb_easy_font indexes its tables with (c - 32) and knows only 32..126, so
-// anything else must be replaced before it gets there. One '?' per UTF-8
-// character (continuation bytes dropped), whitespace controls as spaces.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (const char ch : text) {
-    if (static_cast<int>(out.size()) >= kMaxTextChars) break;
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 32 && c <= 126) {
-      out += static_cast<char>(c);
-    } else if (c == '\t' || c == '\n' || c == '\r') {
-      out += ' ';
-    } else if ((c & 0xC0) != 0x80) {
-      out += '?';
-    }
-  }
-  return out;
+// Height of a line of text, descenders included.
+int line_height(double size) {
+  return static_cast<int>(std::ceil(1.2 * size));
 }
 
-// Width in pixels of printable(text) (the last glyph's trailing gap excluded).
-int text_width(const std::string& text) {
-  std::string s = printable(text);
-  if (s.empty()) return 0;
-  return (stb_easy_font_width(s.data()) - 1) * kFont;
+// Width in whole pixels of text in the given font.
+int text_width(cairo_t* cr, double size, const std::string& text, bool bold = false) {
+  use_font(cr, size, bold);
+  return static_cast<int>(std::ceil(detail::text_width(cr, clean_text(text, kMaxTextChars))));
 }
-
-// Glyph quads in font units (x right, y down from the top of the capitals).
-std::vector<Rect> glyph_quads(const std::string& text) {
-  std::string s = printable(text);
-  // No glyph has more than 11 segments (24 leaves slack); 64 bytes (16 floats) a segment.
-  std::vector<float> vertices(s.size() * 24 * 16 + 16);
-  const int quads = stb_easy_font_print(0.0f, 0.0f, s.data(), nullptr, vertices.data(),
-                                        static_cast<int>(vertices.size() * sizeof(float)));
-  std::vector<Rect> out;
-  out.reserve(static_cast<std::size_t>(quads));
-  for (int q = 0; q < quads; ++q) {
-    // Vertices 0 and 2 are opposite corners; coordinates are whole units.
-    const float* v = vertices.data() + static_cast<std::size_t>(q) * 16;
-    out.push_back(Rect{static_cast<int>(std::lround(v[0])), static_cast<int>(std::lround(v[1])),
-                       static_cast<int>(std::lround(v[8])), static_cast<int>(std::lround(v[9]))});
-  }
-  return out;
-}
-
-// Horizontal text with its top-left corner (top of the capitals) at (x, y).
-void draw_text(Canvas& canvas, int x, int y, const std::string& text, Rgb colour) {
-  for (const Rect& q : glyph_quads(text)) {
-    canvas.fill(
-        Rect{x + q.x0 * kFont, y + q.y0 * kFont, x + q.x1 * kFont - 1, y + q.y1 * kFont - 1},
-        colour);
-  }
-}
-
-// Text turned 90° anticlockwise (read bottom to top); (x, y) is where the top
-// of the capitals at the start of the text lands: the bottom-left corner.
-void draw_text_up(Canvas& canvas, int x, int y, const std::string& text, Rgb colour) {
-  for (const Rect& q : glyph_quads(text)) {
-    canvas.fill(
-        Rect{x + q.y0 * kFont, y - q.x1 * kFont + 1, x + q.y1 * kFont - 1, y - q.x0 * kFont},
-        colour);
-  }
-}
-
-// ---- shapes ----------------------------------------------------------------
-
-// Bresenham, thickened by one pixel across its main direction: 2 px wide.
-void draw_line(Canvas& canvas, int x0, int y0, int x1, int y1, Rgb colour) {
-  const int dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);
-  const int sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-  const bool steep = -dy > dx;
-  int err = dx + dy;
-  for (;;) {
-    canvas.pixel(x0, y0, colour);
-    if (steep) {
-      canvas.pixel(x0 + 1, y0, colour);
-    } else {
-      canvas.pixel(x0, y0 + 1, colour);
-    }
-    if (x0 == x1 && y0 == y1) break;
-    const int e2 = 2 * err;
-    if (e2 >= dy) {
-      err += dy;
-      x0 += sx;
-    }
-    if (e2 <= dx) {
-      err += dx;
-      y0 += sy;
-    }
-  }
-}
-
-void draw_square(Canvas& canvas, int x, int y, int half, Rgb colour) {
-  canvas.fill(Rect{x - half, y - half, x + half, y + half}, colour);
-}
-
-// r² + r rather than r² gives a rounder small disc (no single-pixel nubs).
-void draw_disc(Canvas& canvas, int cx, int cy, int r, Rgb colour) {
-  for (int dy = -r; dy <= r; ++dy) {
-    for (int dx = -r; dx <= r; ++dx) {
-      if (dx * dx + dy * dy <= r * r + r) canvas.pixel(cx + dx, cy + dy, colour);
-    }
-  }
-}
-
-// Analytic points often sit on or near a curve: a white rim keeps them apart.
-constexpr int kDiscRadius = 5;
-void draw_point_marker(Canvas& canvas, int x, int y, Rgb colour) {
-  draw_disc(canvas, x, y, kDiscRadius + 1, kWhite);
-  draw_disc(canvas, x, y, kDiscRadius, colour);
-}
-
-constexpr int kSquareHalf = 3;
 
 // ---- axes ------------------------------------------------------------------
 
@@ -299,7 +138,7 @@ std::string log_label(const LogTick& t, bool plain) {
 // Major ticks at powers of ten when the range holds at least three of them
 // (light gridlines at 2..9 × 10^k where decades are wide enough); otherwise at
 // 1, 2, 5 × 10^k, or at every 1..9 × 10^k on a range of under a decade.
-Axis log_axis(double lo, double hi, int pixels) {
+Axis log_axis(cairo_t* cr, double lo, double hi, int pixels) {
   Axis axis;
   axis.lo = lo;
   axis.hi = hi;
@@ -336,7 +175,8 @@ Axis log_axis(double lo, double hi, int pixels) {
   int every = 1;
   if (decades) {
     int widest = 0;
-    for (const LogTick& t : major) widest = std::max(widest, text_width(log_label(t, plain)));
+    for (const LogTick& t : major)
+      widest = std::max(widest, text_width(cr, kTickFont, log_label(t, plain)));
     const double px_per_decade = pixels / (hi - lo);
     while (every * px_per_decade < widest + 16 && every < 1000) ++every;
   }
@@ -410,7 +250,7 @@ double x_pixel(const PlotFrame& f, const Axis& x, double u) {
   return f.left + (u - x.lo) / (x.hi - x.lo) * (f.right - f.left);
 }
 
-Layout make_layout(const PlotSpec& spec, const std::string& where) {
+Layout make_layout(cairo_t* cr, const PlotSpec& spec, const std::string& where) {
   validate(spec, where);
   Layout layout;
   PlotFrame& f = layout.frame;
@@ -440,9 +280,9 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
   }
 
   // Vertical extent: title above, tick labels and x label below.
-  f.top = spec.title.empty() ? 2 * kEdge : kEdge + kLine + 2 * kEdge;
-  f.bottom = spec.height - 1 - kEdge - (kTick + kTickGap + kLine) -
-             (spec.x_label.empty() ? 0 : kEdge + kLine);
+  f.top = spec.title.empty() ? 2 * kEdge : kEdge + line_height(kTitleFont) + kEdge;
+  f.bottom = spec.height - 1 - kEdge - (kTick + kTickGap + line_height(kTickFont)) -
+             (spec.x_label.empty() ? 0 : kEdge / 2 + line_height(kLabelFont));
 
   // y ticks about every 60 px; the widest label sets the left margin.
   const int y_target = std::max(2, (f.bottom - f.top) / 60);
@@ -450,8 +290,10 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
   layout.y.hi = yhi;
   layout.y.major = linear_ticks(ylo, yhi, nice_step((yhi - ylo) / y_target));
   int y_label_width = 0;
-  for (const Tick& t : layout.y.major) y_label_width = std::max(y_label_width, text_width(t.label));
-  f.left = kEdge + (spec.y_label.empty() ? 0 : kLine + kEdge) + y_label_width + kTickGap + kTick;
+  for (const Tick& t : layout.y.major)
+    y_label_width = std::max(y_label_width, text_width(cr, kTickFont, t.label));
+  f.left = kEdge + (spec.y_label.empty() ? 0 : line_height(kLabelFont) + kEdge / 2) +
+           y_label_width + kTickGap + kTick;
   // Room for half of the last x label beyond the plot area.
   f.right = spec.width - 1 - 2 * kEdge - 4;
   if (f.right - f.left < 60 || f.bottom - f.top < 60) {
@@ -461,7 +303,7 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
 
   const int plot_w = f.right - f.left;
   if (spec.log_x) {
-    layout.x = log_axis(xlo, xhi, plot_w);
+    layout.x = log_axis(cr, xlo, xhi, plot_w);
   } else {
     // Ticks about every 110 px, coarser while neighbouring labels would touch.
     layout.x.lo = xlo;
@@ -470,7 +312,8 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
     for (int attempt = 0; attempt < 12; ++attempt) {
       layout.x.major = linear_ticks(xlo, xhi, step);
       int widest = 0;
-      for (const Tick& t : layout.x.major) widest = std::max(widest, text_width(t.label));
+      for (const Tick& t : layout.x.major)
+        widest = std::max(widest, text_width(cr, kTickFont, t.label));
       if (step / (xhi - xlo) * plot_w >= widest + 16) break;
       step = nice_step(step * 1.5);
     }
@@ -492,7 +335,7 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
   int last_right = std::numeric_limits<int>::min() / 2;
   for (Tick& t : layout.x.major) {
     if (t.label.empty()) continue;
-    const int w = text_width(t.label);
+    const int w = text_width(cr, kTickFont, t.label);
     const int x0 = static_cast<int>(std::lround(x_pixel(f, layout.x, t.at))) - w / 2;
     if (x0 < last_right + 12) {
       t.label.clear();
@@ -505,23 +348,127 @@ Layout make_layout(const PlotSpec& spec, const std::string& where) {
 
 // ---- drawing ---------------------------------------------------------------
 
-int to_int(double v) {
-  // Data pixels lie on the canvas; the clamp only guards the conversion.
-  return static_cast<int>(std::lround(std::clamp(v, -1e6, 1e6)));
+void set_colour(cairo_t* cr, Rgb c) {
+  cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
 }
 
-void draw_data(Canvas& canvas, const PlotSpec& spec, const PlotFrame& f) {
-  canvas.clip_to(Rect{f.left, f.top, f.right, f.bottom});
-  canvas.record(true);
-  // Curves first, then points on top so that single runs stay visible.
+// cairo puts pixel (i, j) at [i, i + 1) × [j, j + 1); PlotFrame at [i - 0.5, i + 0.5).
+double to_cairo(double pixel) {
+  return std::clamp(pixel, -1e6, 1e6) + 0.5;
+}
+
+// A 1-pixel line along the centres of pixel columns or rows, so it stays crisp.
+void hairline(cairo_t* cr, double x0, double y0, double x1, double y1, Rgb colour) {
+  cairo_move_to(cr, x0 + 0.5, y0 + 0.5);
+  cairo_line_to(cr, x1 + 0.5, y1 + 0.5);
+  set_colour(cr, colour);
+  cairo_set_line_width(cr, 1);
+  cairo_stroke(cr);
+}
+
+// Text with the top of its capitals at y, starting at x.
+void draw_text(cairo_t* cr, double x, double y, double size, const std::string& text, Rgb colour,
+               bool bold = false) {
+  use_font(cr, size, bold);
+  set_colour(cr, colour);
+  cairo_move_to(cr, x, y + cap_height(size));
+  cairo_show_text(cr, clean_text(text, kMaxTextChars).c_str());
+  cairo_new_path(cr);
+}
+
+// Marker shapes, one per series in turn, so that series sharing a colour
+// family or a position still differ in shape.
+enum class Marker { circle, square, diamond, triangle_up, triangle_down };
+constexpr std::array<Marker, 5> kMarkers{Marker::circle, Marker::square, Marker::diamond,
+                                         Marker::triangle_up, Marker::triangle_down};
+
+// The outline of a marker of about radius r (similar areas for all shapes).
+void marker_path(cairo_t* cr, Marker shape, double x, double y, double r) {
+  switch (shape) {
+    case Marker::circle:
+      cairo_new_sub_path(cr);
+      cairo_arc(cr, x, y, r, 0, 2 * kPi);
+      break;
+    case Marker::square:
+      cairo_rectangle(cr, x - 0.9 * r, y - 0.9 * r, 1.8 * r, 1.8 * r);
+      break;
+    case Marker::diamond:
+      cairo_move_to(cr, x, y - 1.25 * r);
+      cairo_line_to(cr, x + 1.25 * r, y);
+      cairo_line_to(cr, x, y + 1.25 * r);
+      cairo_line_to(cr, x - 1.25 * r, y);
+      cairo_close_path(cr);
+      break;
+    case Marker::triangle_up:
+    case Marker::triangle_down: {
+      const double s = shape == Marker::triangle_up ? 1 : -1;
+      cairo_move_to(cr, x, y - s * 1.4 * r);
+      cairo_line_to(cr, x + 1.3 * r, y + s * 0.85 * r);
+      cairo_line_to(cr, x - 1.3 * r, y + s * 0.85 * r);
+      cairo_close_path(cr);
+      break;
+    }
+  }
+}
+
+struct Style {
+  Rgb colour;
+  Marker marker;
+  double radius;
+};
+
+// Colour and marker shape follow the series order. Curve markers are small;
+// point markers are large, and an earlier points-only series gets a larger
+// marker than a later one, so that coinciding points (e.g. two analytic
+// results at the same accuracy and time) show as a smaller marker inside a
+// ring of the larger one instead of hiding each other.
+std::vector<Style> series_styles(const PlotSpec& spec) {
+  std::size_t later_points = 0;
+  for (const PlotSeries& s : spec.series) later_points += s.points_only;
+  std::vector<Style> styles;
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    double radius = 3.5;
+    if (spec.series[s].points_only) {
+      --later_points;
+      radius = 5.5 + 3.0 * static_cast<double>(std::min<std::size_t>(later_points, 3));
+    }
+    styles.push_back(Style{kPalette[s % kPalette.size()], kMarkers[s % kMarkers.size()], radius});
+  }
+  return styles;
+}
+
+// Points-only markers get a white rim that keeps them apart from the curves
+// and from each other.
+void draw_marker(cairo_t* cr, const Style& style, bool rim, double x, double y) {
+  marker_path(cr, style.marker, x, y, style.radius);
+  if (rim) {
+    set_colour(cr, kWhite);
+    cairo_set_line_width(cr, 3);
+    cairo_stroke_preserve(cr);
+  }
+  set_colour(cr, style.colour);
+  cairo_fill(cr);
+}
+
+// The data, clipped to the plot area: curves first, then points on top so
+// that single runs stay visible. With mask set, everything is drawn opaque
+// black (onto an alpha-only surface, to find where the data is).
+void draw_data(cairo_t* cr, const PlotSpec& spec, const PlotFrame& f, bool mask) {
+  cairo_save(cr);
+  cairo_rectangle(cr, f.left, f.top, f.right - f.left + 1, f.bottom - f.top + 1);
+  cairo_clip(cr);
+  cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+  cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+  std::vector<Style> styles = series_styles(spec);
+  if (mask) {
+    for (Style& s : styles) s.colour = Rgb{0, 0, 0};
+  }
   for (const bool points_pass : {false, true}) {
     for (std::size_t s = 0; s < spec.series.size(); ++s) {
       const PlotSeries& series = spec.series[s];
       if (series.points_only != points_pass) continue;
-      const Rgb colour = kPalette[s % kPalette.size()];
-      std::vector<std::array<int, 2>> markers;
+      std::vector<std::array<double, 2>> markers;
       bool have_previous = false;
-      int px = 0, py = 0;
       for (std::size_t i = 0; i < series.x.size(); ++i) {
         // A skipped point breaks the curve rather than bridging the gap.
         if (!valid_point(series.x[i], series.y[i], spec.log_x)) {
@@ -529,105 +476,132 @@ void draw_data(Canvas& canvas, const PlotSpec& spec, const PlotFrame& f) {
           continue;
         }
         const PixelPoint p = f.to_pixel(series.x[i], series.y[i]);
-        const int x = to_int(p.x), y = to_int(p.y);
-        if (!points_pass && have_previous) draw_line(canvas, px, py, x, y, colour);
+        const double x = to_cairo(p.x), y = to_cairo(p.y);
+        if (have_previous) {
+          cairo_line_to(cr, x, y);
+        } else {
+          cairo_move_to(cr, x, y);
+        }
         markers.push_back({x, y});
         have_previous = true;
-        px = x;
-        py = y;
       }
-      for (const auto& m : markers) {
-        if (points_pass) {
-          draw_point_marker(canvas, m[0], m[1], colour);
-        } else {
-          draw_square(canvas, m[0], m[1], kSquareHalf, colour);
-        }
+      if (points_pass) {
+        cairo_new_path(cr);
+      } else {
+        set_colour(cr, styles[s].colour);
+        cairo_set_line_width(cr, 2);
+        cairo_stroke(cr);
       }
+      for (const auto& m : markers) draw_marker(cr, styles[s], points_pass, m[0], m[1]);
     }
   }
-  canvas.record(false);
-  canvas.unclip();
+  cairo_restore(cr);
 }
 
 // Gridlines, under the data.
-void draw_grid(Canvas& canvas, const Layout& layout) {
+void draw_grid(cairo_t* cr, const Layout& layout) {
   const PlotFrame& f = layout.frame;
+  const auto column = [&](double u) { return std::round(x_pixel(f, layout.x, u)); };
   for (const double u : layout.x.minor) {
-    const int x = to_int(x_pixel(f, layout.x, u));
-    if (x > f.left && x < f.right) canvas.fill(Rect{x, f.top + 1, x, f.bottom - 1}, kMinorGrid);
+    const double x = column(u);
+    if (x > f.left && x < f.right) hairline(cr, x, f.top + 1, x, f.bottom - 1, kMinorGrid);
   }
   for (const Tick& t : layout.x.major) {
-    const int x = to_int(x_pixel(f, layout.x, t.at));
-    if (x > f.left && x < f.right) canvas.fill(Rect{x, f.top + 1, x, f.bottom - 1}, kGrid);
+    const double x = column(t.at);
+    if (x > f.left && x < f.right) hairline(cr, x, f.top + 1, x, f.bottom - 1, kGrid);
   }
   for (const Tick& t : layout.y.major) {
-    const int y = to_int(f.to_pixel(f.x_min, t.at).y);
-    if (y > f.top && y < f.bottom) canvas.fill(Rect{f.left + 1, y, f.right - 1, y}, kGrid);
+    const double y = std::round(f.to_pixel(f.x_min, t.at).y);
+    if (y > f.top && y < f.bottom) hairline(cr, f.left + 1, y, f.right - 1, y, kGrid);
   }
 }
 
-void draw_frame_and_labels(Canvas& canvas, const PlotSpec& spec, const Layout& layout) {
+void draw_frame_and_labels(cairo_t* cr, const PlotSpec& spec, const Layout& layout) {
   const PlotFrame& f = layout.frame;
-  canvas.fill(Rect{f.left, f.top, f.right, f.top}, kAxis);
-  canvas.fill(Rect{f.left, f.bottom, f.right, f.bottom}, kAxis);
-  canvas.fill(Rect{f.left, f.top, f.left, f.bottom}, kAxis);
-  canvas.fill(Rect{f.right, f.top, f.right, f.bottom}, kAxis);
+  cairo_rectangle(cr, f.left + 0.5, f.top + 0.5, f.right - f.left, f.bottom - f.top);
+  set_colour(cr, kAxis);
+  cairo_set_line_width(cr, 1);
+  cairo_stroke(cr);
 
-  const int width = canvas.width();
   // Centred on x, kept on the canvas.
-  const auto centred = [&](int x, int w) {
-    return std::clamp(x - w / 2, 2, std::max(2, width - 2 - w));
+  const auto centred = [&](double x, int w) {
+    return std::clamp(x - w / 2.0, 2.0, std::max(2.0, spec.width - 2.0 - w));
   };
 
   const int x_label_top = f.bottom + kTick + kTickGap;
   for (const Tick& t : layout.x.major) {
-    const int x = to_int(x_pixel(f, layout.x, t.at));
+    const double x = std::round(x_pixel(f, layout.x, t.at));
     if (x < f.left || x > f.right) continue;
-    canvas.fill(Rect{x, f.bottom + 1, x, f.bottom + kTick}, kAxis);
+    hairline(cr, x, f.bottom + 1, x, f.bottom + kTick, kAxis);
     if (!t.label.empty()) {
-      draw_text(canvas, centred(x, text_width(t.label)), x_label_top, t.label, kText);
+      draw_text(cr, centred(x + 0.5, text_width(cr, kTickFont, t.label)), x_label_top, kTickFont,
+                t.label, kText);
     }
   }
   for (const Tick& t : layout.y.major) {
-    const int y = to_int(f.to_pixel(f.x_min, t.at).y);
+    const double y = std::round(f.to_pixel(f.x_min, t.at).y);
     if (y < f.top || y > f.bottom) continue;
-    canvas.fill(Rect{f.left - kTick, y, f.left - 1, y}, kAxis);
-    const int w = text_width(t.label);
-    draw_text(canvas, f.left - kTick - kTickGap - w, y - kCap / 2, t.label, kText);
+    hairline(cr, f.left - kTick, y, f.left - 1, y, kAxis);
+    const int w = text_width(cr, kTickFont, t.label);
+    draw_text(cr, f.left - kTick - kTickGap - w, y + 0.5 - cap_height(kTickFont) / 2, kTickFont,
+              t.label, kText);
   }
 
-  const int plot_centre_x = (f.left + f.right) / 2;
+  const double plot_centre_x = (f.left + f.right + 1) / 2.0;
   if (!spec.x_label.empty()) {
-    draw_text(canvas, centred(plot_centre_x, text_width(spec.x_label)), x_label_top + kLine + kEdge,
-              spec.x_label, kText);
+    draw_text(cr, centred(plot_centre_x, text_width(cr, kLabelFont, spec.x_label)),
+              x_label_top + line_height(kTickFont) + kEdge / 2, kLabelFont, spec.x_label, kText);
   }
   if (!spec.y_label.empty()) {
-    const int w = text_width(spec.y_label);
-    const int y = std::max((f.top + f.bottom) / 2 + w / 2, std::min(w + 2, spec.height - 3));
-    draw_text_up(canvas, kEdge, y, spec.y_label, kText);
+    // Turned 90° anticlockwise, read bottom to top, centred on the plot area.
+    const int w = text_width(cr, kLabelFont, spec.y_label);
+    const double y =
+        std::max((f.top + f.bottom) / 2.0 + w / 2.0, std::min(w + 2.0, spec.height - 3.0));
+    cairo_save(cr);
+    cairo_translate(cr, kEdge, y);
+    cairo_rotate(cr, -kPi / 2);
+    draw_text(cr, 0, 0, kLabelFont, spec.y_label, kText);
+    cairo_restore(cr);
   }
   if (!spec.title.empty()) {
-    // Drawn twice, one pixel apart, for a bold title.
-    const int x = centred(plot_centre_x, text_width(spec.title) + 1);
-    draw_text(canvas, x, kEdge, spec.title, kText);
-    draw_text(canvas, x + 1, kEdge, spec.title, kText);
+    draw_text(cr, centred(plot_centre_x, text_width(cr, kTitleFont, spec.title, true)), kEdge,
+              kTitleFont, spec.title, kText, true);
   }
 }
 
-// The legend goes into the corner of the plot area that covers the fewest
-// drawn data pixels (ties: top-left, bottom-right, top-right, bottom-left).
-void draw_legend(Canvas& canvas, const PlotSpec& spec, const PlotFrame& f) {
-  constexpr int kPad = 8, kRow = 22, kSample = 32, kInset = 10;
+// Sum of the mask's coverage over a rectangle (clipped to the surface).
+long covered(cairo_surface_t* mask, int x0, int y0, int x1, int y1) {
+  cairo_surface_flush(mask);
+  const unsigned char* data = cairo_image_surface_get_data(mask);
+  const int stride = cairo_image_surface_get_stride(mask);
+  const int width = cairo_image_surface_get_width(mask);
+  const int height = cairo_image_surface_get_height(mask);
+  long sum = 0;
+  for (int y = std::max(y0, 0); y <= std::min(y1, height - 1); ++y) {
+    for (int x = std::max(x0, 0); x <= std::min(x1, width - 1); ++x) {
+      sum += data[static_cast<std::size_t>(y) * stride + x];
+    }
+  }
+  return sum;
+}
+
+// The legend goes into the corner of the plot area that covers the least of
+// the data (ties: top-left, bottom-right, top-right, bottom-left).
+void draw_legend(cairo_t* cr, cairo_surface_t* data_mask, const PlotSpec& spec,
+                 const PlotFrame& f) {
+  constexpr int kPad = 8, kSample = 32, kInset = 10;
+  const std::vector<Style> styles = series_styles(spec);
   std::vector<std::size_t> entries;
-  int text_w = 0;
+  int text_w = 0, row_h = line_height(kLegendFont) + 4;
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
     if (spec.series[s].name.empty()) continue;
     entries.push_back(s);
-    text_w = std::max(text_w, text_width(spec.series[s].name));
+    text_w = std::max(text_w, text_width(cr, kLegendFont, spec.series[s].name));
+    row_h = std::max(row_h, static_cast<int>(std::ceil(2.9 * styles[s].radius)) + 2);
   }
   if (entries.empty()) return;
   const int w = kPad + kSample + kPad + text_w + kPad;
-  const int h = kPad + (static_cast<int>(entries.size()) - 1) * kRow + kLine + kPad;
+  const int h = kPad + static_cast<int>(entries.size()) * row_h + kPad;
   const std::array<std::array<int, 2>, 4> corners{{{f.left + kInset, f.top + kInset},
                                                    {f.right - kInset - w, f.bottom - kInset - h},
                                                    {f.right - kInset - w, f.top + kInset},
@@ -635,33 +609,41 @@ void draw_legend(Canvas& canvas, const PlotSpec& spec, const PlotFrame& f) {
   int x0 = corners[0][0], y0 = corners[0][1];
   long best = std::numeric_limits<long>::max();
   for (const auto& c : corners) {
-    const long covered = canvas.recorded_in(Rect{c[0] - 4, c[1] - 4, c[0] + w + 3, c[1] + h + 3});
-    if (covered < best) {
-      best = covered;
+    const long cover = covered(data_mask, c[0] - 4, c[1] - 4, c[0] + w + 3, c[1] + h + 3);
+    if (cover < best) {
+      best = cover;
       x0 = c[0];
       y0 = c[1];
     }
   }
 
-  canvas.fill(Rect{x0, y0, x0 + w - 1, y0 + h - 1}, kWhite);
-  canvas.fill(Rect{x0, y0, x0 + w - 1, y0}, kLegendBorder);
-  canvas.fill(Rect{x0, y0 + h - 1, x0 + w - 1, y0 + h - 1}, kLegendBorder);
-  canvas.fill(Rect{x0, y0, x0, y0 + h - 1}, kLegendBorder);
-  canvas.fill(Rect{x0 + w - 1, y0, x0 + w - 1, y0 + h - 1}, kLegendBorder);
+  cairo_rectangle(cr, x0 + 0.5, y0 + 0.5, w - 1, h - 1);
+  set_colour(cr, kWhite);
+  cairo_fill_preserve(cr);
+  set_colour(cr, kLegendBorder);
+  cairo_set_line_width(cr, 1);
+  cairo_stroke(cr);
   for (std::size_t e = 0; e < entries.size(); ++e) {
     const PlotSeries& series = spec.series[entries[e]];
-    const Rgb colour = kPalette[entries[e] % kPalette.size()];
-    const int top = y0 + kPad + static_cast<int>(e) * kRow;
-    const int cy = top + kCap / 2;
-    const int sx = x0 + kPad;
-    if (series.points_only) {
-      draw_point_marker(canvas, sx + kSample / 2, cy, colour);
-    } else {
-      draw_line(canvas, sx, cy, sx + kSample, cy, colour);
-      draw_square(canvas, sx + kSample / 2, cy, kSquareHalf, colour);
+    const Style& style = styles[entries[e]];
+    const double cy = y0 + kPad + (e + 0.5) * row_h;
+    const double sx = x0 + kPad;
+    if (!series.points_only) {
+      cairo_move_to(cr, sx, cy);
+      cairo_line_to(cr, sx + kSample, cy);
+      set_colour(cr, style.colour);
+      cairo_set_line_width(cr, 2);
+      cairo_stroke(cr);
     }
-    draw_text(canvas, sx + kSample + kPad, top, series.name, kText);
+    draw_marker(cr, style, series.points_only, sx + kSample / 2.0, cy);
+    draw_text(cr, sx + kSample + kPad, cy - cap_height(kLegendFont) / 2, kLegendFont, series.name,
+              kText);
   }
+}
+
+cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
 }
 
 }  // namespace
@@ -681,19 +663,41 @@ PixelPoint PlotFrame::to_pixel(double x, double y) const {
 }
 
 PlotFrame plot_frame(const PlotSpec& spec) {
-  return make_layout(spec, "plot: ").frame;
+  const std::string where = "plot: ";
+  // Text widths shape the layout; a 1×1 surface is enough to measure them.
+  const detail::Drawing measure = detail::make_drawing(CAIRO_FORMAT_RGB24, 1, 1, where);
+  return make_layout(measure.cr.get(), spec, where).frame;
 }
 
 void write_plot_png(const std::string& path, const PlotSpec& spec) {
   const std::string where = "plot " + path + ": ";
-  const Layout layout = make_layout(spec, where);
-  Canvas canvas(spec.width, spec.height);
-  draw_grid(canvas, layout);
-  draw_data(canvas, spec, layout.frame);
-  draw_frame_and_labels(canvas, spec, layout);
-  draw_legend(canvas, spec, layout.frame);
+  validate(spec, where);  // before allocating a canvas of the requested size
+  const detail::Drawing canvas =
+      detail::make_drawing(CAIRO_FORMAT_RGB24, spec.width, spec.height, where);
+  cairo_t* cr = canvas.cr.get();
+  const Layout layout = make_layout(cr, spec, where);
 
-  write_png(path, canvas.rgb(), spec.width, spec.height, 3, where);
+  // Where the data lies, for the legend's placement.
+  const detail::Drawing mask =
+      detail::make_drawing(CAIRO_FORMAT_A8, spec.width, spec.height, where);
+  draw_data(mask.cr.get(), spec, layout.frame, true);
+  detail::check(mask.cr.get(), where);
+
+  set_colour(cr, kWhite);
+  cairo_paint(cr);
+  draw_grid(cr, layout);
+  draw_data(cr, spec, layout.frame, false);
+  draw_frame_and_labels(cr, spec, layout);
+  draw_legend(cr, mask.surface.get(), spec, layout.frame);
+  detail::check(cr, where);
+
+  cairo_surface_flush(canvas.surface.get());
+  std::string png;
+  const cairo_status_t status =
+      cairo_surface_write_to_png_stream(canvas.surface.get(), append_bytes, &png);
+  if (status != CAIRO_STATUS_SUCCESS)
+    throw Error(where + "PNG encoding failed: " + cairo_status_to_string(status));
+  write_file_atomic(path, png);
 }
 
 }  // namespace krrdistill

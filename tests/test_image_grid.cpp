@@ -208,12 +208,121 @@ BOOST_AUTO_TEST_CASE(rgb_grid_is_channel_first_to_rgb) {
   }
 }
 
+// Text pixels: the labels are near-black on the grey background.
+long dark_pixels(const Png& png, int x0, int y0, int x1, int y1) {
+  long n = 0;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      bool dark = true;
+      for (int ch = 0; ch < png.comp; ++ch) dark = dark && png.at(x, y, ch) < 64;
+      n += dark;
+    }
+  }
+  return n;
+}
+
+BOOST_AUTO_TEST_CASE(row_labels_and_titles_shift_the_images) {
+  TempDir tmp("grid");
+  const int u = 3;  // images 15 px high: the smallest text, 11 px
+  krrdistill::write_image_grid(tmp.file("bare.png"), {grey_block(), clip_block()}, kGrey, u);
+  GridBlock labelled = grey_block();
+  labelled.row_labels = {"T-shirt/top", "Trouser"};
+  GridBlock titled = clip_block();
+  titled.row_labels = {"Bag"};
+  titled.title = "start";  // narrower than the blocks, so it does not widen the grid
+  krrdistill::write_image_grid(tmp.file("labelled.png"), {labelled, titled}, kGrey, u);
+  const Png bare = read_png(tmp.file("bare.png"));
+  const Png png = read_png(tmp.file("labelled.png"));
+
+  // A strip for the labels at the left, a band for the title above block 2.
+  const int strip = png.width - bare.width;
+  const int title_h = png.height - bare.height;
+  BOOST_TEST(strip > 40);  // "T-shirt/top" at 11 px is about 60 px wide
+  BOOST_TEST(strip < 120);
+  BOOST_TEST(title_h >= 11);
+  BOOST_TEST(title_h < 30);
+
+  // Every image pixel, gap and margin right of the strip is where it was,
+  // shifted right by the strip and, in block 2 (from y 48), down by the band.
+  for (int y = 0; y < bare.height; ++y) {
+    const int shifted_y = y < 48 ? y : y + title_h;
+    for (int x = u; x < bare.width; ++x) {
+      BOOST_TEST_REQUIRE(png.at(x + strip, shifted_y) == bare.at(x, y),
+                         "pixel (" << x << ", " << y << ")");
+    }
+  }
+  // Each row's label lies in the strip beside its row (rows at y 3..17,
+  // 21..35 and, below the band, 48 + title_h .. + 14); the band holds the title.
+  BOOST_TEST(dark_pixels(png, 0, 3, strip + u, 18) > 15);
+  BOOST_TEST(dark_pixels(png, 0, 21, strip + u, 36) > 15);
+  BOOST_TEST(dark_pixels(png, 0, 48 + title_h, strip + u, 63 + title_h) > 10);
+  BOOST_TEST(dark_pixels(png, strip + u, 48, png.width, 48 + title_h) > 15);
+  // No text over the images, nor between the blocks.
+  BOOST_TEST(dark_pixels(png, 0, 38, png.width, 46) == 0);
+  BOOST_TEST(dark_pixels(png, strip + u, 0, png.width, 36) ==
+             dark_pixels(bare, u, 0, bare.width, 36));
+}
+
+BOOST_AUTO_TEST_CASE(a_wide_title_widens_the_grid) {
+  TempDir tmp("grid");
+  GridBlock block = grey_block();  // 48 px wide without a title
+  block.title = "a title much wider than the images";
+  krrdistill::write_image_grid(tmp.file("title.png"), {block}, kGrey, 3);
+  const Png png = read_png(tmp.file("title.png"));
+  BOOST_TEST(png.width > 150);
+  // The text reaches into the right half, above the images (which start
+  // below the band, at the same place as without labels plus its height).
+  const int band = png.height - 39;
+  BOOST_TEST(dark_pixels(png, png.width / 2, 0, png.width, 3 + band) > 15);
+  BOOST_TEST(png.at(33, 21 + band) == 100);
+}
+
+BOOST_AUTO_TEST_CASE(labels_are_cut_and_cleaned) {
+  TempDir tmp("grid");
+  const auto grid = [&](const std::string& name, const std::string& label) {
+    GridBlock block = clip_block();
+    block.row_labels = {label};
+    krrdistill::write_image_grid(tmp.file(name), {block}, kGrey, 3);
+    return read_bytes(tmp.file(name));
+  };
+  // Past 24 characters a label ends in an ellipsis; invalid UTF-8 shows as
+  // '?', control characters as spaces; UTF-8 letters are kept.
+  BOOST_TEST((grid("long.png", std::string(1000, 'W')) ==
+              grid("cut.png", std::string(24, 'W') + "\u2026")));
+  BOOST_TEST((grid("invalid.png", "Bag\xFF\tx") == grid("shown.png", "Bag? x")));
+  BOOST_TEST((grid("utf8.png", "Ankle b\xC3\xB6ot") != grid("ascii.png", "Ankle b?ot")));
+  const Png cut = read_png(tmp.file("cut.png"));
+  BOOST_TEST(cut.width < 24 * 12 + 40);
+}
+
+BOOST_AUTO_TEST_CASE(rgb_labels_are_dark_in_every_channel) {
+  TempDir tmp("grid");
+  const ImageShape shape{3, 8, 8};
+  GridBlock block;
+  block.rows = 2;
+  block.cols = 1;
+  block.images.ones(shape.size(), 2);
+  block.row_labels = {"cat", "dog"};
+  krrdistill::write_image_grid(tmp.file("rgb.png"), {block}, shape, 2);
+  const Png png = read_png(tmp.file("rgb.png"));
+  BOOST_TEST(png.comp == 3);
+  // Width 2 + strip + 16 + 2: the white images fill the last 18 columns but two.
+  const int strip = png.width - 20;
+  BOOST_TEST(strip > 10);
+  BOOST_TEST(dark_pixels(png, 0, 2, strip + 2, 18) > 5);
+  BOOST_TEST(dark_pixels(png, 0, 20, strip + 2, 36) > 5);
+  BOOST_TEST(png.at(strip + 2, 2, 0) == 255);
+  BOOST_TEST(png.at(strip + 17, 35, 2) == 255);
+}
+
 BOOST_AUTO_TEST_CASE(same_input_gives_identical_bytes) {
   TempDir tmp("grid");
   const std::string a = tmp.file("a.png");
   const std::string b = tmp.file("b.png");
   const std::string other = tmp.file("other.png");
-  const std::vector<GridBlock> blocks{grey_block(), clip_block()};
+  std::vector<GridBlock> blocks{grey_block(), clip_block()};
+  blocks[0].row_labels = {"Pullover", "Coat"};
+  blocks[1].title = "start images";
   krrdistill::write_image_grid(a, blocks, kGrey, 3);
   krrdistill::write_image_grid(b, blocks, kGrey, 3);
   const Bytes bytes_a = read_bytes(a);
@@ -255,6 +364,15 @@ BOOST_AUTO_TEST_CASE(invalid_input_is_an_error) {
   // A bad second block is caught too.
   BOOST_CHECK_THROW(krrdistill::write_image_grid(path, {grey_block(), wrong_d}, kGrey, 2),
                     krrdistill::Error);
+
+  // One label per row, or none.
+  GridBlock mislabelled = grey_block();
+  mislabelled.row_labels = {"only one"};
+  BOOST_CHECK_EXCEPTION(krrdistill::write_image_grid(path, {mislabelled}, kGrey, 2),
+                        krrdistill::Error, [](const krrdistill::Error& e) {
+                          return std::string(e.what()).find("1 row labels for 2 rows") !=
+                                 std::string::npos;
+                        });
 
   // No blocks, an empty block, upscale 0.
   BOOST_CHECK_EXCEPTION(krrdistill::write_image_grid(path, {}, kGrey, 2), krrdistill::Error,

@@ -174,8 +174,10 @@ Dataset load(const DataSource& source) {
   return load_dataset(source.dataset, source.dir, source.coarse);
 }
 
-GridBlock class_rows(const arma::mat& pixels, arma::uword k, arma::uword ipc) {
-  GridBlock block{arma::mat(pixels.n_rows, k * ipc), k, ipc};
+GridBlock class_rows(const arma::mat& pixels, const std::vector<std::string>& class_names,
+                     arma::uword ipc) {
+  const arma::uword k = class_names.size();
+  GridBlock block{arma::mat(pixels.n_rows, k * ipc), k, ipc, class_names, ""};
   for (arma::uword c = 0; c < k; ++c)
     for (arma::uword i = 0; i < ipc; ++i) block.images.col(c * ipc + i) = pixels.col(i * k + c);
   return block;

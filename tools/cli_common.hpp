@@ -68,9 +68,11 @@ std::vector<MemoryItem> feature_map_memory(const FeatureMapSpec& spec, arma::uwo
 std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword d, arma::uword k,
                                         arma::uword m, arma::uword chunk, double feature_cache);
 
-// Images in grid order: one row per class, ipc columns, from the distilled
-// column order (column j of class j mod k).
-GridBlock class_rows(const arma::mat& pixels, arma::uword k, arma::uword ipc);
+// Images in grid order: one row per class, labelled with its name, ipc
+// columns, from the distilled column order (column j of class j mod k, k the
+// number of class names).
+GridBlock class_rows(const arma::mat& pixels, const std::vector<std::string>& class_names,
+                     arma::uword ipc);
 
 // .npy shape of m images: m×c×h×w.
 std::vector<std::uint64_t> image_array_shape(arma::uword count, const ImageShape& shape);

@@ -174,9 +174,12 @@ int distill(int argc, char** argv, const Communicator& comm) {
   const arma::mat W_rows = model.W.t();
   write_npy(out->path("model_W.npy"), {k, model.W.n_cols}, W_rows.memptr());
   std::vector<GridBlock> blocks{
-      class_rows(to_pixel_space(model.pre, distilled.Xs), k, analytic.ipc)};
-  if (analytic.init == Init::real)
-    blocks.push_back(class_rows(to_pixel_space(model.pre, X0), k, analytic.ipc));
+      class_rows(to_pixel_space(model.pre, distilled.Xs), data.class_names, analytic.ipc)};
+  if (analytic.init == Init::real) {
+    blocks[0].title = "distilled";
+    blocks.push_back(class_rows(to_pixel_space(model.pre, X0), data.class_names, analytic.ipc));
+    blocks[1].title = "start images";
+  }
   write_image_grid(out->path("grid.png"), blocks, data.shape, default_upscale(data.shape));
   const double t_write = seconds_since(phase);
 

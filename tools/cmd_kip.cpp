@@ -138,10 +138,13 @@ void write_support(StagedOutputDir& out, const Dataset& data, const Preprocessor
   const arma::uword m = Xs.n_cols, k = data.num_classes;
   write_npy(out.path("distilled_X.npy"), image_array_shape(m, data.shape), Xs.memptr());
   write_npy(out.path("distilled_Y.npy"), {m, k}, Ys.memptr());
-  std::vector<GridBlock> blocks{class_rows(to_pixel_space(pre, Xs), k, ipc)};
-  if (!source.is_empty())
-    blocks.push_back(
-        class_rows(to_pixel_space(pre, to_model_input(pre, data.train.pixels, source)), k, ipc));
+  std::vector<GridBlock> blocks{class_rows(to_pixel_space(pre, Xs), data.class_names, ipc)};
+  if (!source.is_empty()) {
+    blocks[0].title = "distilled";
+    blocks.push_back(class_rows(to_pixel_space(pre, to_model_input(pre, data.train.pixels, source)),
+                                data.class_names, ipc));
+    blocks[1].title = "start images";
+  }
   write_image_grid(out.path("grid.png"), blocks, data.shape, default_upscale(data.shape));
 }
 

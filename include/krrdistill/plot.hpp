@@ -1,6 +1,5 @@
 // PNG line and scatter plots (e.g. accuracy against time for `compare`),
-// drawn into an RGB buffer with stb_easy_font text and encoded with
-// stb_image_write, so that no plotting library is needed.
+// drawn with cairo: anti-aliased lines, markers and text (DejaVu Sans).
 #pragma once
 
 #include <string>
@@ -11,14 +10,17 @@ namespace krrdistill {
 struct PlotSeries {
   std::string name;          // legend entry; an empty name is left out of the legend
   std::vector<double> x, y;  // same length; non-finite points are skipped (breaking the line)
-  bool points_only = false;  // true: filled circles only; false: polyline with small squares
+  bool points_only = false;  // true: large markers only; false: polyline with small markers
 };
 
 struct PlotSpec {
-  std::string title, x_label, y_label;  // printable ASCII; other characters are shown as '?'
+  std::string title, x_label, y_label;  // UTF-8; invalid bytes are shown as '?'
   bool log_x = false;                   // log10 x axis; points with x <= 0 are skipped
-  std::vector<PlotSeries> series;       // colours follow the series order (8-colour palette)
-  int width = 960, height = 600;        // pixels, 320×240 up to 4096×4096
+  // Colours (8-colour palette) and marker shapes (circle, square, diamond,
+  // triangles) follow the series order. Points-only markers shrink from one
+  // such series to the next, so that coinciding points stay visible.
+  std::vector<PlotSeries> series;
+  int width = 960, height = 600;  // pixels, 320×240 up to 4096×4096
 };
 
 // A position on the canvas in pixels: x to the right, y downwards, pixel
@@ -27,7 +29,8 @@ struct PixelPoint {
   double x = 0, y = 0;
 };
 
-// Where write_plot_png puts the data for a spec.
+// Where write_plot_png puts the data for a spec (cairo draws; the axes,
+// their ticks and this mapping are ours).
 struct PlotFrame {
   int left = 0, top = 0, right = 0, bottom = 0;  // plot area, inclusive pixel edges
   bool log_x = false;
