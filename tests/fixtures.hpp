@@ -213,12 +213,15 @@ struct RunResult {
   std::string err;
 };
 
-// Runs the krrdistill command line with arguments (shell-quoted by the caller).
-inline RunResult run_cli(const std::string& args, const fs::path& scratch) {
+// Runs the krrdistill command line with arguments (shell-quoted by the
+// caller), from the folder cwd when given (else the test's own folder).
+inline RunResult run_cli(const std::string& args, const fs::path& scratch,
+                         const std::string& cwd = "") {
   const std::string out_file = (scratch / "cli_stdout.txt").string();
   const std::string err_file = (scratch / "cli_stderr.txt").string();
-  const std::string command =
-      std::string(KRRDISTILL_CLI) + " " + args + " >" + out_file + " 2>" + err_file;
+  const std::string command = (cwd.empty() ? "" : "cd '" + cwd + "' && ") +
+                              std::string(KRRDISTILL_CLI) + " " + args + " >'" + out_file +
+                              "' 2>'" + err_file + "'";
   const int status = std::system(command.c_str());
   RunResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

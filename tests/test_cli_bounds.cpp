@@ -103,15 +103,25 @@ BOOST_AUTO_TEST_CASE(layers_range_in_every_command) {
                        "--layers must be between 1 and 100");
 }
 
-// A report read by eval follows the same range as --layers.
-BOOST_AUTO_TEST_CASE(report_layers_range) {
-  Case c;
+namespace {
+
+// Distils the fixture with a 2-layer FCNN and returns its report, for a test
+// to edit and write back to c.out/report.json.
+nlohmann::json fcnn_report(const Case& c) {
   const RunResult made =
       run_cli("distill --data " + c.data + " --out " + c.out + " --quiet --model fcnn --layers 2",
               c.scratch.path);
   BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+  return nlohmann::json::parse(read_text(c.out + "/report.json"));
+}
+
+}  // namespace
+
+// A report read by eval follows the same range as --layers.
+BOOST_AUTO_TEST_CASE(report_layers_range) {
+  Case c;
+  nlohmann::json report = fcnn_report(c);
   const std::string path = c.out + "/report.json";
-  auto report = nlohmann::json::parse(read_text(path));
   report["model"]["layers"] = 101;
   write_text(path, report.dump());
   const RunResult r = run_cli("eval --distilled " + c.out, c.scratch.path);
@@ -125,14 +135,10 @@ BOOST_AUTO_TEST_CASE(report_layers_range) {
 // a dataset of 128×128 images, where 100 FCNN layers of width d are 214.7 GB.
 BOOST_AUTO_TEST_CASE(eval_memory_estimate) {
   Case c;
-  const RunResult made =
-      run_cli("distill --data " + c.data + " --out " + c.out + " --quiet --model fcnn --layers 2",
-              c.scratch.path);
-  BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+  nlohmann::json report = fcnn_report(c);
+  const std::string path = c.out + "/report.json";
   const std::string wide = c.data + "_wide";
   write_npy_dataset(wide, 1, 128, 128, cycling_labels(4, 4));
-  const std::string path = c.out + "/report.json";
-  auto report = nlohmann::json::parse(read_text(path));
   report["dataset"]["source"] = "npy";
   report["dataset"]["dir"] = wide;
   report["dataset"]["shape"] = {1, 128, 128};

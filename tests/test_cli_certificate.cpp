@@ -67,23 +67,6 @@ void copy_folder(const std::string& from, const std::string& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }
 
-// Runs the command line from the folder cwd (run_cli runs it from the
-// test's own folder), so that relative paths resolve there.
-RunResult run_cli_in(const std::string& cwd, const std::string& args, const fs::path& scratch) {
-  const std::string out_file = (scratch / "cli_in_stdout.txt").string();
-  const std::string err_file = (scratch / "cli_in_stderr.txt").string();
-  const std::string command = "cd '" + cwd + "' && " + std::string(KRRDISTILL_CLI) + " " + args +
-                              " >'" + out_file + "' 2>'" + err_file + "'";
-  const int status = std::system(command.c_str());
-  RunResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = read_text(out_file);
-  result.err = read_text(err_file);
-  fs::remove(out_file);
-  fs::remove(err_file);
-  return result;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(tolerances_and_problems) {
@@ -229,11 +212,11 @@ BOOST_AUTO_TEST_CASE(eval_works_from_another_folder) {
   // through the absolute path in the report.
   Case c;
   const RunResult r =
-      run_cli_in(c.scratch.dir(), "distill --data data --out out --quiet", c.scratch.path);
+      run_cli("distill --data data --out out --quiet", c.scratch.path, c.scratch.dir());
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   const std::string elsewhere = c.scratch.file("elsewhere");
   fs::create_directories(elsewhere);
-  const RunResult e = run_cli_in(elsewhere, "eval --distilled ../out", c.scratch.path);
+  const RunResult e = run_cli("eval --distilled ../out", c.scratch.path, elsewhere);
   BOOST_TEST(e.exit_code == 0, e.err);
   BOOST_TEST(json::parse(e.out)["pass"].get<bool>());
 }
