@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
@@ -108,6 +109,45 @@ FeatureMapSpec feature_spec(const cxxopts::ParseResult& result) {
   spec.slope = finite_option(result, "slope");
   spec.seed = result["seed"].as<std::uint64_t>();
   return spec;
+}
+
+KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& steps_option) {
+  KipOptions options;
+  options.steps = result[steps_option].as<unsigned>();
+  options.lr = finite_option(result, "lr");
+  options.batch = result["batch"].as<unsigned>();
+  options.eval_every = result["eval-every"].as<unsigned>();
+  options.labels = parse_label_mode(result["labels"].as<std::string>());
+  options.seed = result["seed"].as<std::uint64_t>();
+  check_kip_steps(options.steps, steps_option);
+  if (!(options.lr > 0)) throw Error("--lr must be positive");
+  check_kip_batch(options.batch);
+  return options;
+}
+
+void add_kip_options(cxxopts::Options& options, const std::string& steps_option) {
+  options.add_options("kip")(steps_option, "KIP steps, 1..1000000",
+                             cxxopts::value<unsigned>()->default_value("200"))(
+      "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.01"))(
+      "batch", "target batch size (class-balanced), 1..65536",
+      cxxopts::value<unsigned>()->default_value("5000"))(
+      "eval-every", "test accuracy every E steps (and at the last)",
+      cxxopts::value<unsigned>()->default_value("20"))(
+      "labels", "fixed, learn or solve", cxxopts::value<std::string>()->default_value("fixed"));
+}
+
+KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label) {
+  if (!progress.enabled()) return {};
+  return [progress, label](const KipProgress& p) {
+    std::ostringstream line;
+    line.setf(std::ios::fixed);
+    line.precision(4);
+    line << label << " step " << p.step << "/" << p.steps << "  loss " << p.loss;
+    if (p.test_accuracy) line << "  test acc " << *p.test_accuracy;
+    line.precision(1);
+    line << "  " << p.steps_per_second << " steps/s";
+    progress.status(line.str());
+  };
 }
 
 }  // namespace krrdistill::cli

@@ -47,13 +47,10 @@ FeatureMapSpec feature_spec(const cxxopts::ParseResult& result);
 // A warning of the library on stderr: "warning: " and the text.
 void print_warning(const std::string& text);
 
-// KIP pieces shared by kip, labelsolve and compare (cmd_kip.cpp).
+// KIP pieces shared by kip, labelsolve and compare.
 // --steps (kip) or --kip-steps (compare), --lr, --batch, --eval-every, --labels.
 void add_kip_options(cxxopts::Options& options, const std::string& steps_option);
 KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& steps_option);
-// The feature kernel of --model linear|rff|fcnn (same map and seed as the
-// analytic method), or ntk/nngp/rbf.
-Kernel kernel_from_options(const cxxopts::ParseResult& result, arma::uword input_dim);
 KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label);
 
 int run_distill(int argc, char** argv);
