@@ -1,7 +1,7 @@
-// The KIP baseline (Nguyen, Chen & Lee, ICLR 2021) and its closed-form Label
-// Solve (docs/design.md §4), each as one call on a dataset plus a writer of
-// its folder. The command line's kip and labelsolve are these plus their
-// options.
+// The KIP baseline (Nguyen, Chen & Lee, ICLR 2021), its closed-form Label
+// Solve (docs/design.md §4) and the side-by-side comparison with the analytic
+// method, each as one call on a dataset plus a writer of its folder. The
+// command line's kip, labelsolve and compare are these plus their options.
 #pragma once
 
 #include <armadillo>
@@ -21,6 +21,7 @@
 #include "krrdistill/model.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/pipeline.hpp"
+#include "krrdistill/plot.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 
@@ -95,5 +96,51 @@ LabelSolveRun run_label_solve(const LabelSolveConfig& config,
                               const Progress& progress = Progress::silent());
 // distilled_X.npy, distilled_Y.npy, grid.png and report.json; commits.
 void write_label_solve_result(const LabelSolveRun& run, StagedOutputDir& out);
+
+struct CompareConfig {
+  DataSource source;
+  FeatureMapSpec spec;  // linear, rff or fcnn
+  std::vector<arma::uword> ipcs;
+  KipOptions kip;  // steps, lr, batch, eval_every, labels, seed; ipc set per row
+  Init init = Init::real;
+  double lambda_s = 0;
+  FitOptions fit;
+  bool allow_inexact = false;
+};
+
+struct AnalyticRow {
+  arma::uword ipc = 0;
+  double test_acc = 0;
+  double seconds = 0;          // statistics, λ sweep and refit, plus distillation
+  double distill_seconds = 0;  // distillation alone, given the fitted model
+  double weight_rel_error = 0;
+  arma::uword test_disagreements = 0;  // against the original model
+  bool exact = true;                   // the certificate held
+};
+
+struct KipRow {
+  arma::uword ipc = 0;
+  double test_acc = 0, seconds = 0;
+  KipResult result;
+};
+
+struct CompareRun {
+  CompareConfig config;
+  Dataset data;
+  Model model;
+  std::vector<AnalyticRow> analytic;
+  std::vector<KipRow> kip;
+};
+
+// One fit serves every analytic row (each certified before KIP spends its
+// time); KIP runs on the same map from the same starting images.
+// kip_progress(ipc) gives the callback of the KIP run of that ipc.
+CompareRun run_compare(const CompareConfig& config, const Progress& progress = Progress::silent(),
+                       const WarningSink& warn = {},
+                       const std::function<KipProgressCallback(arma::uword)>& kip_progress = {});
+// The table printed by the command line: one line per method and ipc.
+std::string compare_table(const CompareRun& run);
+// compare.json and compare.png; commits.
+void write_compare_result(const CompareRun& run, StagedOutputDir& out);
 
 }  // namespace krrdistill
