@@ -1,17 +1,13 @@
 #include "cli_common.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
-#include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
-#include "krrdistill/memory.hpp"
 #include "krrdistill/model.hpp"
-#include "krrdistill/npy.hpp"
 
 namespace krrdistill::cli {
 

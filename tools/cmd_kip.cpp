@@ -3,7 +3,6 @@
 // the work is kip_pipeline.hpp's.
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "cli_common.hpp"
