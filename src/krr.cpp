@@ -40,6 +40,15 @@ void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& label
   stats.count += labels.n_elem;
 }
 
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::mat& Phi, const arma::uvec& labels) {
+  scratch.G.zeros();
+  scratch.B.zeros();
+  accumulate(scratch, Phi, labels);
+  add(G, scratch.G);
+  add(B, scratch.B);
+}
+
 Statistics operator+(const Statistics& a, const Statistics& b) {
   return Statistics{a.G + b.G, a.B + b.B, a.count + b.count};
 }

@@ -127,28 +127,21 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
   CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
   CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
   Statistics part = zero_statistics(p, k);  // one chunk's, reused
-  auto add_part = [&](const arma::mat& Phi, const arma::uvec& labels, CompensatedSum& g,
-                      CompensatedSum& b) {
-    part.G.zeros();
-    part.B.zeros();
-    accumulate(part, Phi, labels);
-    add(g, part.G);
-    add(b, part.B);
-  };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   arma::uword next_val = 0;
   for_each_chunk(
       pre, map, train, shard, options.chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         const arma::uword last = first + Phi.n_cols;
-        add_part(Phi, labels_of(train, first, Phi.n_cols), G, B);
+        accumulate_compensated(G, B, part, Phi, labels_of(train, first, Phi.n_cols));
         if (train_features != nullptr)
           train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
         const arma::uword begin = next_val;
         while (next_val < my_val.n_elem && my_val[next_val] < last) ++next_val;
         if (next_val > begin) {
           const arma::uvec rows = my_val.subvec(begin, next_val - 1);
-          add_part(Phi.cols(rows - first), labels_of(train, rows), G_val, B_val);
+          accumulate_compensated(G_val, B_val, part, Phi.cols(rows - first),
+                                 labels_of(train, rows));
         }
       },
       progress, "fit: statistics");
@@ -196,6 +189,25 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
   broadcast(comm, model.W);
   progress.finish();
   return model;
+}
+
+Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& split, arma::uword num_classes, arma::uword chunk,
+                            const Communicator& comm, const Progress& progress,
+                            const std::string& phase) {
+  const arma::uword p = feature_dim(map), k = num_classes;
+  const Range shard = shard_range(split.size(), comm, chunk);
+  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
+  Statistics part = zero_statistics(p, k);
+  for_each_chunk(
+      pre, map, split, shard, chunk,
+      [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
+        accumulate_compensated(G, B, part, Phi, labels_of(split, first, Phi.n_cols));
+      },
+      progress, phase);
+  allreduce_sum(comm, G);
+  allreduce_sum(comm, B);
+  return Statistics{value(G), value(B), split.size()};
 }
 
 }  // namespace krrdistill

@@ -23,6 +23,12 @@ void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& label
 
 Statistics operator+(const Statistics& a, const Statistics& b);
 
+// Adds a chunk to G and B held as compensated sums, through scratch (p×p and
+// k×p, reused): the chunk's own G and B, then added entry by entry, so the
+// total does not depend on how the samples were chunked or sharded.
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::mat& Phi, const arma::uvec& labels);
+
 // One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:
 // W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2).
 struct RidgePath {

@@ -84,4 +84,11 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
                 arma::mat* train_features = nullptr);
 
+// G and B of a whole split in one pass, summed as fit_model sums them
+// (compensated, each process over its shard, then across comm).
+Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& split, arma::uword num_classes, arma::uword chunk,
+                            const Communicator& comm, const Progress& progress,
+                            const std::string& phase);
+
 }  // namespace krrdistill

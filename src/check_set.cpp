@@ -1,0 +1,222 @@
+#include "krrdistill/check_set.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "krrdistill/analytic.hpp"
+#include "krrdistill/certify.hpp"
+#include "krrdistill/error.hpp"
+#include "krrdistill/kernels.hpp"
+#include "krrdistill/kip.hpp"
+#include "krrdistill/kip_objective.hpp"
+#include "krrdistill/memory.hpp"
+#include "krrdistill/model.hpp"
+#include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/progress.hpp"
+#include "krrdistill/report.hpp"
+#include "krrdistill/stream.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+std::string format(const char* pattern, double a, double b) {
+  char text[128];
+  std::snprintf(text, sizeof text, pattern, a, b);
+  return text;
+}
+
+// A set written by kip or labelsolve: no exact original model exists, so
+// the check is that the set still gives what they certified: every test
+// prediction (the recorded digest) and the accuracy of the KRR fit on the
+// support with their kernel, preprocessing (their in-memory fit) and ε.
+SetCheck check_support(const EvalReport& report, const std::string& dir, const std::string& path) {
+  const Dataset data = load(report.source);
+  check_report_matches(report, data, path);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, report.source.zca,
+                                            report.source.zca_reg_fraction);
+  const arma::uword d = data.shape.size();
+  if (report.spec.kind == "rff" || report.spec.kind == "fcnn")
+    check_memory("eval", feature_map_memory(report.spec, d));
+  const Kernel kernel =
+      report.spec.kind == "linear" || report.spec.kind == "rff" || report.spec.kind == "fcnn"
+          ? make_kernel("feature", 1, 0.0, make_feature_map(report.spec, d))
+          : make_kernel(report.spec.kind, report.kernel_depth, report.rbf_bandwidth, LinearMap{d});
+  const arma::mat Xs = read_records(dir + "/distilled_X.npy", d);
+  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", data.num_classes);
+  if (Xs.n_cols != Ys.n_cols)
+    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  const arma::uvec classes =
+      kip_classes(kernel, Xs, Ys, pre, data.test, report.chunk, report.regularizer);
+  const PredictionDigest digest = prediction_digest(classes);
+  const double acc = double(arma::accu(classes == data.test.labels)) / double(classes.n_elem);
+  const bool predictions_ok = digest == report.original_predictions;
+  const bool acc_ok = acc == report.reported_test_acc;
+  nlohmann::json out = {
+      {"distilled", dir},
+      {"command", report.command},
+      {"m", Xs.n_cols},
+      {"model", report.spec.kind},
+      {"n_test", classes.n_elem},
+      {"test_acc", acc},
+      {"report_test_acc", report.reported_test_acc},
+      {"matches_report", acc_ok},
+      {"checks",
+       {{"test_predictions",
+         {{"count", digest.count},
+          {"crc32", digest.crc32},
+          {"report_count", report.original_predictions.count},
+          {"report_crc32", report.original_predictions.crc32},
+          {"pass", predictions_ok}}},
+        {"test_acc", {{"value", acc}, {"report", report.reported_test_acc}, {"pass", acc_ok}}}}},
+      {"pass", predictions_ok && acc_ok}};
+  std::string failure;
+  if (!predictions_ok || !acc_ok)
+    failure = dir + ": the set no longer gives what " + report.command +
+              " recorded: " + (predictions_ok ? "" : "the test predictions differ; ") +
+              format("test accuracy %.6g, the report %.6g", acc, report.reported_test_acc);
+  return {out, failure};
+}
+
+}  // namespace
+
+SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
+  // Every field checked (types, ranges, p and width <= d) before anything is
+  // built from it; each problem is one Error naming the file.
+  const std::string report_path = dir + "/report.json";
+  const EvalReport report = read_eval_report(report_path);
+  if (report.command == "kip" || report.command == "labelsolve") {
+    if (refit_original)
+      throw Error("--refit-original needs a set written by distill (" + report.command +
+                  " has no exact original model)");
+    return check_support(report, dir, report_path);
+  }
+  if (!report.has_checks)
+    throw Error(report_path +
+                ": records no original model to check the set against (certificate.original."
+                "test_predictions, model_W.npy); only sets written by 'krrdistill distill' can be "
+                "checked: distill again");
+  const FeatureMapSpec& spec = report.spec;
+  const double lambda_s = report.lambda_s;
+  const double tolerance = certificate_tolerance(spec.kind);
+
+  const Dataset loaded = load(report.source);
+  // The report's d and k against the data found, before the map is sized.
+  check_report_matches(report, loaded, report_path);
+  // distill's own preprocessing fit (streamed, compensated sums, same chunks),
+  // so that --zca gives the same bits.
+  const StreamDataset data = view_dataset(loaded);
+  const Preprocessor pre = fit_preprocessor(data, report.source.zca, report.source.zca_reg_fraction,
+                                            report.chunk, Communicator{});
+  // The map's matrices (a report may ask for 100 layers of width d), and for
+  // --refit-original the statistics, before they are made.
+  check_memory("eval", refit_original ? analytic_memory(spec, data.shape.size(), data.num_classes,
+                                                        0, report.chunk, 0)
+                                      : feature_map_memory(spec, data.shape.size()));
+  const FeatureMap map = make_feature_map(spec, data.shape.size());
+  const arma::uword k = data.num_classes, p = feature_dim(map);
+  const arma::mat Xs = read_records(dir + "/distilled_X.npy", data.shape.size());
+  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", k);
+  if (Xs.n_cols != Ys.n_cols)
+    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  const arma::mat W_records = read_records(dir + "/model_W.npy", p);
+  if (W_records.n_cols != k)
+    throw Error(dir + "/model_W.npy: expected " + std::to_string(k) + " rows (classes) of " +
+                std::to_string(p) + " weights");
+  const arma::mat W = W_records.t();
+  const arma::mat Ws = refit_distilled(map, Xs, Ys, lambda_s);
+
+  std::vector<std::string> failures;
+  nlohmann::json checks;
+  // model_W.npy is the model the report describes: the same ‖W‖F (a
+  // relative 1e-12 allows only a different summation order).
+  const double w_norm = arma::norm(W, "fro");
+  const bool norm_ok = std::abs(w_norm - report.weight_norm) <= 1e-12 * report.weight_norm;
+  checks["model_weight_norm"] = {
+      {"value", w_norm}, {"report", report.weight_norm}, {"pass", norm_ok}};
+  if (!norm_ok)
+    failures.push_back(
+        format("model_W.npy has |W| = %.17g, the report %.17g", w_norm, report.weight_norm));
+
+  const double rel = arma::norm(Ws - W, "fro") / w_norm;
+  const bool rel_ok = rel <= tolerance;  // false for NaN
+  checks["weight_rel_error"] = {{"value", rel}, {"tolerance", tolerance}, {"pass", rel_ok}};
+  if (!rel_ok) failures.push_back(format("|Ws-W|/|W| = %.3g > %.3g", rel, tolerance));
+
+  // Every test prediction, scored as certify scored them: the original W
+  // must give what the report recorded, and so must the refit.
+  const arma::umat classes = test_predictions(data, pre, map, W, Ws, report.chunk, Communicator{});
+  const PredictionDigest original = prediction_digest(classes.row(0).t());
+  const PredictionDigest refit = prediction_digest(classes.row(1).t());
+  const arma::uword n_test = classes.n_cols;
+  const arma::uword differ = arma::accu(classes.row(0) != classes.row(1));
+  const bool original_ok = original == report.original_predictions;
+  const bool refit_ok = refit == report.original_predictions;
+  checks["original_test_predictions"] = {{"count", original.count},
+                                         {"crc32", original.crc32},
+                                         {"report_count", report.original_predictions.count},
+                                         {"report_crc32", report.original_predictions.crc32},
+                                         {"pass", original_ok}};
+  checks["test_predictions"] = {{"count", refit.count},
+                                {"crc32", refit.crc32},
+                                {"report_crc32", report.original_predictions.crc32},
+                                {"differ_from_model_W", differ},
+                                {"pass", refit_ok}};
+  if (!original_ok)
+    failures.push_back("model_W.npy does not give the test predictions the report recorded");
+  if (!refit_ok)
+    failures.push_back(differ > 0 ? std::to_string(differ) + " of " + std::to_string(n_test) +
+                                        " test predictions differ from the original model's"
+                                  : "the test predictions differ from those the report recorded");
+
+  const arma::uvec truth = labels_of(data.test, 0, n_test);
+  const double acc = n_test == 0 ? 0.0 : double(arma::accu(classes.row(1).t() == truth)) / n_test;
+  nlohmann::json out = {{"distilled", dir},     {"m", Xs.n_cols},   {"model", spec.kind},
+                        {"lambda_s", lambda_s}, {"n_test", n_test}, {"test_acc", acc}};
+  if (report.has_reported_test_acc) {
+    out["report_test_acc"] = report.reported_test_acc;
+    out["matches_report"] = report.reported_test_acc == acc;
+    checks["test_acc"] = {
+        {"value", acc}, {"report", report.reported_test_acc}, {"pass", out["matches_report"]}};
+    if (!out["matches_report"].get<bool>())
+      failures.push_back(
+          format("test accuracy %.6g, the report %.6g", acc, report.reported_test_acc));
+  }
+
+  if (refit_original) {
+    FitOptions fit;
+    fit.lambda = report.model_lambda;
+    fit.seed = spec.seed;
+    fit.chunk = report.chunk;
+    const Model model = fit_model(data, pre, map, fit, Communicator{}, Progress::silent());
+    const double to_file = arma::norm(model.W - W, "fro") / w_norm;
+    const double to_refit = arma::norm(model.W - Ws, "fro") / w_norm;
+    const bool ok = to_file <= tolerance && to_refit <= tolerance;
+    checks["refit_original"] = {{"lambda", report.model_lambda},
+                                {"rel_error_to_model_W", to_file},
+                                {"rel_error_to_refit", to_refit},
+                                {"tolerance", tolerance},
+                                {"pass", ok}};
+    if (!ok) {
+      char text[192];
+      std::snprintf(text, sizeof text,
+                    "the original model fitted again is %.3g from model_W.npy and %.3g from the "
+                    "refit (tolerance %.3g)",
+                    to_file, to_refit, tolerance);
+      failures.push_back(text);
+    }
+  }
+  out["checks"] = checks;
+  out["pass"] = failures.empty();
+  std::string failure;
+  if (!failures.empty()) {
+    failure = dir + ": the distilled set does not reproduce the model: ";
+    for (std::size_t i = 0; i < failures.size(); ++i) failure += (i ? "; " : "") + failures[i];
+    if (!report.exact) failure += " (the report says it was published with --allow-inexact)";
+  }
+  return {out, failure};
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,233 @@
+// The analytic method and KIP side by side (kip_pipeline.hpp run_compare).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/kip_pipeline.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
+#include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/report.hpp"
+#include "krrdistill/stream.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+CompareRun run_compare(const CompareConfig& config, const Progress& progress,
+                       const WarningSink& warn,
+                       const std::function<KipProgressCallback(arma::uword)>& kip_progress) {
+  const FeatureMapSpec& spec = config.spec;
+  if (!is_feature_model(spec.kind))
+    throw Error(
+        "compare needs a model the analytic method can distill: "
+        "linear, rff or fcnn");
+  if (config.ipcs.empty()) throw Error("--ipc must name at least one value");
+  const std::vector<arma::uword>& ipcs = config.ipcs;
+  const Init init = config.init;
+  CompareRun run;
+  run.config = config;
+  progress.status("loading " + config.source.dataset);
+  run.data = load(config.source);
+  const Dataset& data = run.data;
+  const arma::uword k = data.num_classes, d = data.shape.size();
+  const arma::uvec counts = checked_class_counts(data.train.labels, k, data.name);
+  for (arma::uword ipc : ipcs) check_ipc(ipc, counts);
+  check_feature_sizes(spec, d);
+  // The runs follow one another: the fit's G and B, then the largest ipc's
+  // analytic set and KIP's support and kernels.
+  const arma::uword m = k * *std::max_element(ipcs.begin(), ipcs.end());
+  std::vector<MemoryItem> need = analytic_memory(
+      spec, d, k, m, std::min<arma::uword>(config.fit.chunk, data.train.labels.n_elem), 0.0);
+  for (const MemoryItem& item :
+       kip_memory(d, output_dim(spec, d), k, m,
+                  std::min<arma::uword>(config.kip.batch, data.train.labels.n_elem)))
+    need.push_back(item);
+  check_memory("compare", need);
+  FeatureMap map = make_feature_map(spec, d);
+  if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
+  if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
+  std::vector<arma::uvec> starts;  // the same real starting images for both methods
+  for (arma::uword ipc : ipcs)
+    starts.push_back(init == Init::real ? choose_real_images(data.train.labels, k, ipc, spec.seed)
+                                        : arma::uvec());
+
+  // Analytic: one fit (statistics, λ sweep) serves every ipc; its time counts
+  // for each.
+  Clock::time_point phase = Clock::now();
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, config.source.zca,
+                                            config.source.zca_reg_fraction);
+  run.model = fit_model(data, pre, map, config.fit, progress);
+  const Model& model = run.model;
+  const double t_fit = seconds_since(phase);
+  for (std::size_t i = 0; i < ipcs.size(); ++i) {
+    phase = Clock::now();
+    AnalyticOptions options;
+    options.ipc = ipcs[i];
+    options.init = init;
+    options.lambda_s = config.lambda_s;
+    options.seed = spec.seed;
+    const arma::mat X0 =
+        init == Init::real ? to_model_input(pre, data.train.pixels, starts[i]) : arma::mat();
+    const DistilledSet distilled = distill_analytic(model.map, model.W, X0, options);
+    const double distill_seconds = seconds_since(phase);
+    const arma::mat Ws = refit_distilled(model.map, distilled.Xs, distilled.Ys, distilled.lambda_s);
+    // The row's certificate, checked before KIP spends its time: every test
+    // prediction of the refit against the original's, and the weights.
+    const arma::umat classes = test_predictions(view_dataset(data), pre, model.map, model.W, Ws,
+                                                config.fit.chunk, Communicator{});
+    const arma::uword n_test = classes.n_cols;
+    const arma::uword differ = arma::accu(classes.row(0) != classes.row(1));
+    const double rel = arma::norm(Ws - model.W, "fro") / arma::norm(model.W, "fro");
+    const std::string problem = certificate_problem(spec.kind, rel, differ, n_test);
+    if (!problem.empty()) {
+      if (!config.allow_inexact)
+        throw Error("analytic ipc " + std::to_string(ipcs[i]) + ": " + problem +
+                    ", or pass --allow-inexact to keep going");
+      if (warn)
+        warn("analytic ipc " + std::to_string(ipcs[i]) + " kept with --allow-inexact: " + problem);
+    }
+    const double acc = double(arma::accu(classes.row(1).t() == data.test.labels)) / double(n_test);
+    run.analytic.push_back(
+        {ipcs[i], acc, t_fit + distill_seconds, distill_seconds, rel, differ, problem.empty()});
+  }
+
+  // KIP on the same feature map (same seed), from the same starting images.
+  const Kernel kernel = make_kernel("feature", 1, 0.0, model.map);
+  KipOptions kip = config.kip;
+  for (std::size_t i = 0; i < ipcs.size(); ++i) {
+    kip.ipc = ipcs[i];
+    const KipSupport support = init == Init::real ? kip_init_real(kip, pre, data.train, k)
+                                                  : kip_init_noise(kip, data.shape.size(), k);
+    KipResult res = run_kip(kip, kernel, pre, data.train, data.test, support,
+                            kip_progress ? kip_progress(ipcs[i]) : KipProgressCallback{});
+    const KipRecord& last = res.history.back();
+    run.kip.push_back({ipcs[i], last.test_accuracy.value_or(0.0), last.seconds, std::move(res)});
+  }
+  return run;
+}
+
+namespace {
+
+// The first KIP step whose test accuracy reaches the analytic row's, or
+// "never".
+nlohmann::json first_step_reaching(const KipRow& r, double analytic_acc) {
+  for (const KipRecord& rec : r.result.history)
+    if (rec.test_accuracy && *rec.test_accuracy >= analytic_acc) return rec.step;
+  return "never";
+}
+
+}  // namespace
+
+std::string compare_table(const CompareRun& run) {
+  std::ostringstream table;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-9s %5s %9s %10s %18s %22s\n", "method", "ipc", "test_acc",
+                "seconds", "analytic speed-up", "KIP step >= analytic");
+  table << line;
+  for (std::size_t i = 0; i < run.analytic.size(); ++i) {
+    const AnalyticRow& a = run.analytic[i];
+    const KipRow& r = run.kip[i];
+    const nlohmann::json reached = first_step_reaching(r, a.test_acc);
+    std::snprintf(line, sizeof line, "%-9s %5llu %9.4f %10.3f %18s %22s\n", "analytic",
+                  (unsigned long long)a.ipc, a.test_acc, a.seconds, "", "");
+    table << line;
+    const std::string reached_text =
+        reached.is_string() ? "never" : std::to_string(reached.get<unsigned long long>());
+    std::snprintf(line, sizeof line, "%-9s %5llu %9.4f %10.3f %17.1fx %22s\n", "kip",
+                  (unsigned long long)r.ipc, r.test_acc, r.seconds, r.seconds / a.seconds,
+                  reached_text.c_str());
+    table << line;
+  }
+  return table.str();
+}
+
+void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
+  const CompareConfig& config = run.config;
+  const KipOptions& kip = config.kip;
+  nlohmann::json rows = nlohmann::json::array();
+  PlotSpec plot;
+  plot.title = run.data.name + ", " + config.spec.kind + " KRR: test accuracy against time";
+  plot.x_label = "wall seconds (log scale)";
+  plot.y_label = "test accuracy";
+  plot.log_x = true;
+  for (std::size_t i = 0; i < run.analytic.size(); ++i) {
+    const AnalyticRow& a = run.analytic[i];
+    const KipRow& r = run.kip[i];
+    nlohmann::json history = nlohmann::json::array();
+    PlotSeries curve{"KIP ipc " + std::to_string(r.ipc), {}, {}, false};
+    if (r.result.initial_test_accuracy) {
+      curve.x.push_back(0.0);  // log scale: not drawn, kept for the record
+      curve.y.push_back(*r.result.initial_test_accuracy);
+    }
+    for (const KipRecord& rec : r.result.history) {
+      if (!rec.test_accuracy) continue;
+      history.push_back({{"step", rec.step},
+                         {"seconds", rec.seconds},
+                         {"loss", rec.loss},
+                         {"test_acc", *rec.test_accuracy}});
+      curve.x.push_back(rec.seconds);
+      curve.y.push_back(*rec.test_accuracy);
+    }
+    rows.push_back({{"method", "analytic"},
+                    {"ipc", a.ipc},
+                    {"test_acc", a.test_acc},
+                    {"seconds", a.seconds},
+                    {"distill_seconds", a.distill_seconds},
+                    {"weight_rel_error", a.weight_rel_error},
+                    {"certificate",
+                     {{"exact", a.exact},
+                      {"tolerance", certificate_tolerance(config.spec.kind)},
+                      {"test_disagreements", a.test_disagreements}}}});
+    rows.push_back({{"method", "kip"},
+                    {"ipc", r.ipc},
+                    {"test_acc", r.test_acc},
+                    {"seconds", r.seconds},
+                    {"steps", kip.steps},
+                    {"seconds_per_step", r.seconds / double(kip.steps)},
+                    {"analytic_speedup", r.seconds / a.seconds},
+                    {"analytic_speedup_distill_only", r.seconds / a.distill_seconds},
+                    {"first_step_reaching_analytic", first_step_reaching(r, a.test_acc)},
+                    {"history", history}});
+    plot.series.push_back(std::move(curve));
+  }
+  for (const AnalyticRow& a : run.analytic)
+    plot.series.push_back(
+        {"analytic ipc " + std::to_string(a.ipc), {a.seconds}, {a.test_acc}, true});
+
+  nlohmann::json report = {
+      {"command", "compare"},
+      {"dataset", dataset_json(run.data, config.source, run.model.pre)},
+      {"model", model_json(run.model, config.spec)},
+      {"settings",
+       {{"init", init_name(config.init)},
+        {"lambda_s", config.lambda_s},
+        {"kip_steps", kip.steps},
+        {"lr", kip.lr},
+        {"batch", kip.batch},
+        {"labels", label_mode_name(kip.labels)},
+        {"eval_every", kip.eval_every},
+        {"allow_inexact", config.allow_inexact},
+        {"seconds",
+         "analytic: statistics, lambda sweep and refit, plus "
+         "distillation; KIP: optimisation "
+         "steps; test evaluation excluded from both"}}},
+      {"rows", rows},
+  };
+  write_plot_png(out.path("compare.png"), plot);
+  report["output"] = out.manifest("compare.json");
+  write_json_file(out.path("compare.json"), report);
+  out.commit();
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,268 @@
+#include "krrdistill/pipeline.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <utility>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
+#include "krrdistill/npy.hpp"
+#include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/report.hpp"
+#include "krrdistill/stream.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Everything after the data is at hand: refusals, fit, distill, certify.
+DistillResult distill_view(const StreamDataset& data, const DistillConfig& config,
+                           const Communicator& comm, const Progress& progress,
+                           const WarningSink& warn, DistillResult result) {
+  const FeatureMapSpec& spec = config.spec;
+  const AnalyticOptions& analytic = config.analytic;
+  const FitOptions& fit = config.fit;
+  check_chunk(fit.chunk);
+  if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
+  // Everything that can be refused is refused before the long work: the
+  // classes, --ipc, then the memory the run will need.
+  const arma::uvec train_labels = labels_of(data.train, 0, data.train.size());
+  const arma::uvec counts = checked_class_counts(train_labels, data.num_classes, data.name);
+  check_ipc(analytic.ipc, counts);
+  const arma::uword d = data.shape.size(), p = output_dim(spec, d);
+  check_feature_sizes(spec, d);
+  const std::vector<MemoryItem> need =
+      analytic_memory(spec, d, data.num_classes, data.num_classes * analytic.ipc,
+                      std::min<arma::uword>(fit.chunk, data.train.size()), 0.0);
+  check_memory("distillation", need);
+  // A nonlinear map costs a large GEMM per pass; keep this process's
+  // training features for the certificate when they fit the budget and the
+  // memory left (the linear map is free; without the cache they are
+  // recomputed). Not when streaming: memory stays O(p² + chunk·d).
+  const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
+  const double cache_bytes = double(p) * double(train_range.size()) * 8.0;
+  const double available = available_memory_bytes();
+  const bool cache = !config.stream && spec.kind != "linear" &&
+                     cache_bytes / 1e6 <= config.feature_cache_mb &&
+                     (available <= 0 || total_bytes(need) + cache_bytes <= available);
+  FeatureMap map = make_feature_map(spec, d);
+  if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
+  if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
+  if (analytic.init == Init::real)
+    result.start_index =
+        choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
+
+  Clock::time_point phase = Clock::now();
+  progress.status("preprocessing");
+  Preprocessor pre =
+      fit_preprocessor(data, config.source.zca, config.source.zca_reg_fraction, fit.chunk, comm);
+  arma::mat train_features;
+  result.model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
+                           cache ? &train_features : nullptr);
+  result.timings.fit = seconds_since(phase);
+  const Model& model = result.model;
+
+  phase = Clock::now();
+  // Real starting images: chosen from the global labels (the same for any
+  // number of processes), read by the process whose shard holds each.
+  if (analytic.init == Init::real)
+    result.start_images =
+        model_inputs(model.pre, data.train, result.start_index, train_range, comm);
+  if (comm.root())
+    result.distilled = distill_analytic(model.map, model.W, result.start_images, analytic);
+  result.timings.distill = seconds_since(phase);
+  const DistilledSet& distilled = result.distilled;
+  if (comm.root() && warn && distilled.lambda_s_clamped != distilled.lambda_s_requested) {
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "--lambda-s %.6g clamped to %.6g (lambda_s <= ipc/(4 |W|_2^2), and real sigma "
+                  "needs lambda_s <= 1/(4 s_max(D)^2))",
+                  distilled.lambda_s_requested, distilled.lambda_s_clamped);
+    warn(text);
+  }
+
+  phase = Clock::now();
+  result.certificate = certify(data, model, distilled, result.start_images, fit.chunk, comm,
+                               progress, cache ? &train_features : nullptr);
+  train_features.reset();
+  result.timings.certify = seconds_since(phase);
+  result.feature_cache = cache;
+  result.processes = comm.size;
+  result.root = comm.root();
+  // Every collective is behind us: the root alone judges the certificate.
+  if (!comm.root()) return result;
+  result.certificate_problem =
+      certificate_problem(kind_name(model.map), result.certificate.weight_rel_error,
+                          result.certificate.test_disagreements, result.certificate.n_test);
+  if (!result.certificate_problem.empty()) {
+    if (!config.allow_inexact)
+      throw Error(result.certificate_problem + ", or pass --allow-inexact to keep it");
+    if (warn) warn("published with --allow-inexact: " + result.certificate_problem);
+  }
+  return result;
+}
+
+DistillResult start_result(const DistillConfig& config, const StreamDataset& data,
+                           Clock::time_point started, double t_load) {
+  DistillResult result;
+  result.config = config;
+  result.started = started;
+  result.timings.load = t_load;
+  // The dataset's description without its pixels (they may never have been loaded whole).
+  result.description.name = data.name;
+  result.description.shape = data.shape;
+  result.description.num_classes = data.num_classes;
+  result.description.class_names = data.class_names;
+  result.n_train = data.train.size();
+  result.n_test = data.test.size();
+  return result;
+}
+
+}  // namespace
+
+DistillResult distill_dataset(const DistillConfig& config, const Communicator& comm,
+                              const Progress& progress, const WarningSink& warn) {
+  const Clock::time_point started = Clock::now();
+  check_chunk(config.fit.chunk);
+  const DataSource& source = config.source;
+  // One process holds the data in memory; with stream the passes read it
+  // from the files; several processes each hold (or read) only their shard
+  // of each split.
+  progress.status("loading " + source.dataset);
+  Dataset loaded;
+  StreamDataset data;
+  PixelMatrix train_shard, test_shard;
+  if (comm.size == 1 && !config.stream) {
+    loaded = load(source);
+    data = view_dataset(loaded);
+  } else {
+    data = open_stream_dataset(source.dataset, source.dir, source.coarse);
+    if (!config.stream) {
+      const Range train_range = shard_range(data.train.size(), comm, config.fit.chunk);
+      const Range test_range = shard_range(data.test.size(), comm, config.fit.chunk);
+      train_shard = PixelReader(data.train).read(train_range.first, train_range.size());
+      test_shard = PixelReader(data.test).read(test_range.first, test_range.size());
+      data.train.memory = &train_shard;
+      data.train.memory_first = train_range.first;
+      data.test.memory = &test_shard;
+      data.test.memory_first = test_range.first;
+    }
+  }
+  return distill_view(data, config, comm, progress, warn,
+                      start_result(config, data, started, seconds_since(started)));
+}
+
+DistillResult distill_dataset(const Dataset& data, const DistillConfig& config,
+                              const Progress& progress, const WarningSink& warn) {
+  if (config.stream) throw Error("a dataset held in memory cannot be streamed from its files");
+  const StreamDataset view = view_dataset(data);
+  DistillResult result = start_result(config, view, Clock::now(), 0.0);
+  result.from_files = false;
+  return distill_view(view, config, Communicator{}, progress, warn, std::move(result));
+}
+
+Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
+                     arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
+                     const std::string& name) {
+  const arma::uword d = shape.size();
+  if (d == 0) throw Error(name + ": the image shape is empty");
+  const auto check_split = [&](const std::string& split, const PixelMatrix& pixels,
+                               const arma::uvec& labels) {
+    if (pixels.n_rows != d)
+      throw Error(name + ": " + split + " images of " + std::to_string(pixels.n_rows) +
+                  " values, the shape says " + std::to_string(d));
+    if (labels.n_elem != pixels.n_cols)
+      throw Error(name + ": " + std::to_string(pixels.n_cols) + " " + split + " images but " +
+                  std::to_string(labels.n_elem) + " labels");
+    if (!labels.is_empty() && labels.max() >= num_classes)
+      throw Error(name + ": a " + split + " label is " + std::to_string(labels.max()) +
+                  ", expected 0.." + std::to_string(num_classes - 1));
+  };
+  if (num_classes < 2) throw Error(name + ": needs at least 2 classes");
+  check_split("training", train_pixels, train_labels);
+  check_split("test", test_pixels, test_labels);
+  Dataset data;
+  data.name = name;
+  data.shape = shape;
+  data.num_classes = num_classes;
+  for (arma::uword c = 0; c < num_classes; ++c) data.class_names.push_back(std::to_string(c));
+  data.train = {std::move(train_pixels), std::move(train_labels)};
+  data.test = {std::move(test_pixels), std::move(test_labels)};
+  return data;
+}
+
+nlohmann::json distill_report(const DistillResult& result) {
+  const DistillConfig& config = result.config;
+  const std::string kind = kind_name(result.model.map);
+  nlohmann::json report = {
+      {"command", "distill"},
+      {"dataset", dataset_json(result.description, config.source, result.model.pre)},
+      {"model", model_json(result.model, config.spec)},
+      {"distilled", distilled_json(result.distilled, config.analytic)},
+      {"certificate", certificate_json(result.certificate, kind)},
+  };
+  report["dataset"]["n_train"] = result.n_train;
+  report["dataset"]["n_test"] = result.n_test;
+  report["distilled"]["allow_inexact"] = config.allow_inexact;
+  report["distilled"]["files"]["model_W"] = "model_W.npy";
+  report["run"] = {{"processes", result.processes},
+                   {"stream", config.stream},
+                   {"feature_cache", result.feature_cache},
+                   {"chunk", config.fit.chunk}};
+  if (config.analytic.init == Init::real)
+    report["distilled"]["start_train_index"] =
+        arma::conv_to<std::vector<arma::uword>>::from(result.start_index);
+  report["timings_s"] = {{"load", result.timings.load},
+                         {"fit", result.timings.fit},
+                         {"distill", result.timings.distill},
+                         {"certify", result.timings.certify}};
+  return report;
+}
+
+void write_distill_result(const DistillResult& result, StagedOutputDir& out) {
+  if (!result.root) throw Error("only the root process holds the distilled set");
+  const Clock::time_point phase = Clock::now();
+  const DistilledSet& distilled = result.distilled;
+  const Dataset& data = result.description;
+  const Model& model = result.model;
+  const arma::uword m = distilled.Xs.n_cols, k = data.num_classes, ipc = result.config.analytic.ipc;
+  write_npy(out.path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
+  write_npy(out.path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
+  // The original weights (k×p, row-major as numpy reads them), for eval's check.
+  const arma::mat W_rows = model.W.t();
+  write_npy(out.path("model_W.npy"), {k, model.W.n_cols}, W_rows.memptr());
+  std::vector<GridBlock> blocks{
+      class_rows(to_pixel_space(model.pre, distilled.Xs), data.class_names, ipc)};
+  if (result.config.analytic.init == Init::real) {
+    blocks[0].title = "distilled";
+    blocks.push_back(
+        class_rows(to_pixel_space(model.pre, result.start_images), data.class_names, ipc));
+    blocks[1].title = "start images";
+  }
+  write_image_grid(out.path("grid.png"), blocks, data.shape, default_upscale(data.shape));
+
+  nlohmann::json report = distill_report(result);
+  report["timings_s"]["write"] = seconds_since(phase);
+  report["timings_s"]["total"] = seconds_since(result.started);
+  report["output"] = out.manifest("report.json");
+  write_json_file(out.path("report.json"), report);
+  out.commit();
+}
+
+void write_distill_result(const DistillResult& result, const std::string& folder, bool force) {
+  StagedOutputDir out(
+      folder, force,
+      result.from_files ? data_inputs(result.config.source) : std::vector<std::string>{});
+  write_distill_result(result, out);
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,142 @@
+// The pipelines as library calls (pipeline.hpp, kip_pipeline.hpp): the same
+// bits as the command line, on data read from files or handed over in
+// memory; make_dataset's refusals; Label Solve's statistics summed as the
+// original model's are.
+#define BOOST_TEST_MODULE pipeline
+#include <boost/test/unit_test.hpp>
+
+#include "fixtures.hpp"
+#include "krrdistill/error.hpp"
+#include "krrdistill/kip_pipeline.hpp"
+#include "krrdistill/pipeline.hpp"
+#include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/report.hpp"
+#include "krrdistill/stream.hpp"
+
+using namespace fixtures;
+using namespace krrdistill;
+
+namespace {
+
+DistillConfig idx_config(const std::string& dir) {
+  DistillConfig config;
+  config.source.dataset = "idx";
+  config.source.dir = dir;
+  config.analytic.ipc = 2;
+  config.analytic.init = Init::real;
+  return config;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(library_writes_what_the_command_line_writes) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 120, 40, 6, 3);
+  const RunResult cli = run_cli("distill --dataset idx --data " + tmp.file("data") +
+                                    " --ipc 2 --init real --quiet --out " + tmp.file("cli"),
+                                tmp.path);
+  BOOST_REQUIRE_EQUAL(cli.exit_code, 0);
+
+  const DistillConfig config = idx_config(tmp.file("data"));
+  write_distill_result(distill_dataset(config), tmp.file("from_files"), false);
+  // The same images handed over in memory.
+  const Dataset loaded = load(config.source);
+  const DistillResult in_memory = distill_dataset(loaded, config);
+  BOOST_CHECK(!in_memory.from_files);
+  write_distill_result(in_memory, tmp.file("in_memory"), false);
+  for (const char* file : {"distilled_X.npy", "distilled_Y.npy", "model_W.npy", "grid.png"}) {
+    const Bytes expected = read_bytes(tmp.file("cli") + "/" + file);
+    BOOST_TEST_INFO(file);
+    BOOST_CHECK(read_bytes(tmp.file("from_files") + "/" + file) == expected);
+    BOOST_CHECK(read_bytes(tmp.file("in_memory") + "/" + file) == expected);
+  }
+  const nlohmann::json report = read_json_file(tmp.file("in_memory") + "/report.json");
+  BOOST_CHECK_EQUAL(report["certificate"]["exact"], true);
+  BOOST_CHECK(report["timings_s"].contains("total"));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_certificate_is_refused_unless_allowed) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 200, 40, 8, 4);
+  DistillConfig config = idx_config(tmp.file("data"));
+  config.analytic.init = Init::noise;
+  // Deep, nearly linear-slope fcnn layers: the refit misses W beyond 1e-6
+  // (test_cli_certificate.cpp's failing case).
+  config.spec.kind = "fcnn";
+  config.spec.layers = 8;
+  config.spec.slope = 0.02;
+  std::vector<std::string> warnings;
+  const WarningSink collect = [&](const std::string& text) { warnings.push_back(text); };
+  const std::string refused =
+      error_of([&] { distill_dataset(config, Communicator{}, Progress::silent(), collect); });
+  BOOST_CHECK(contains(refused, "> 1e-06 (fcnn)"));
+  BOOST_CHECK(contains(refused, "or pass --allow-inexact to keep it"));
+  BOOST_CHECK(warnings.empty());
+  config.allow_inexact = true;
+  const DistillResult kept = distill_dataset(config, Communicator{}, Progress::silent(), collect);
+  BOOST_CHECK(!kept.certificate_problem.empty());
+  BOOST_CHECK_GT(kept.certificate.weight_rel_error, 1e-6);
+  BOOST_REQUIRE_EQUAL(warnings.size(), 1u);
+  BOOST_CHECK(contains(warnings[0], "published with --allow-inexact: "));
+  // Refusals before the long work.
+  config = idx_config(tmp.file("data"));
+  config.analytic.ipc = 100;  // more than the smallest class holds
+  BOOST_CHECK(contains(error_of([&] { distill_dataset(config); }), "ipc"));
+}
+
+BOOST_AUTO_TEST_CASE(make_dataset_refuses_inconsistent_arrays) {
+  const PixelMatrix pixels(4, 6, arma::fill::zeros);
+  const arma::uvec labels = {0, 1, 2, 0, 1, 2};
+  const ImageShape shape{1, 2, 2};
+  BOOST_CHECK_NO_THROW(make_dataset(pixels, labels, pixels, labels, shape, 3));
+  BOOST_CHECK(contains(error_of([&] {
+                         make_dataset(pixels, labels, pixels, labels, ImageShape{1, 3, 3}, 3);
+                       }),
+                       "training images of 4 values, the shape says 9"));
+  BOOST_CHECK(
+      contains(error_of([&] { make_dataset(pixels, labels.head(5), pixels, labels, shape, 3); }),
+               "6 training images but 5 labels"));
+  BOOST_CHECK(contains(error_of([&] { make_dataset(pixels, labels, pixels, labels, shape, 2); }),
+                       "a training label is 2, expected 0..1"));
+  BOOST_CHECK(
+      contains(error_of([&] { make_dataset(pixels, labels, pixels, labels.head(5), shape, 3); }),
+               "6 test images but 5 labels"));
+}
+
+BOOST_AUTO_TEST_CASE(in_memory_distillation_is_exact) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 90, 30, 5, 3);
+  const Dataset files = load(idx_config(tmp.file("data")).source);
+  const Dataset data = make_dataset(files.train.pixels, files.train.labels, files.test.pixels,
+                                    files.test.labels, files.shape, 3);
+  DistillConfig config;
+  config.source.dataset = "memory";
+  config.analytic.ipc = 1;
+  config.fit.lambda = 1e-3;
+  const DistillResult result = distill_dataset(data, config);
+  BOOST_CHECK(result.certificate_problem.empty());
+  BOOST_CHECK_LT(result.certificate.weight_rel_error, 1e-8);
+  BOOST_CHECK_EQUAL(result.distilled.Xs.n_cols, 3u);
+  BOOST_CHECK_EQUAL(result.certificate.test_disagreements, 0u);
+}
+
+// Label Solve's G and B come from the original model's own accumulation:
+// the fit on them gives fit_model's weights bit for bit.
+BOOST_AUTO_TEST_CASE(split_statistics_are_fit_models) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 150, 30, 6, 3);
+  const Dataset data = load(idx_config(tmp.file("data")).source);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, false, 0.1);
+  FeatureMapSpec spec;
+  spec.kind = "rff";
+  spec.features = 20;
+  const FeatureMap map = make_feature_map(spec, data.shape.size());
+  FitOptions fit;
+  fit.lambda = 0.5;
+  fit.chunk = 16;
+  const Model model = fit_model(data, pre, map, fit, Progress::silent());
+  const Statistics stats = split_statistics(pre, map, view_dataset(data).train, 3, fit.chunk,
+                                            Communicator{}, Progress::silent(), "test");
+  BOOST_CHECK_EQUAL(stats.count, 150u);
+  BOOST_CHECK(arma::approx_equal(fit_primal(stats, fit.lambda), model.W, "absdiff", 0.0));
+}
