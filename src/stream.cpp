@@ -1,10 +1,5 @@
 #include "krrdistill/stream.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -12,10 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <limits>
-#include <regex>
 
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
@@ -28,85 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::uint64_t file_size(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file");
-  return std::uint64_t(st.st_size);
-}
-
-// A data file: gzip data is inflated through zlib (sequentially; a seek
-// forward decompresses, a seek backward restarts the stream), anything else
-// is read in place with pread, so that scattered reads cost only their bytes.
-class ZFile {
- public:
-  explicit ZFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      if (errno == ENOENT) throw Error(path + ": no such file");
-      throw Error(path + ": cannot open: " + std::strerror(errno));
-    }
-    unsigned char magic[2] = {0, 0};
-    gzip_ = ::pread(fd_, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    if (gzip_) {
-      gz_ = gzdopen(fd_, "rb");  // owns the descriptor from now on
-      if (gz_ == nullptr) {
-        ::close(fd_);
-        throw Error(path + ": cannot open");
-      }
-      fd_ = -1;
-      gzbuffer(gz_, 1u << 17);
-    }
-  }
-  ~ZFile() {
-    if (gz_ != nullptr) gzclose(gz_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ZFile(const ZFile&) = delete;
-  ZFile& operator=(const ZFile&) = delete;
-
-  bool gzip() const { return gzip_; }
-
-  // Up to size bytes from the current position; fewer only at the end.
-  std::size_t read(void* out, std::size_t size) {
-    unsigned char* p = static_cast<unsigned char*>(out);
-    std::size_t done = 0;
-    while (done < size) {
-      const std::size_t step = std::min<std::size_t>(size - done, std::size_t(1) << 30);
-      long got = 0;
-      if (gzip_) {
-        got = gzread(gz_, p + done, unsigned(step));
-        if (got < 0) {
-          int code = 0;
-          const char* why = gzerror(gz_, &code);
-          throw Error(path_ + ": corrupt gzip data (" + why + ")");
-        }
-      } else {
-        got = ::pread(fd_, p + done, step, off_t(position_ + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) throw Error(path_ + ": read failed: " + std::strerror(errno));
-      }
-      if (got == 0) break;
-      done += std::size_t(got);
-    }
-    position_ += done;
-    return done;
-  }
-
-  void seek(std::uint64_t offset) {
-    if (offset == position_) return;
-    if (gzip_ && gzseek(gz_, z_off_t(offset), SEEK_SET) < 0)
-      throw Error(path_ + ": cannot seek to byte " + std::to_string(offset));
-    position_ = offset;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  gzFile gz_ = nullptr;
-  bool gzip_ = false;
-  std::uint64_t position_ = 0;  // in the (inflated) data
-};
-
 // ---- IDX ------------------------------------------------------------------
 
 std::string magic_text(std::uint64_t magic) {
@@ -116,7 +30,7 @@ std::string magic_text(std::uint64_t magic) {
 }
 
 RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
-  ZFile file(path);
+  InputFile file(path);
   unsigned char header[16];
   const std::size_t got = file.read(header, sizeof header);
   if (got < 16)
@@ -133,7 +47,7 @@ RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
   const bool too_large = d > std::numeric_limits<std::uint64_t>::max() / n;
   const bool gzip = file.gzip();
   // A plain file's length is checked now; inflated data when it is read.
-  const std::uint64_t held = gzip ? 0 : file_size(path) - 16;
+  const std::uint64_t held = gzip ? 0 : file.size() - 16;
   if (too_large || (!gzip && n * d != held))
     throw Error(path + ": header says " + std::to_string(n) + " images of " + size_text(h, w) +
                 " (" + (too_large ? std::string("more than 2^64") : std::to_string(n * d)) +
@@ -203,10 +117,10 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
   };
   std::vector<unsigned char> block(1024 * record);
   for (const std::string& path : paths) {
-    ZFile file(path);
+    InputFile file(path);
     const bool gzip = file.gzip();
     if (!gzip) {
-      const std::uint64_t size = file_size(path);
+      const std::uint64_t size = file.size();
       if (size == 0) throw Error(path + ": holds zero images (the file is empty)");
       if (size % record != 0) throw size_error(path, size);
     }
@@ -240,43 +154,11 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
 // The image array's header: dtype uint8, C order, (n, h, w) or (n, c, h, w);
 // the records follow it.
 RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
-  if (!file_exists(path)) throw Error(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  unsigned char pre[12] = {};
-  in.read(reinterpret_cast<char*>(pre), 10);
-  if (in.gcount() < 10) throw Error(path + ": file too short for a .npy header");
-  if (std::memcmp(pre, "\x93NUMPY", 6) != 0)
-    throw Error(path + ": not a .npy file (bad magic: expected \\x93NUMPY)");
-  std::uint64_t header_len = pre[8] | std::uint64_t(pre[9]) << 8, prefix = 10;
-  if ((pre[6] == 2 || pre[6] == 3) && pre[7] == 0) {
-    in.read(reinterpret_cast<char*>(pre + 10), 2);
-    header_len |= std::uint64_t(pre[10]) << 16 | std::uint64_t(pre[11]) << 24;
-    prefix = 12;
-  } else if (pre[6] != 1 || pre[7] != 0) {
-    throw Error(path + ": unsupported .npy format version " + std::to_string(pre[6]) + "." +
-                std::to_string(pre[7]) + " (expected 1.0, 2.0 or 3.0)");
-  }
-  const std::uint64_t size = file_size(path);
-  if (header_len > size - std::min(size, prefix)) throw Error(path + ": truncated .npy header");
-  std::string header(header_len, '\0');
-  in.read(header.data(), std::streamsize(header_len));
-  auto find = [&](const char* pattern) {
-    std::smatch m;
-    if (!std::regex_search(header, m, std::regex(pattern)))
-      throw Error(path + ": bad .npy header: " + header);
-    return m[1].str();
-  };
-  const std::string descr = find(R"(['"]descr['"]\s*:\s*['"]([^'"]*)['"])");
-  if (descr.size() != 3 || descr[1] != 'u' || descr[2] != '1')
-    throw Error(path + ": images must be uint8 ('|u1'), got '" + descr + "'");
-  if (find(R"(['"]fortran_order['"]\s*:\s*(True|False))") == "True")
-    throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
-  std::vector<std::uint64_t> dims;
-  const std::string dims_text = find(R"(['"]shape['"]\s*:\s*\(([^)]*)\))");
-  const std::regex number(R"((\d+)L?)");
-  for (auto it = std::sregex_iterator(dims_text.begin(), dims_text.end(), number);
-       it != std::sregex_iterator(); ++it)
-    dims.push_back(std::stoull((*it)[1].str()));
+  InputFile file(path, false);
+  const NpyHeader header = read_npy_header(file);
+  const std::vector<std::uint64_t>& dims = header.shape;
+  if (header.dtype != "|u1")
+    throw Error(path + ": images must be uint8 ('|u1'), got '" + header.dtype + "'");
   if (dims.size() != 3 && dims.size() != 4)
     throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
                 shape_text(dims));
@@ -287,12 +169,9 @@ RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
     throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) + " (shape " +
                 shape_text(dims) + "; channels come second)");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
-  const std::uint64_t d = c * h * w, data = size - prefix - header_len;
-  if (d > std::numeric_limits<std::uint64_t>::max() / n || n * d != data)
-    throw Error(path + ": header says shape " + shape_text(dims) + " of |u1 but the file holds " +
-                std::to_string(data) + " bytes of data");
   shape = ImageShape{c, h, w};
-  return RecordFile{path, false, prefix + header_len, d, 0, arma::uword(n)};
+  // C order n×c×h×w: each image is one contiguous, channel-first record.
+  return RecordFile{path, false, header.data_offset, c * h * w, 0, arma::uword(n)};
 }
 
 LabelVector npy_labels(const std::string& path) {
@@ -457,7 +336,7 @@ StreamDataset view_dataset(const Dataset& data) {
 
 struct PixelReader::Open {
   explicit Open(const std::string& path) : file(path) {}
-  ZFile file;
+  InputFile file;
   std::vector<unsigned char> buffer;  // records with more than pixels (CIFAR)
 };
 
