@@ -2,12 +2,15 @@
 # Digests of the outputs of a fixed set of runs on the default dataset, so
 # that a refactoring which must not change the arithmetic can be checked for
 # byte-identical results: run before and after, then diff the two listings.
-# report.json is hashed without timings_s (wall times differ run to run).
-# Usage: bench/outputs_digest.sh [path/to/krrdistill] [keep-folder]
-#   (default build/krrdistill; with keep-folder the outputs are left there)
+# report.json is hashed without its wall times (timings_s, and kip's
+# result.optimisation_seconds and seconds_per_step), which differ run to run.
+# Usage: bench/outputs_digest.sh [path/to/krrdistill] [keep-folder] [--no-run]
+#   (default build/krrdistill; with keep-folder the outputs are left there;
+#   --no-run only hashes the outputs already in keep-folder)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/krrdistill}"
+no_run="${3:-}"
 if [ -n "${2:-}" ]; then
   work="$2"
   mkdir -p "$work"
@@ -22,8 +25,14 @@ digest() {
   local f
   for f in "$@"; do
     if [ "$f" = report.json ]; then
-      python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r.pop("timings_s",None); print(json.dumps(r,sort_keys=True))' \
-        "$work/$name/report.json" | sha256sum | awk -v n="$name" '{print $1"  "n"/report.json(-timings_s)"}'
+      python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.pop("timings_s", None)
+for key in ("optimisation_seconds", "seconds_per_step"):
+    r.get("result", {}).pop(key, None)
+print(json.dumps(r, sort_keys=True))' "$work/$name/report.json" |
+        sha256sum | awk -v n="$name" '{print $1"  "n"/report.json(-times)"}'
     else
       sha256sum "$work/$name/$f" | awk -v n="$name" -v f="$f" '{print $1"  "n"/"f}'
     fi
@@ -33,6 +42,7 @@ digest() {
 # run NAME COMMAND ARGS... : one run into its own output folder.
 run() {
   local name="$1" command="$2"; shift 2
+  [ "$no_run" = --no-run ] && return 0
   "$bin" "$command" --quiet --force --out "$work/$name" "$@" >/dev/null
 }
 

@@ -601,31 +601,6 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   return pre;
 }
 
-void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, arma::mat& X, arma::mat& scratch) {
-  const arma::uword d = pre.shape.size(), channel_size = pre.shape.channel_size();
-  if (pixels.n_rows != d)
-    throw Error("images have " + std::to_string(pixels.n_rows) +
-                " values but the preprocessor expects " + std::to_string(d));
-  if (column + count > pixels.n_cols) throw Error("image range out of bounds");
-  // Per-channel lookup table, the same arithmetic as to_model_input.
-  std::vector<std::array<double, 256>> tables(pre.shape.channels);
-  for (arma::uword c = 0; c < pre.shape.channels; ++c)
-    for (int v = 0; v < 256; ++v)
-      tables[c][v] = (v / 255.0 - pre.channel_mean[c]) / pre.channel_std[c];
-  arma::mat& out = pre.zca ? scratch : X;
-  out.set_size(d, count);
-#pragma omp parallel for schedule(static)
-  for (arma::uword j = 0; j < count; ++j) {
-    const std::uint8_t* in = pixels.colptr(column + j);
-    double* o = out.colptr(j);
-    for (arma::uword c = 0; c < tables.size(); ++c)
-      for (arma::uword i = 0; i < channel_size; ++i)
-        o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
-  }
-  if (pre.zca) X = pre.zca_whiten * scratch;
-}
-
 arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,
                        const Range& shard, const Communicator& comm) {
   if (arma::any(indices >= split.size())) throw Error("image index out of bounds");

@@ -277,6 +277,11 @@ BOOST_AUTO_TEST_CASE(preprocessor_streamed_equals_in_memory) {
       BOOST_TEST(arma::norm(streamed.zca_whiten - memory.zca_whiten, "fro") <=
                  1e-10 * arma::norm(memory.zca_whiten, "fro"));
     }
+    // One fit: in memory it is the streamed fit in chunks of 4096, bit for bit.
+    const Preprocessor same = fit_preprocessor(s, zca, 0.1, 4096, Communicator{});
+    BOOST_TEST(same.zca_reg == memory.zca_reg);
+    BOOST_TEST(arma::all(arma::vectorise(same.zca_whiten == memory.zca_whiten)));
+    BOOST_TEST(arma::all(arma::vectorise(same.zca_unwhiten == memory.zca_unwhiten)));
     // Written into reused buffers: the very same numbers as to_model_input.
     arma::mat X_into, scratch;
     for (arma::uword first : {5u, 0u, 140u}) {

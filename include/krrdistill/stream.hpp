@@ -105,8 +105,8 @@ using PixelVisitor = std::function<void(arma::uword first, const PixelMatrix& pi
 void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uword chunk,
                           const PixelVisitor& visit);
 
-// The preprocessing statistics of the training split (the same numbers as
-// fit_preprocessor): per-channel 256-bin histograms of this process's shard
+// The one preprocessing fit (fit_preprocessor on pixels in memory is this
+// on a view of them): per-channel 256-bin histograms of this process's shard
 // (shard_range(n, comm, chunk)), summed over processes as exact integers,
 // then for ZCA a streamed pass for the d×d second moment, summed
 // (compensated), decomposed on rank 0 and broadcast. Standardisation must be
@@ -114,13 +114,6 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
 // cheap pass over the raw bytes before the statistics.
 Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
                               arma::uword chunk, const Communicator& comm);
-
-// Model inputs of pixel columns [column, column + count) written into X
-// (resized to d×count, its memory reused when large enough; scratch likewise
-// for ZCA): the same numbers as to_model_input, without a new d×chunk matrix
-// per chunk, so that a pass holds the same memory from chunk to chunk.
-void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, arma::mat& X, arma::mat& scratch);
 
 // Model inputs (d×count) of the listed training samples, on every process;
 // each reads those inside its own shard (the others contribute zeros to a sum).
