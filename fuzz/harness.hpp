@@ -7,12 +7,15 @@
 // the dataset variant), so the fuzzer reaches the checks across files (image
 // and label counts, train and test shapes) as well as each file's own parser.
 // The readers are called through their public interface on real files, so
-// the product code is the code that ships.
+// the product code is the code that ships. Dataset inputs go through the one
+// reader twice: load_dataset, then the streamed reads at odd offsets, which
+// must agree with it.
 #pragma once
 
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +31,7 @@
 #include "krrdistill/features.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/stream.hpp"
 
 namespace krrdistill_fuzz {
 
@@ -282,20 +286,67 @@ class Harness {
     if (std::fclose(f) != 0 || !ok) throw std::runtime_error("cannot write " + path);
   }
 
+  // The one reader, as both kinds of run use it: load_dataset reads every
+  // pixel; once it has accepted the files, a streamed run's reads (ranges of
+  // odd sizes from odd samples, forward then back, and the chunked pass)
+  // must accept them too and give the same labels and pixels. A difference
+  // is a finding (not a krrdistill::Error).
+  static void read_dataset(const std::string& name, const std::string& dir, bool coarse) {
+    const krrdistill::Dataset whole = krrdistill::load_dataset(name, dir, coarse);
+    try {
+      const krrdistill::DatasetSource source = krrdistill::open_stream_dataset(name, dir, coarse);
+      if (source.num_classes != whole.num_classes || source.class_names != whole.class_names)
+        throw std::logic_error("opened and loaded dataset differ in their classes");
+      check_chunks(source.train, whole.train);
+      check_chunks(source.test, whole.test);
+    } catch (const krrdistill::Error& e) {
+      throw std::logic_error(std::string("a streamed read refused what load_dataset accepted: ") +
+                             e.what());
+    }
+  }
+
+  static void check_chunks(const krrdistill::SplitSource& split, const krrdistill::Split& whole) {
+    const arma::uword n = split.size();
+    if (n != whole.labels.n_elem || split.dim != whole.pixels.n_rows ||
+        arma::any(krrdistill::labels_of(split, 0, n) != whole.labels))
+      throw std::logic_error("opened and loaded labels differ");
+    auto same = [&whole](const krrdistill::PixelMatrix& pixels, arma::uword column,
+                         arma::uword first, arma::uword count) {
+      for (arma::uword j = 0; j < count; ++j)
+        if (std::memcmp(pixels.colptr(column + j), whole.pixels.colptr(first + j),
+                        whole.pixels.n_rows) != 0)
+          throw std::logic_error("a chunk read differs from load_dataset's pixels of sample " +
+                                 std::to_string(first + j));
+    };
+    const arma::uword start = n > 1 ? 1 : 0;  // odd offsets: from sample 1
+    for (arma::uword chunk : {1u, 3u, 7u}) {
+      krrdistill::PixelReader reader(split);
+      for (arma::uword first = start; first < n; first += chunk) {
+        const arma::uword count = std::min(chunk, n - first);
+        same(reader.read(first, count), 0, first, count);
+      }
+      same(reader.read(0, 1), 0, 0, 1);  // backward: a gzip stream restarts
+      krrdistill::for_each_pixel_chunk(
+          split, krrdistill::Range{start, n}, chunk,
+          [&same](arma::uword first, const krrdistill::PixelMatrix& pixels, arma::uword column,
+                  arma::uword count) { same(pixels, column, first, count); });
+    }
+  }
+
   void read(unsigned selector, std::size_t slot) const {
     const std::string dir = dir_.string();
     const unsigned variant = selector / unsigned(valid_.size());
     switch (target_) {
       case Target::idx: {
         const char* name[] = {"idx", "mnist", "fashion-mnist", "auto"};
-        krrdistill::load_dataset(name[variant % 4], dir, false);
+        read_dataset(name[variant % 4], dir, false);
         break;
       }
       case Target::cifar10:
-        krrdistill::load_dataset("cifar10", dir, false);
+        read_dataset("cifar10", dir, false);
         break;
       case Target::cifar100:
-        krrdistill::load_dataset("cifar100", dir, variant % 2 == 1);
+        read_dataset("cifar100", dir, variant % 2 == 1);
         break;
       case Target::npy:
         if (valid_[slot].first == "distilled_X.npy") {
@@ -305,7 +356,7 @@ class Harness {
           for (double v : krrdistill::npy_as_double(array, path))
             if (!std::isfinite(v)) throw krrdistill::Error(path + ": holds NaN or Inf");
         } else {
-          krrdistill::load_dataset("npy", dir, false);
+          read_dataset("npy", dir, false);
         }
         break;
       case Target::report: {

@@ -24,130 +24,167 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-// Closes a POSIX descriptor on scope exit, so every throw path releases it.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
+std::atomic<unsigned> temp_counter{0};
+
+}  // namespace
+
+// ---- InputFile ----------------------------------------------------------------
+
+struct InputFile::Inflater {
+  z_stream zs;
+  std::vector<unsigned char> in = std::vector<unsigned char>(std::size_t(1) << 17);
+  std::uint64_t fed = 0;    // compressed bytes read from the file into `in`
+  bool member_end = false;  // the last inflate() ended a gzip member
+  Inflater() { std::memset(&zs, 0, sizeof zs); }
+  ~Inflater() { inflateEnd(&zs); }
 };
 
-std::vector<unsigned char> read_raw(const std::string& path) {
+InputFile::InputFile(const std::string& path, bool inflate_gzip) : path_(path) {
   // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
-  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (in.fd < 0) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd_ < 0) {
     int err = errno;
     if (err == ENOENT) throw Error(path + ": no such file");
     throw Error(path + ": cannot open: " + errno_text(err));
   }
-  struct stat st;
-  if (::fstat(in.fd, &st) != 0) throw Error(path + ": cannot stat: " + errno_text(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
-  // Devices and pipes have no length to check a header against, and some
-  // never end (/dev/zero): only regular files are data.
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
-  const int flags = ::fcntl(in.fd, F_GETFL);
-  if (flags >= 0) ::fcntl(in.fd, F_SETFL, flags & ~O_NONBLOCK);
+  try {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) throw Error(path + ": cannot stat: " + errno_text(errno));
+    if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
+    // Devices and pipes have no length to check a header against, and some
+    // never end (/dev/zero): only regular files are data.
+    if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
+    size_ = std::uint64_t(st.st_size);
+    unsigned char magic[2] = {0, 0};
+    if (inflate_gzip && pread_some(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+      restart_inflate();
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
 
-  // st_size may change while we read: read until EOF. One spare byte lets
-  // the final read see EOF without growing the buffer.
-  std::vector<unsigned char> bytes(std::size_t(st.st_size) + 1);
-  std::size_t used = 0;
-  for (;;) {
-    if (used == bytes.size()) bytes.resize(std::max<std::size_t>(65536, bytes.size() * 2));
-    ssize_t got = ::read(in.fd, bytes.data() + used, bytes.size() - used);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw Error(path + ": read failed: " + errno_text(errno));
-    }
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t InputFile::pread_some(void* out, std::size_t size, std::uint64_t offset) {
+  unsigned char* p = static_cast<unsigned char*>(out);
+  std::size_t done = 0;
+  while (done < size) {
+    const std::size_t step = std::min<std::size_t>(size - done, std::size_t(1) << 30);
+    const ssize_t got = ::pread(fd_, p + done, step, off_t(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw Error(path_ + ": read failed: " + errno_text(errno));
     if (got == 0) break;
-    used += std::size_t(got);
+    done += std::size_t(got);
   }
-  bytes.resize(used);
-  return bytes;
+  return done;
 }
 
-bool is_gzip(const std::vector<unsigned char>& bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+void InputFile::restart_inflate() {
+  if (!z_) {
+    z_ = std::make_unique<Inflater>();
+    if (inflateInit2(&z_->zs, 16 + MAX_WBITS) != Z_OK)
+      throw Error(path_ + ": cannot initialise zlib");
+  } else {
+    inflateReset(&z_->zs);
+  }
+  z_->zs.avail_in = 0;
+  z_->fed = 0;
+  z_->member_end = false;
+  position_ = 0;
 }
 
-// Inflates a gzip file (possibly several concatenated members, as gzip itself
-// accepts), stopping once the output exceeds max_size (max_size + 1 bytes are
-// then returned, so the caller can tell). The output buffer is sized from the
-// trailer's ISIZE so that the common case is a single pass with no
-// reallocation; ISIZE is only a hint, capped by deflate's maximum ratio and
-// by max_size, so a forged trailer cannot make us allocate more than the data
-// could ever expand to, nor more than the caller expects.
-std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const std::string& path,
-                                  std::size_t max_size) {
-  const std::size_t kMaxRatio = 1032;  // deflate cannot expand more than this
-  const std::size_t limit = max_size < std::numeric_limits<std::size_t>::max()
-                                ? max_size + 1
-                                : std::numeric_limits<std::size_t>::max();
-  std::size_t hint = 0;
-  if (in.size() >= 18) {
-    const unsigned char* t = in.data() + in.size() - 4;
-    hint = std::size_t(t[0]) | std::size_t(t[1]) << 8 | std::size_t(t[2]) << 16 |
-           std::size_t(t[3]) << 24;
-  }
-  std::size_t cap = in.size() <= std::numeric_limits<std::size_t>::max() / kMaxRatio
-                        ? in.size() * kMaxRatio
-                        : std::numeric_limits<std::size_t>::max();
-  std::vector<unsigned char> out(
-      std::min({std::max<std::size_t>(hint, 4096), cap, std::max<std::size_t>(limit, 1)}));
+std::uint64_t InputFile::size_hint() const {
+  if (!z_) return size_;
+  // The trailer's ISIZE (the content's length mod 2^32), capped by deflate's
+  // maximum ratio: a forged trailer cannot ask for more than the data could
+  // ever expand to.
+  const std::uint64_t kMaxRatio = 1032;
+  unsigned char t[4];
+  if (size_ < 18 || const_cast<InputFile*>(this)->pread_some(t, 4, size_ - 4) != 4) return 0;
+  const std::uint64_t isize = std::uint64_t(t[0]) | std::uint64_t(t[1]) << 8 |
+                              std::uint64_t(t[2]) << 16 | std::uint64_t(t[3]) << 24;
+  return std::min(isize, size_ * kMaxRatio);
+}
 
-  z_stream zs;
-  std::memset(&zs, 0, sizeof zs);
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw Error(path + ": cannot initialise zlib");
-  std::size_t in_used = 0;
-  std::size_t out_used = 0;
-  for (;;) {
-    if (out_used == limit) break;  // more than the caller wants: stop inflating
-    if (out_used == out.size()) out.resize(out.size() <= limit / 2 ? out.size() * 2 : limit);
-    // avail_in/avail_out are 32-bit: feed at most 1 GiB at a time.
-    const std::size_t kStep = std::size_t(1) << 30;
-    std::size_t in_step = std::min(kStep, in.size() - in_used);
-    std::size_t out_step = std::min(kStep, out.size() - out_used);
-    zs.next_in = const_cast<unsigned char*>(in.data() + in_used);
-    zs.avail_in = uInt(in_step);
-    zs.next_out = out.data() + out_used;
-    zs.avail_out = uInt(out_step);
-    int rc = inflate(&zs, Z_NO_FLUSH);
-    in_used += in_step - zs.avail_in;
-    out_used += out_step - zs.avail_out;
-    if (rc == Z_STREAM_END) {
-      if (in_used == in.size()) break;
-      // Another gzip member follows; anything else is garbage.
-      if (in.size() - in_used >= 2 && in[in_used] == 0x1f && in[in_used + 1] == 0x8b) {
+// Keeps at least `want` compressed bytes ready when the file has them.
+bool InputFile::fill_input(std::size_t want) {
+  z_stream& zs = z_->zs;
+  if (zs.avail_in >= want) return true;
+  std::vector<unsigned char>& in = z_->in;
+  if (zs.avail_in > 0) std::memmove(in.data(), zs.next_in, zs.avail_in);
+  const std::size_t got = pread_some(in.data() + zs.avail_in, in.size() - zs.avail_in, z_->fed);
+  z_->fed += got;
+  zs.next_in = in.data();
+  zs.avail_in = uInt(zs.avail_in + got);
+  return zs.avail_in >= want;
+}
+
+std::size_t InputFile::inflate_some(unsigned char* out, std::size_t size) {
+  z_stream& zs = z_->zs;
+  std::size_t done = 0;
+  while (done < size) {
+    if (z_->member_end) {
+      // Another gzip member may follow, as gzip itself accepts; anything
+      // else is garbage.
+      if (!fill_input(2)) {
+        if (zs.avail_in == 0) break;  // the end of the file
+      } else if (zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b) {
         inflateReset(&zs);
+        z_->member_end = false;
         continue;
       }
-      inflateEnd(&zs);
-      throw Error(path + ": corrupt gzip data (" + std::to_string(in.size() - in_used) +
+      const std::uint64_t garbage = size_ - (z_->fed - zs.avail_in);
+      throw Error(path_ + ": corrupt gzip data (" + std::to_string(garbage) +
                   " bytes of garbage after the compressed stream)");
     }
-    if (rc == Z_OK) continue;
-    // Output space is always available here, so no progress means the input
-    // ran out before the end of the stream.
-    if (rc == Z_BUF_ERROR && in_used == in.size()) {
-      inflateEnd(&zs);
-      throw Error(path + ": truncated gzip data (the compressed stream ends early)");
+    fill_input(1);
+    const bool input_left = zs.avail_in > 0;
+    // avail_out is 32-bit: at most 1 GiB at a time.
+    const std::size_t step = std::min<std::size_t>(size - done, std::size_t(1) << 30);
+    zs.next_out = out + done;
+    zs.avail_out = uInt(step);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    done += step - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      z_->member_end = true;
+      continue;
     }
-    std::string why = zs.msg ? zs.msg : (rc == Z_MEM_ERROR ? "out of memory" : "inflate error");
-    inflateEnd(&zs);
-    throw Error(path + ": corrupt gzip data (" + why + ")");
+    if (rc == Z_OK) continue;
+    // Output space is available here, so no progress means the input ran
+    // out before the end of the stream.
+    if (rc == Z_BUF_ERROR && !input_left)
+      throw Error(path_ + ": truncated gzip data (the compressed stream ends early)");
+    const std::string why =
+        zs.msg ? zs.msg : (rc == Z_MEM_ERROR ? "out of memory" : "inflate error");
+    throw Error(path_ + ": corrupt gzip data (" + why + ")");
   }
-  inflateEnd(&zs);
-  out.resize(out_used);
-  return out;
+  return done;
 }
 
-std::atomic<unsigned> temp_counter{0};
+std::size_t InputFile::read(void* out, std::size_t size) {
+  const std::size_t got =
+      z_ ? inflate_some(static_cast<unsigned char*>(out), size) : pread_some(out, size, position_);
+  position_ += got;
+  return got;
+}
 
-}  // namespace
+void InputFile::seek(std::uint64_t offset) {
+  if (!z_) {
+    position_ = offset;
+    return;
+  }
+  if (offset < position_) restart_inflate();
+  std::vector<unsigned char> skip(std::size_t(1) << 16);
+  while (position_ < offset) {
+    const std::size_t step = std::size_t(std::min<std::uint64_t>(skip.size(), offset - position_));
+    if (read(skip.data(), step) < step) return;  // past the end: later reads get nothing
+  }
+}
 
 std::vector<unsigned char> read_file_bytes(const std::string& path) {
   bool longer = false;
@@ -157,10 +194,27 @@ std::vector<unsigned char> read_file_bytes(const std::string& path) {
 std::vector<unsigned char> read_file_bytes(const std::string& path, std::size_t max_size,
                                            bool* longer) {
   *longer = false;
-  std::vector<unsigned char> bytes = read_raw(path);
-  if (!is_gzip(bytes)) return bytes;
-  bytes = gunzip(bytes, path, max_size);
-  if (bytes.size() > max_size) {
+  InputFile file(path);
+  // A plain file is read whole (its length is real); gzip content no further
+  // than max_size + 1 bytes, so the caller can tell it goes on. The buffer
+  // starts at the size hint so the common case is one pass, no reallocation.
+  const std::size_t limit = !file.gzip() || max_size == std::numeric_limits<std::size_t>::max()
+                                ? std::numeric_limits<std::size_t>::max()
+                                : max_size + 1;
+  // One spare byte lets the final read see the end without growing.
+  const std::uint64_t hint = file.size_hint() + (file.gzip() ? 0 : 1);
+  std::vector<unsigned char> bytes(std::size_t(std::min<std::uint64_t>(
+      std::max<std::uint64_t>(hint, 4096), std::max<std::size_t>(limit, 1))));
+  std::size_t used = 0;
+  for (;;) {
+    if (used == limit) break;  // more than the caller wants: stop inflating
+    if (used == bytes.size()) bytes.resize(bytes.size() <= limit / 2 ? bytes.size() * 2 : limit);
+    const std::size_t got = file.read(bytes.data() + used, bytes.size() - used);
+    used += got;
+    if (got == 0) break;
+  }
+  bytes.resize(used);
+  if (file.gzip() && used > max_size) {
     bytes.resize(max_size);
     *longer = true;
   }

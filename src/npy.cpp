@@ -1,14 +1,10 @@
 #include "krrdistill/npy.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 
+#include "krrdistill/dataset_files.hpp"  // shape_text
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 
@@ -23,32 +19,6 @@ namespace {
 
 const char kMagic[] = "\x93NUMPY";
 const std::size_t kMagicSize = 6;
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// Reads exactly size bytes at the current position; false on a short file.
-bool read_exact(int fd, void* out, std::size_t size, const std::string& path) {
-  char* p = static_cast<char*>(out);
-  while (size > 0) {
-    ssize_t got = ::read(fd, p, size);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw Error(path + ": read failed: " + std::strerror(errno));
-    }
-    if (got == 0) return false;
-    p += got;
-    size -= std::size_t(got);
-  }
-  return true;
-}
 
 std::size_t item_size(const std::string& dtype) {
   return std::size_t(dtype[2] - '0');
@@ -194,16 +164,6 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ",";
-  return out + ")";
-}
-
 template <typename T>
 void convert(const std::vector<char>& bytes, std::vector<double>& out) {
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -221,24 +181,11 @@ std::uint64_t NpyArray::count() const {
   return n;
 }
 
-NpyArray read_npy(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
-  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (in.fd < 0) {
-    int err = errno;
-    if (err == ENOENT) throw Error(path + ": no such file");
-    throw Error(path + ": cannot open: " + std::strerror(err));
-  }
-  struct stat st;
-  if (::fstat(in.fd, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
-  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
-  const int flags = ::fcntl(in.fd, F_GETFL);
-  if (flags >= 0) ::fcntl(in.fd, F_SETFL, flags & ~O_NONBLOCK);
-  const std::uint64_t file_size = std::uint64_t(st.st_size);
-
+NpyHeader read_npy_header(InputFile& file) {
+  const std::string& path = file.path();
+  const std::uint64_t file_size = file.size();
   unsigned char preamble[12];
-  if (file_size < 10 || !read_exact(in.fd, preamble, 8, path))
+  if (file_size < 10 || file.read(preamble, 8) != 8)
     throw Error(path + ": file too short for a .npy header (" + std::to_string(file_size) +
                 " bytes)");
   if (std::memcmp(preamble, kMagic, kMagicSize) != 0)
@@ -247,11 +194,11 @@ NpyArray read_npy(const std::string& path) {
   std::uint64_t header_len = 0;
   std::uint64_t prefix = 0;
   if (major == 1 && minor == 0) {
-    if (!read_exact(in.fd, preamble + 8, 2, path)) throw Error(path + ": truncated .npy header");
+    if (file.read(preamble + 8, 2) != 2) throw Error(path + ": truncated .npy header");
     header_len = std::uint64_t(preamble[8]) | std::uint64_t(preamble[9]) << 8;
     prefix = 10;
   } else if ((major == 2 || major == 3) && minor == 0) {
-    if (!read_exact(in.fd, preamble + 8, 4, path)) throw Error(path + ": truncated .npy header");
+    if (file.read(preamble + 8, 4) != 4) throw Error(path + ": truncated .npy header");
     header_len = std::uint64_t(preamble[8]) | std::uint64_t(preamble[9]) << 8 |
                  std::uint64_t(preamble[10]) << 16 | std::uint64_t(preamble[11]) << 24;
     prefix = 12;
@@ -264,35 +211,44 @@ NpyArray read_npy(const std::string& path) {
                 " but the file holds " + std::to_string(file_size - prefix) +
                 " bytes after the preamble)");
 
-  std::string header(header_len, '\0');
-  if (!read_exact(in.fd, header.data(), header_len, path))
+  std::string text(header_len, '\0');
+  if (file.read(text.data(), header_len) != header_len)
     throw Error(path + ": truncated .npy header");
 
-  NpyArray array;
+  NpyHeader header;
   std::string descr;
   bool fortran_order = false;
-  HeaderParser(header, path).parse(descr, fortran_order, array.shape);
-  array.dtype = canonical_dtype(descr, path);
+  HeaderParser(text, path).parse(descr, fortran_order, header.shape);
+  header.dtype = canonical_dtype(descr, path);
   if (fortran_order)
     throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
 
   // Size from the header, checked for overflow and against the real file
   // length before anything is allocated.
-  const std::uint64_t itemsize = item_size(array.dtype);
-  std::uint64_t data_bytes = itemsize;
-  for (std::uint64_t dim : array.shape) {
+  std::uint64_t data_bytes = item_size(header.dtype);
+  for (std::uint64_t dim : header.shape) {
     if (dim != 0 && data_bytes > std::numeric_limits<std::uint64_t>::max() / dim)
-      throw Error(path + ": shape " + shape_text(array.shape) + " is too large");
+      throw Error(path + ": shape " + shape_text(header.shape) + " is too large");
     data_bytes *= dim;
   }
   const std::uint64_t available = file_size - prefix - header_len;
   if (data_bytes != available)
-    throw Error(path + ": header says shape " + shape_text(array.shape) + " of " + array.dtype +
+    throw Error(path + ": header says shape " + shape_text(header.shape) + " of " + header.dtype +
                 " (" + std::to_string(data_bytes) + " bytes) but the file holds " +
                 std::to_string(available) + " bytes of data");
+  header.data_offset = prefix + header_len;
+  header.data_bytes = data_bytes;
+  return header;
+}
 
-  array.bytes.resize(data_bytes);
-  if (!read_exact(in.fd, array.bytes.data(), data_bytes, path))
+NpyArray read_npy(const std::string& path) {
+  InputFile file(path, false);
+  NpyHeader header = read_npy_header(file);
+  NpyArray array;
+  array.shape = std::move(header.shape);
+  array.dtype = std::move(header.dtype);
+  array.bytes.resize(header.data_bytes);
+  if (file.read(array.bytes.data(), header.data_bytes) != header.data_bytes)
     throw Error(path + ": file shrank while being read");
   return array;
 }

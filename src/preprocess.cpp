@@ -5,6 +5,7 @@
 #include <string>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/stream.hpp"  // the one fit, over a DatasetSource
 
 namespace krrdistill {
 
@@ -21,20 +22,31 @@ std::vector<ChannelTable> standardise_tables(const Preprocessor& pre) {
   return tables;
 }
 
-void standardise_column(const std::vector<ChannelTable>& tables, arma::uword channel_size,
-                        const std::uint8_t* pixels, double* out) {
-  for (arma::uword c = 0; c < tables.size(); ++c) {
-    const ChannelTable& table = tables[c];
-    const std::uint8_t* in = pixels + c * channel_size;
-    double* o = out + c * channel_size;
-    for (arma::uword i = 0; i < channel_size; ++i) o[i] = table[in[i]];
-  }
-}
-
 void check_shape(const Preprocessor& pre, const PixelMatrix& pixels) {
   if (pixels.n_rows != pre.shape.size())
     throw Error("images have " + std::to_string(pixels.n_rows) +
                 " values but the preprocessor expects " + std::to_string(pre.shape.size()));
+}
+
+// The one transform: each listed pixel column standardised through its
+// channel's table (into scratch when whitening follows), then whitened with
+// one product. column_at(j) is the pixel column of output column j.
+template <typename ColumnAt>
+void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword count,
+               ColumnAt column_at, arma::mat& X, arma::mat& scratch) {
+  const std::vector<ChannelTable> tables = standardise_tables(pre);
+  const arma::uword channel_size = pre.shape.channel_size();
+  arma::mat& out = pre.zca ? scratch : X;
+  out.set_size(pixels.n_rows, count);
+#pragma omp parallel for schedule(static)
+  for (arma::uword j = 0; j < count; ++j) {
+    const std::uint8_t* in = pixels.colptr(column_at(j));
+    double* o = out.colptr(j);
+    for (arma::uword c = 0; c < tables.size(); ++c)
+      for (arma::uword i = 0; i < channel_size; ++i)
+        o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
+  }
+  if (pre.zca) X = pre.zca_whiten * scratch;
 }
 
 }  // namespace
@@ -63,71 +75,39 @@ void set_channel_moments(Preprocessor& pre, const arma::umat& histograms) {
 
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction) {
-  if (train.n_cols == 0) throw Error("no training images");
-  if (train.n_rows != shape.size()) throw Error("image shape does not match the data");
-  Preprocessor pre;
-  pre.shape = shape;
-  // Exact mean and variance from a 256-bin histogram per channel: one cheap
-  // pass over the uint8 pixels, no rounding drift from summing 47M doubles.
-  const arma::uword channel_size = shape.channel_size();
-  arma::umat counts(256, shape.channels, arma::fill::zeros);
-  for (arma::uword j = 0; j < train.n_cols; ++j) {
-    const std::uint8_t* column = train.colptr(j);
-    for (arma::uword c = 0; c < shape.channels; ++c) {
-      arma::uword* hist = counts.colptr(c);
-      const std::uint8_t* in = column + c * channel_size;
-      for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
-    }
-  }
-  set_channel_moments(pre, counts);
+  // The one fit, on a split held in memory: the same numbers as a streamed
+  // or distributed run that reads the same pixels in chunks of this size.
+  const arma::uword kChunk = 4096;
+  DatasetSource data;
+  data.shape = shape;
+  data.train.dim = train.n_rows;
+  data.train.labels.zeros(train.n_cols);  // the fit reads only the count
+  data.train.memory = &train;
+  return fit_preprocessor(data, zca, zca_reg_fraction, kChunk, Communicator{});
+}
 
-  if (zca) {
-    if (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction))
-      throw Error("--zca-reg must be a positive number");
-    const arma::uword d = shape.size();
-    arma::mat second_moment(d, d, arma::fill::zeros);
-    const arma::uword chunk = 4096;
-    for (arma::uword first = 0; first < train.n_cols; first += chunk) {
-      arma::mat X = to_model_input(pre, train, first, std::min(chunk, train.n_cols - first));
-      second_moment += X * X.t();  // SYRK
-    }
-    second_moment /= double(train.n_cols);
-    arma::vec e;
-    arma::mat V;
-    if (!arma::eig_sym(e, V, second_moment, "dc")) throw Error("ZCA eigendecomposition failed");
-    e.clamp(0.0, arma::datum::inf);
-    pre.zca = true;
-    pre.zca_reg = zca_reg_fraction * arma::mean(e);
-    const arma::vec root = arma::sqrt(e + pre.zca_reg);
-    pre.zca_whiten = V * arma::diagmat(1.0 / root) * V.t();
-    pre.zca_unwhiten = V * arma::diagmat(root) * V.t();
-  }
-  return pre;
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::mat& X, arma::mat& scratch) {
+  check_shape(pre, pixels);
+  if (column + count > pixels.n_cols) throw Error("image range out of bounds");
+  transform(
+      pre, pixels, count, [column](arma::uword j) { return column + j; }, X, scratch);
 }
 
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,
                          arma::uword count) {
-  check_shape(pre, pixels);
-  if (first + count > pixels.n_cols) throw Error("image range out of bounds");
-  const auto tables = standardise_tables(pre);
-  arma::mat X(pixels.n_rows, count);
-#pragma omp parallel for schedule(static)
-  for (arma::uword j = 0; j < count; ++j)
-    standardise_column(tables, pre.shape.channel_size(), pixels.colptr(first + j), X.colptr(j));
-  if (pre.zca) return pre.zca_whiten * X;
+  arma::mat X, scratch;
+  model_inputs_into(pre, pixels, first, count, X, scratch);
   return X;
 }
 
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
                          const arma::uvec& columns) {
   check_shape(pre, pixels);
-  const auto tables = standardise_tables(pre);
   if (arma::any(columns >= pixels.n_cols)) throw Error("image index out of bounds");
-  arma::mat X(pixels.n_rows, columns.n_elem);
-  for (arma::uword j = 0; j < columns.n_elem; ++j) {
-    standardise_column(tables, pre.shape.channel_size(), pixels.colptr(columns[j]), X.colptr(j));
-  }
-  if (pre.zca) return pre.zca_whiten * X;
+  arma::mat X, scratch;
+  transform(
+      pre, pixels, columns.n_elem, [&columns](arma::uword j) { return columns[j]; }, X, scratch);
   return X;
 }
 

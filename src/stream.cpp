@@ -1,10 +1,5 @@
 #include "krrdistill/stream.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -12,10 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <limits>
-#include <regex>
+#include <type_traits>
 
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
@@ -26,87 +20,6 @@ namespace krrdistill {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-std::uint64_t file_size(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw Error(path + ": no such file");
-  return std::uint64_t(st.st_size);
-}
-
-// A data file: gzip data is inflated through zlib (sequentially; a seek
-// forward decompresses, a seek backward restarts the stream), anything else
-// is read in place with pread, so that scattered reads cost only their bytes.
-class ZFile {
- public:
-  explicit ZFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      if (errno == ENOENT) throw Error(path + ": no such file");
-      throw Error(path + ": cannot open: " + std::strerror(errno));
-    }
-    unsigned char magic[2] = {0, 0};
-    gzip_ = ::pread(fd_, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-    if (gzip_) {
-      gz_ = gzdopen(fd_, "rb");  // owns the descriptor from now on
-      if (gz_ == nullptr) {
-        ::close(fd_);
-        throw Error(path + ": cannot open");
-      }
-      fd_ = -1;
-      gzbuffer(gz_, 1u << 17);
-    }
-  }
-  ~ZFile() {
-    if (gz_ != nullptr) gzclose(gz_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ZFile(const ZFile&) = delete;
-  ZFile& operator=(const ZFile&) = delete;
-
-  bool gzip() const { return gzip_; }
-
-  // Up to size bytes from the current position; fewer only at the end.
-  std::size_t read(void* out, std::size_t size) {
-    unsigned char* p = static_cast<unsigned char*>(out);
-    std::size_t done = 0;
-    while (done < size) {
-      const std::size_t step = std::min<std::size_t>(size - done, std::size_t(1) << 30);
-      long got = 0;
-      if (gzip_) {
-        got = gzread(gz_, p + done, unsigned(step));
-        if (got < 0) {
-          int code = 0;
-          const char* why = gzerror(gz_, &code);
-          throw Error(path_ + ": corrupt gzip data (" + why + ")");
-        }
-      } else {
-        got = ::pread(fd_, p + done, step, off_t(position_ + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) throw Error(path_ + ": read failed: " + std::strerror(errno));
-      }
-      if (got == 0) break;
-      done += std::size_t(got);
-    }
-    position_ += done;
-    return done;
-  }
-
-  void seek(std::uint64_t offset) {
-    if (offset == position_) return;
-    if (gzip_ && gzseek(gz_, z_off_t(offset), SEEK_SET) < 0)
-      throw Error(path_ + ": cannot seek to byte " + std::to_string(offset));
-    position_ = offset;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  gzFile gz_ = nullptr;
-  bool gzip_ = false;
-  std::uint64_t position_ = 0;  // in the (inflated) data
-};
-
 // ---- IDX ------------------------------------------------------------------
 
 std::string magic_text(std::uint64_t magic) {
@@ -115,8 +28,25 @@ std::string magic_text(std::uint64_t magic) {
   return hex;
 }
 
+// n·h·w of an IDX image header, UINT64_MAX when it overflows (h, w < 2^32, so
+// h·w fits; n·h·w may not).
+std::uint64_t idx_image_bytes(const unsigned char* header) {
+  const std::uint64_t n = read_be32(header + 4), h = read_be32(header + 8),
+                      w = read_be32(header + 12);
+  const std::uint64_t d = h * w;
+  if (n != 0 && d > (std::numeric_limits<std::uint64_t>::max() - 1) / n)
+    return std::numeric_limits<std::uint64_t>::max();
+  return n * d;
+}
+
+// Enough inflated bytes to name a mismatch with an absurd header.
+constexpr std::size_t kAbsurdHeld = std::size_t(1) << 20;
+
+// The header only: a plain file's length is checked now, gzip content as it
+// is read (PixelReader names the mismatch with header_claim), except that an
+// absurd header is refused at once.
 RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
-  ZFile file(path);
+  InputFile file(path);
   unsigned char header[16];
   const std::size_t got = file.read(header, sizeof header);
   if (got < 16)
@@ -129,34 +59,69 @@ RecordFile idx_image_file(const std::string& path, ImageShape& shape) {
                       w = read_be32(header + 12);
   if (n == 0) throw Error(path + ": holds zero images");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
-  const std::uint64_t d = h * w;
-  const bool too_large = d > std::numeric_limits<std::uint64_t>::max() / n;
+  const std::uint64_t total = idx_image_bytes(header);
+  const bool overflow = total == std::numeric_limits<std::uint64_t>::max();
+  const std::string claim =
+      "header says " + std::to_string(n) + " images of " + size_text(h, w) + " (" +
+      (overflow ? std::string("more than 2^64") : std::to_string(total)) + " bytes)";
   const bool gzip = file.gzip();
-  // A plain file's length is checked now; inflated data when it is read.
-  const std::uint64_t held = gzip ? 0 : file_size(path) - 16;
-  if (too_large || (!gzip && n * d != held))
-    throw Error(path + ": header says " + std::to_string(n) + " images of " + size_text(h, w) +
-                " (" + (too_large ? std::string("more than 2^64") : std::to_string(n * d)) +
-                " bytes) but the file holds " +
-                (gzip ? std::string("less") : std::to_string(held)) +
+  if (overflow || (!gzip && total != file.size() - 16)) {
+    std::string held = std::to_string(file.size() - 16);
+    if (gzip) {
+      bool longer = false;
+      held = std::to_string(read_file_bytes(path, 16 + kAbsurdHeld, &longer).size() - 16);
+      if (longer) held = "more than " + held;
+    }
+    throw Error(path + ": " + claim + " but the file holds " + held +
                 " bytes after the 16-byte header");
+  }
   shape = ImageShape{1, h, w};
-  return RecordFile{path, gzip, 16, d, 0, arma::uword(n)};
+  // IDX stores each image row-major and contiguous: exactly one record.
+  return RecordFile{path, gzip, 16, h * w, 0, arma::uword(n), claim};
 }
 
+// A gzip IDX image file whose inflated length differs from its header's.
+Error length_error(const RecordFile& f, const std::string& held) {
+  return Error(f.path + ": " + f.header_claim + " but the file holds " + held +
+               " bytes after the " + std::to_string(f.data_offset) + "-byte header");
+}
+
+// Inflates a gzip image file no further than its header says (and a byte)
+// and throws when its length differs.
+void check_inflated_length(const RecordFile& f) {
+  if (!f.gzip || f.header_claim.empty()) return;
+  InputFile file(f.path);
+  const std::uint64_t end = f.data_offset + f.count * f.record_size;
+  file.seek(end);
+  if (file.position() != end)
+    throw length_error(f, std::to_string(file.position() - f.data_offset));
+  unsigned char extra = 0;
+  if (file.read(&extra, 1) != 0)
+    throw length_error(f, "more than " + std::to_string(f.count * f.record_size));
+}
+
+// A label file: the header and, for a gzip file, no more of the content than
+// the header says there should be (plus a byte to notice more), so that a
+// small .gz cannot expand into a huge allocation.
 LabelVector idx_labels(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_file_bytes(path);
-  if (bytes.size() < 8)
-    throw Error(path + ": file too short for an IDX label header (" + std::to_string(bytes.size()) +
-                " bytes, need 8)");
-  if (read_be32(bytes.data()) != 0x801)
-    throw Error(path + ": wrong magic " + magic_text(read_be32(bytes.data())) +
-                " (expected 0x00000801 for IDX labels)");
-  const std::uint64_t n = read_be32(bytes.data() + 4), held = bytes.size() - 8;
+  auto check_header = [&path](const std::vector<unsigned char>& bytes) {
+    if (bytes.size() < 8)
+      throw Error(path + ": file too short for an IDX label header (" +
+                  std::to_string(bytes.size()) + " bytes, need 8)");
+    if (read_be32(bytes.data()) != 0x801)
+      throw Error(path + ": wrong magic " + magic_text(read_be32(bytes.data())) +
+                  " (expected 0x00000801 for IDX labels)");
+    return read_be32(bytes.data() + 4);
+  };
+  bool longer = false;
+  std::vector<unsigned char> bytes = read_file_bytes(path, 8, &longer);
+  std::uint64_t n = check_header(bytes);
+  if (longer) bytes = read_file_bytes(path, 8 + std::size_t(n), &longer);
   if (n == 0) throw Error(path + ": holds zero labels");
-  if (n != held)
+  if (longer || n != bytes.size() - 8)
     throw Error(path + ": header says " + std::to_string(n) + " labels but the file holds " +
-                std::to_string(held) + " bytes after the 8-byte header");
+                (longer ? "more than " : "") + std::to_string(bytes.size() - 8) +
+                " bytes after the 8-byte header");
   LabelVector labels(n);
   for (std::uint64_t i = 0; i < n; ++i) labels[i] = bytes[8 + i];
   return labels;
@@ -169,9 +134,12 @@ SplitSource idx_split(const std::string& dir, const std::string& prefix, ImageSh
   split.files.push_back(idx_image_file(images, shape));
   split.dim = shape.size();
   split.labels = idx_labels(labels);
-  if (split.labels.n_elem != split.files[0].count)
+  if (split.labels.n_elem != split.files[0].count) {
+    // The image file's own fault comes first, as for a plain file.
+    check_inflated_length(split.files[0]);
     throw Error(labels + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
                 images + " holds " + std::to_string(split.files[0].count) + " images");
+  }
   return split;
 }
 
@@ -182,7 +150,7 @@ void check_labels_below(const LabelVector& labels, arma::uword k, const std::str
                   " is out of range (the dataset has " + std::to_string(k) + " classes)");
 }
 
-arma::uword max_label(const StreamDataset& ds) {
+arma::uword max_label(const DatasetSource& ds) {
   return std::max<arma::uword>(ds.train.labels.max(), ds.test.labels.max());
 }
 
@@ -203,25 +171,29 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
   };
   std::vector<unsigned char> block(1024 * record);
   for (const std::string& path : paths) {
-    ZFile file(path);
+    InputFile file(path);
     const bool gzip = file.gzip();
     if (!gzip) {
-      const std::uint64_t size = file_size(path);
+      const std::uint64_t size = file.size();
       if (size == 0) throw Error(path + ": holds zero images (the file is empty)");
       if (size % record != 0) throw size_error(path, size);
     }
+    // Inflated data has its length known only at the end: a label error is
+    // kept until then, so that a wrong length is reported first either way.
+    std::string label_error;
     std::uint64_t total = 0, count = 0;
     for (;;) {
       const std::size_t got = file.read(block.data(), block.size());
       total += got;
-      for (std::size_t r = 0; r + record <= got; r += record, ++count)
+      for (std::size_t r = 0; r + record <= got && label_error.empty(); r += record, ++count)
         for (std::size_t j = 0; j < fmt.label_bytes; ++j) {
           const unsigned value = block[r + j];
           if (value >= fmt.label_limits[j]) {
             const std::string kind = fmt.label_kinds[j].empty() ? "" : fmt.label_kinds[j] + " ";
-            throw Error(path + ": " + kind + "label " + std::to_string(value) + " of record " +
-                        std::to_string(count) + " is out of range (" + fmt.dataset + " has " +
-                        std::to_string(fmt.label_limits[j]) + " " + kind + "classes)");
+            label_error = path + ": " + kind + "label " + std::to_string(value) + " of record " +
+                          std::to_string(count) + " is out of range (" + fmt.dataset + " has " +
+                          std::to_string(fmt.label_limits[j]) + " " + kind + "classes)";
+            break;
           }
           if (j == fmt.label_index) labels.push_back(std::uint16_t(value));
         }
@@ -229,7 +201,9 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
     }
     if (total == 0) throw Error(path + ": holds zero images (the file is empty)");
     if (total % record != 0) throw size_error(path, total);
-    split.files.push_back(RecordFile{path, gzip, 0, record, fmt.label_bytes, arma::uword(count)});
+    if (!label_error.empty()) throw Error(label_error);
+    split.files.push_back(
+        RecordFile{path, gzip, 0, record, fmt.label_bytes, arma::uword(count), {}});
   }
   split.labels = LabelVector(labels);
   return split;
@@ -240,43 +214,11 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
 // The image array's header: dtype uint8, C order, (n, h, w) or (n, c, h, w);
 // the records follow it.
 RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
-  if (!file_exists(path)) throw Error(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  unsigned char pre[12] = {};
-  in.read(reinterpret_cast<char*>(pre), 10);
-  if (in.gcount() < 10) throw Error(path + ": file too short for a .npy header");
-  if (std::memcmp(pre, "\x93NUMPY", 6) != 0)
-    throw Error(path + ": not a .npy file (bad magic: expected \\x93NUMPY)");
-  std::uint64_t header_len = pre[8] | std::uint64_t(pre[9]) << 8, prefix = 10;
-  if ((pre[6] == 2 || pre[6] == 3) && pre[7] == 0) {
-    in.read(reinterpret_cast<char*>(pre + 10), 2);
-    header_len |= std::uint64_t(pre[10]) << 16 | std::uint64_t(pre[11]) << 24;
-    prefix = 12;
-  } else if (pre[6] != 1 || pre[7] != 0) {
-    throw Error(path + ": unsupported .npy format version " + std::to_string(pre[6]) + "." +
-                std::to_string(pre[7]) + " (expected 1.0, 2.0 or 3.0)");
-  }
-  const std::uint64_t size = file_size(path);
-  if (header_len > size - std::min(size, prefix)) throw Error(path + ": truncated .npy header");
-  std::string header(header_len, '\0');
-  in.read(header.data(), std::streamsize(header_len));
-  auto find = [&](const char* pattern) {
-    std::smatch m;
-    if (!std::regex_search(header, m, std::regex(pattern)))
-      throw Error(path + ": bad .npy header: " + header);
-    return m[1].str();
-  };
-  const std::string descr = find(R"(['"]descr['"]\s*:\s*['"]([^'"]*)['"])");
-  if (descr.size() != 3 || descr[1] != 'u' || descr[2] != '1')
-    throw Error(path + ": images must be uint8 ('|u1'), got '" + descr + "'");
-  if (find(R"(['"]fortran_order['"]\s*:\s*(True|False))") == "True")
-    throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
-  std::vector<std::uint64_t> dims;
-  const std::string dims_text = find(R"(['"]shape['"]\s*:\s*\(([^)]*)\))");
-  const std::regex number(R"((\d+)L?)");
-  for (auto it = std::sregex_iterator(dims_text.begin(), dims_text.end(), number);
-       it != std::sregex_iterator(); ++it)
-    dims.push_back(std::stoull((*it)[1].str()));
+  InputFile file(path, false);
+  const NpyHeader header = read_npy_header(file);
+  const std::vector<std::uint64_t>& dims = header.shape;
+  if (header.dtype != "|u1")
+    throw Error(path + ": images must be uint8 ('|u1'), got '" + header.dtype + "'");
   if (dims.size() != 3 && dims.size() != 4)
     throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
                 shape_text(dims));
@@ -287,32 +229,45 @@ RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
     throw Error(path + ": images must have 1 or 3 channels, got " + std::to_string(c) + " (shape " +
                 shape_text(dims) + "; channels come second)");
   if (h == 0 || w == 0) throw Error(path + ": image size " + size_text(h, w) + " is empty");
-  const std::uint64_t d = c * h * w, data = size - prefix - header_len;
-  if (d > std::numeric_limits<std::uint64_t>::max() / n || n * d != data)
-    throw Error(path + ": header says shape " + shape_text(dims) + " of |u1 but the file holds " +
-                std::to_string(data) + " bytes of data");
   shape = ImageShape{c, h, w};
-  return RecordFile{path, false, prefix + header_len, d, 0, arma::uword(n)};
+  // C order n×c×h×w: each image is one contiguous, channel-first record.
+  return RecordFile{path, false, header.data_offset, c * h * w, 0, arma::uword(n), {}};
+}
+
+template <typename T>
+LabelVector labels_from(const NpyArray& a, const std::string& path) {
+  LabelVector labels(a.shape[0]);
+  for (arma::uword i = 0; i < labels.n_elem; ++i) {
+    T v;
+    std::memcpy(&v, a.bytes.data() + i * sizeof(T), sizeof(T));
+    if constexpr (std::is_signed<T>::value) {
+      if (v < 0)
+        throw Error(path + ": label " + std::to_string(v) + " of item " + std::to_string(i) +
+                    " is negative");
+    }
+    if (std::uint64_t(v) >= kMaxClasses)
+      throw Error(path + ": label " + std::to_string(v) + " of item " + std::to_string(i) +
+                  " is too large (at most " + std::to_string(kMaxClasses) +
+                  " classes are supported)");
+    labels[i] = std::uint16_t(v);
+  }
+  return labels;
 }
 
 LabelVector npy_labels(const std::string& path) {
   const NpyArray a = read_npy(path);
-  if (a.dtype[1] != 'i' && a.dtype[1] != 'u')
-    throw Error(path + ": labels must be integers, got '" + a.dtype + "'");
+  const std::string& t = a.dtype;
+  if (t[1] != 'i' && t[1] != 'u') throw Error(path + ": labels must be integers, got '" + t + "'");
   if (a.shape.size() != 1)
     throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
-  const std::vector<double> values = npy_as_double(a, path);
-  LabelVector labels(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i] < 0)
-      throw Error(path + ": label " + std::to_string(std::llround(values[i])) + " of item " +
-                  std::to_string(i) + " is negative");
-    if (values[i] >= double(kMaxClasses))
-      throw Error(path + ": label of item " + std::to_string(i) + " is too large (at most " +
-                  std::to_string(kMaxClasses) + " classes are supported)");
-    labels[i] = std::uint16_t(values[i]);
-  }
-  return labels;
+  if (t == "|u1") return labels_from<std::uint8_t>(a, path);
+  if (t == "|i1") return labels_from<std::int8_t>(a, path);
+  if (t == "<u2") return labels_from<std::uint16_t>(a, path);
+  if (t == "<i2") return labels_from<std::int16_t>(a, path);
+  if (t == "<u4") return labels_from<std::uint32_t>(a, path);
+  if (t == "<i4") return labels_from<std::int32_t>(a, path);
+  if (t == "<u8") return labels_from<std::uint64_t>(a, path);
+  return labels_from<std::int64_t>(a, path);  // "<i8", the last integer type
 }
 
 SplitSource npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
@@ -328,8 +283,8 @@ SplitSource npy_split(const std::string& dir, const std::string& which, ImageSha
   return split;
 }
 
-StreamDataset open_idx(const std::string& dir, const std::string& name) {
-  StreamDataset ds;
+DatasetSource open_idx(const std::string& dir, const std::string& name) {
+  DatasetSource ds;
   ds.name = name;
   ImageShape test_shape;
   ds.train = idx_split(dir, "train", ds.shape);
@@ -352,11 +307,11 @@ StreamDataset open_idx(const std::string& dir, const std::string& name) {
   return ds;
 }
 
-StreamDataset open_cifar10(const std::string& dir) {
+DatasetSource open_cifar10(const std::string& dir) {
   const std::string folder = cifar_folder(dir, "data_batch_1.bin", "cifar-10-batches-bin");
   const CifarFormat fmt = cifar10_format();
   const std::vector<std::string> train_paths = cifar10_train_files(folder);
-  StreamDataset ds;
+  DatasetSource ds;
   ds.name = "cifar10";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = 10;
@@ -366,11 +321,11 @@ StreamDataset open_cifar10(const std::string& dir) {
   return ds;
 }
 
-StreamDataset open_cifar100(const std::string& dir, bool coarse) {
+DatasetSource open_cifar100(const std::string& dir, bool coarse) {
   const std::string folder = cifar_folder(dir, "train.bin", "cifar-100-binary");
   const CifarFormat fmt = cifar100_format(coarse);
   const arma::uword k = coarse ? 20 : 100;
-  StreamDataset ds;
+  DatasetSource ds;
   ds.name = "cifar100";
   ds.shape = ImageShape{3, 32, 32};
   ds.num_classes = k;
@@ -382,8 +337,8 @@ StreamDataset open_cifar100(const std::string& dir, bool coarse) {
   return ds;
 }
 
-StreamDataset open_npy(const std::string& dir) {
-  StreamDataset ds;
+DatasetSource open_npy(const std::string& dir) {
+  DatasetSource ds;
   ds.name = "npy";
   ImageShape test_shape;
   ds.train = npy_split(dir, "train", ds.shape);
@@ -427,7 +382,7 @@ arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices) {
   return arma::conv_to<arma::uvec>::from(split.labels.elem(indices));
 }
 
-StreamDataset open_stream_dataset(const std::string& name, const std::string& dir, bool coarse) {
+DatasetSource open_stream_dataset(const std::string& name, const std::string& dir, bool coarse) {
   const DatasetLocation at = locate_dataset(name, dir, coarse);
   switch (at.format) {
     case DatasetFormat::idx:
@@ -442,8 +397,8 @@ StreamDataset open_stream_dataset(const std::string& name, const std::string& di
   return open_npy(at.dir);
 }
 
-StreamDataset view_dataset(const Dataset& data) {
-  StreamDataset ds;
+DatasetSource view_dataset(const Dataset& data) {
+  DatasetSource ds;
   ds.name = data.name;
   ds.shape = data.shape;
   ds.num_classes = data.num_classes;
@@ -457,7 +412,7 @@ StreamDataset view_dataset(const Dataset& data) {
 
 struct PixelReader::Open {
   explicit Open(const std::string& path) : file(path) {}
-  ZFile file;
+  InputFile file;
   std::vector<unsigned char> buffer;  // records with more than pixels (CIFAR)
 };
 
@@ -486,19 +441,26 @@ void PixelReader::read_records(std::size_t index, arma::uword first, arma::uword
   if (!direct) open.buffer.resize(bytes);
   unsigned char* target = direct ? out : open.buffer.data();
   const std::size_t got = open.file.read(target, bytes);
-  if (got != bytes)
+  if (got != bytes) {
+    // Only inflated data has no length checked up front.
+    if (!f.header_claim.empty())
+      throw length_error(f, std::to_string(open.file.position() - f.data_offset));
     throw Error(f.path + ": the data ends inside image " +
                 std::to_string(first + got / f.record_size) + " of the " + std::to_string(f.count) +
                 " the header announces");
+  }
   if (!direct)
     for (arma::uword r = 0; r < count; ++r)
       std::memcpy(out + r * source_.dim, target + r * f.record_size + f.pixel_offset, source_.dim);
   // Inflated data has no length to check up front: refuse trailing bytes
   // when the last record has been read.
   unsigned char extra = 0;
-  if (f.gzip && first + count == f.count && open.file.read(&extra, 1) != 0)
+  if (f.gzip && first + count == f.count && open.file.read(&extra, 1) != 0) {
+    if (!f.header_claim.empty())
+      throw length_error(f, "more than " + std::to_string(f.count * f.record_size));
     throw Error(f.path + ": holds more data than the " + std::to_string(f.count) +
                 " images its header announces");
+  }
 }
 
 void PixelReader::read_into(arma::uword first, arma::uword count, std::uint8_t* out) {
@@ -576,7 +538,7 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
   }
 }
 
-Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_reg_fraction,
+Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
                               arma::uword chunk, const Communicator& comm) {
   const SplitSource& train = data.train;
   const ImageShape& shape = data.shape;
@@ -637,31 +599,6 @@ Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_re
   broadcast(comm, pre.zca_unwhiten);
   pre.zca = true;
   return pre;
-}
-
-void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, arma::mat& X, arma::mat& scratch) {
-  const arma::uword d = pre.shape.size(), channel_size = pre.shape.channel_size();
-  if (pixels.n_rows != d)
-    throw Error("images have " + std::to_string(pixels.n_rows) +
-                " values but the preprocessor expects " + std::to_string(d));
-  if (column + count > pixels.n_cols) throw Error("image range out of bounds");
-  // Per-channel lookup table, the same arithmetic as to_model_input.
-  std::vector<std::array<double, 256>> tables(pre.shape.channels);
-  for (arma::uword c = 0; c < pre.shape.channels; ++c)
-    for (int v = 0; v < 256; ++v)
-      tables[c][v] = (v / 255.0 - pre.channel_mean[c]) / pre.channel_std[c];
-  arma::mat& out = pre.zca ? scratch : X;
-  out.set_size(d, count);
-#pragma omp parallel for schedule(static)
-  for (arma::uword j = 0; j < count; ++j) {
-    const std::uint8_t* in = pixels.colptr(column + j);
-    double* o = out.colptr(j);
-    for (arma::uword c = 0; c < tables.size(); ++c)
-      for (arma::uword i = 0; i < channel_size; ++i)
-        o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
-  }
-  if (pre.zca) X = pre.zca_whiten * scratch;
 }
 
 arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,

@@ -289,7 +289,7 @@ BOOST_AUTO_TEST_CASE(idx_mixed_plain_and_gzip_prefers_plain) {
   // ...and a folder may mix plain and gzipped files.
   fs::remove(tmp.file("t10k-images-idx3-ubyte"));
   write_gz(tmp.file("t10k-images-idx3-ubyte.gz"), idx_images(6, 5, 7, f.test.pixels));
-  Dataset ds = krrdistill::load_idx_folder(tmp.dir(), "mnist");
+  Dataset ds = krrdistill::load_dataset("mnist", tmp.dir(), false);
   check_idx(ds, f);
 }
 
@@ -487,7 +487,7 @@ BOOST_AUTO_TEST_CASE(cifar10_label_out_of_range) {
   Bytes b = read_bytes(tmp.file("data_batch_3.bin"));
   b[2 * 3073] = 10;  // label byte of record 2
   write_plain(tmp.file("data_batch_3.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("data_batch_3.bin") +
                  ": label 10 of record 2 is out of range (CIFAR-10 has 10 classes)");
 }
@@ -498,14 +498,14 @@ BOOST_AUTO_TEST_CASE(cifar10_bad_size) {
   Bytes b = read_bytes(tmp.file("test_batch.bin"));
   b.pop_back();
   write_plain(tmp.file("test_batch.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("test_batch.bin") +
                  ": size 12291 bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label "
                  "byte + 3072 pixels)");
   b.push_back(0);
   b.push_back(0);
   write_plain(tmp.file("test_batch.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("test_batch.bin") +
                  ": size 12293 bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label "
                  "byte + 3072 pixels)");
@@ -515,14 +515,14 @@ BOOST_AUTO_TEST_CASE(cifar10_zero_images_and_missing_batch) {
   TempDir tmp("data");
   write_cifar10_folder(tmp.dir());
   write_plain(tmp.file("data_batch_4.bin"), {});
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("data_batch_4.bin") + ": holds zero images (the file is empty)");
   write_cifar10_folder(tmp.dir());
   fs::remove(tmp.file("data_batch_5.bin"));
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("data_batch_5.bin") + ": no such file");
   fs::remove(tmp.file("data_batch_1.bin"));
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("data_batch_1.bin") +
                  ": no such file (nor in the subfolder "
                  "cifar-10-batches-bin)");
@@ -533,7 +533,7 @@ BOOST_AUTO_TEST_CASE(cifar10_wrong_name_count) {
   write_cifar10_folder(tmp.dir());
   std::string meta = "a\nb\nc\n";
   write_plain(tmp.file("batches.meta.txt"), Bytes(meta.begin(), meta.end()));
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar10", tmp.dir(), false); }) ==
              tmp.file("batches.meta.txt") + ": holds 3 class names but CIFAR-10 has 10 classes");
 }
 
@@ -573,7 +573,7 @@ BOOST_AUTO_TEST_CASE(cifar100_fine_and_coarse_round_trip) {
 BOOST_AUTO_TEST_CASE(cifar100_number_names_without_files) {
   TempDir tmp("data");
   write_cifar100_folder(tmp.dir());
-  Dataset ds = krrdistill::load_cifar100(tmp.dir(), true);
+  Dataset ds = krrdistill::load_dataset("cifar100", tmp.dir(), true);
   BOOST_TEST(ds.class_names == numbers(20));
   BOOST_TEST(ds.train.pixels.n_cols == 7u);
   BOOST_TEST(ds.test.pixels.n_cols == 3u);
@@ -584,7 +584,7 @@ BOOST_AUTO_TEST_CASE(cifar100_wrong_name_count) {
   write_cifar100_folder(tmp.dir());
   std::string names = "apple\n\nbaby\n";
   write_plain(tmp.file("fine_label_names.txt"), Bytes(names.begin(), names.end()));
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar100", tmp.dir(), false); }) ==
              tmp.file("fine_label_names.txt") +
                  ": holds 2 class names but CIFAR-100 (fine) has 100 classes");
 }
@@ -595,14 +595,14 @@ BOOST_AUTO_TEST_CASE(cifar100_labels_out_of_range) {
   Bytes b = read_bytes(tmp.file("train.bin"));
   b[5 * 3074 + 1] = 100;  // fine label of record 5
   write_plain(tmp.file("train.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar100", tmp.dir(), false); }) ==
              tmp.file("train.bin") +
                  ": fine label 100 of record 5 is out of range (CIFAR-100 has 100 fine classes)");
   write_cifar100_folder(tmp.dir());
   b = read_bytes(tmp.file("test.bin"));
   b[0] = 20;  // coarse label of record 0
   write_plain(tmp.file("test.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), true); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar100", tmp.dir(), true); }) ==
              tmp.file("test.bin") +
                  ": coarse label 20 of record 0 is out of range (CIFAR-100 has 20 coarse classes)");
 }
@@ -613,7 +613,7 @@ BOOST_AUTO_TEST_CASE(cifar100_bad_size) {
   Bytes b = read_bytes(tmp.file("test.bin"));
   b.resize(3073 * 3);  // CIFAR-10 sized records
   write_plain(tmp.file("test.bin"), b);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(tmp.dir(), false); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("cifar100", tmp.dir(), false); }) ==
              tmp.file("test.bin") +
                  ": size 9219 bytes is not a multiple of the 3074-byte CIFAR-100 record (2 label "
                  "bytes + 3072 pixels)");
@@ -654,26 +654,26 @@ BOOST_AUTO_TEST_CASE(npy_folder_round_trip_color_and_auto) {
   // An explicit single channel (n, 1, h, w) is accepted as well.
   TempDir one("data");
   write_npy_folder(one.dir(), 1);
-  BOOST_TEST(krrdistill::load_npy_folder(one.dir()).shape.channels == 1u);
+  BOOST_TEST(krrdistill::load_dataset("npy", one.dir(), false).shape.channels == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_wrong_image_dtype_and_shape) {
   TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f8", "(1, 1, 1)", Bytes(8, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_train.npy") + ": images must be uint8 ('|u1'), got '<f8'");
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(2, 12)", Bytes(24, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_train.npy") +
                  ": images must have shape (n, h, w) or (n, c, h, w), got (2, 12)");
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(2, 2, 2, 3)", Bytes(24, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_train.npy") +
                  ": images must have 1 or 3 channels, got 2 (shape (2, 2, 2, 3); channels come "
                  "second)");
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(0, 4, 6)", {}));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_train.npy") + ": holds zero images");
 }
 
@@ -681,25 +681,25 @@ BOOST_AUTO_TEST_CASE(npy_folder_bad_labels) {
   TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f4", "(5,)", Bytes(20, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") + ": labels must be integers, got '<f4'");
   write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 1)", Bytes(5, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") + ": labels must be 1-D, got shape (5, 1)");
   write_plain(tmp.file("y_test.npy"),
               krrdistill_fuzz::npy("<i2", "(5,)", le_bytes<std::int16_t>({1, 2, -3, 4, 5})));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") + ": label -3 of item 2 is negative");
   write_plain(
       tmp.file("y_test.npy"),
       krrdistill_fuzz::npy("<u4", "(5,)", le_bytes<std::uint32_t>({1, 2, 3, 4000000000u, 5})));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") +
                  ": label 4000000000 of item 3 is too large (at most 10000 classes are "
                  "supported)");
   write_plain(tmp.file("y_test.npy"),
               krrdistill_fuzz::npy("<i4", "(4,)", le_bytes<std::int32_t>({1, 2, 3, 4})));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") + ": holds 4 labels but " + tmp.file("x_test.npy") +
                  " holds 5 images");
 }
@@ -708,7 +708,7 @@ BOOST_AUTO_TEST_CASE(npy_folder_train_test_shape_differ) {
   TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("x_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 3, 4, 6)", Bytes(360, 0)));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_test.npy") +
                  ": test images are 3x4x6 (channels x height x width) but the training images "
                  "are 1x4x6");
@@ -718,14 +718,14 @@ BOOST_AUTO_TEST_CASE(npy_folder_npy_errors_pass_through) {
   TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   fs::remove(tmp.file("y_train.npy"));
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_train.npy") + ": no such file");
   Bytes x = read_bytes(tmp.file("x_test.npy"));
   x.resize(x.size() - 1);
   write_plain(tmp.file("x_test.npy"), x);
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("x_test.npy"), x);
-  BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(tmp.dir()); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_test.npy") +
                  ": header says shape (5, 4, 6) of |u1 (120 bytes) but the file holds 119 bytes "
                  "of data");

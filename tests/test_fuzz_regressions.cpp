@@ -3,6 +3,8 @@
 // truncation and many byte flips of them, and every input saved in
 // fuzz/regressions/<target>/ (what the fuzzers once found), are refused with
 // one krrdistill::Error line that names the file, and nothing else escapes.
+// Every dataset input accepted by load_dataset is also read as a streamed run
+// reads it (odd chunk sizes from odd samples) and must give the same pixels.
 #define BOOST_TEST_MODULE fuzz_regressions
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>

@@ -86,6 +86,36 @@ BOOST_AUTO_TEST_CASE(read_gzip_multi_member_grows_buffer) {
   BOOST_TEST(krrdistill::read_file_bytes(tmp.file("multi.gz")) == expected);
 }
 
+BOOST_AUTO_TEST_CASE(input_file_reads_ranges_in_any_order) {
+  // The readers' one access path: small reads at odd offsets, forward and
+  // backward, across a gzip member boundary, equal the content's bytes.
+  TempDir tmp("io");
+  const Bytes a = random_bytes(70001, 3), b = random_bytes(5003, 4);
+  Bytes both = a;
+  both.insert(both.end(), b.begin(), b.end());
+  write_gz(tmp.file("m.gz"), a);
+  write_gz(tmp.file("m.gz"), b, "ab");
+  const Bytes members = read_bytes(tmp.file("m.gz"));
+  write_plain(tmp.file("m"), both);
+  for (const char* name : {"m.gz", "m"}) {
+    krrdistill::InputFile file(tmp.file(name));
+    BOOST_TEST(file.gzip() == (std::string(name) == "m.gz"));
+    for (std::uint64_t offset : {69997u, 13u, 70001u, 1u, 74999u}) {
+      Bytes got(7);
+      file.seek(offset);
+      const std::size_t n = file.read(got.data(), got.size());
+      const std::size_t want = std::min<std::size_t>(7, both.size() - offset);
+      BOOST_TEST(n == want);
+      BOOST_TEST(std::equal(got.begin(), got.begin() + long(n), both.begin() + long(offset)));
+      BOOST_TEST(file.position() == offset + n);
+    }
+  }
+  // A .npy is never compressed: its reader opens gzip bytes as they are.
+  krrdistill::InputFile raw(tmp.file("m.gz"), false);
+  BOOST_TEST(!raw.gzip());
+  BOOST_TEST(raw.size() == members.size());
+}
+
 BOOST_AUTO_TEST_CASE(missing_file_is_an_error) {
   TempDir tmp("io");
   std::string path = tmp.file("nope.bin");

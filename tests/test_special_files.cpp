@@ -47,14 +47,16 @@ BOOST_AUTO_TEST_CASE(fifos_are_refused_not_waited_on) {
   {
     Folder f(krrdistill_fuzz::Target::cifar10);
     f.make_fifo("data_batch_2.bin");
-    BOOST_TEST(error_of([&] { krrdistill::load_cifar10(f.harness.dir().string()); }) ==
-               f.file("data_batch_2.bin") + ": not a regular file");
+    BOOST_TEST(error_of([&] {
+                 krrdistill::load_dataset("cifar10", f.harness.dir().string(), false);
+               }) == f.file("data_batch_2.bin") + ": not a regular file");
   }
   {
     Folder f(krrdistill_fuzz::Target::npy);
     f.make_fifo("x_test.npy");
-    BOOST_TEST(error_of([&] { krrdistill::load_npy_folder(f.harness.dir().string()); }) ==
-               f.file("x_test.npy") + ": not a regular file");
+    BOOST_TEST(error_of([&] {
+                 krrdistill::load_dataset("npy", f.harness.dir().string(), false);
+               }) == f.file("x_test.npy") + ": not a regular file");
   }
   {
     Folder f(krrdistill_fuzz::Target::report);
@@ -66,16 +68,18 @@ BOOST_AUTO_TEST_CASE(fifos_are_refused_not_waited_on) {
     // IDX files are looked up as regular files: a FIFO is not one of them.
     Folder f(krrdistill_fuzz::Target::idx);
     f.make_fifo("t10k-labels-idx1-ubyte");
-    BOOST_TEST(error_of([&] { krrdistill::load_idx_folder(f.harness.dir().string(), "idx"); }) ==
-               f.file("t10k-labels-idx1-ubyte") + ": no such file (nor t10k-labels-idx1-ubyte.gz)");
+    BOOST_TEST(
+        error_of([&] { krrdistill::load_dataset("idx", f.harness.dir().string(), false); }) ==
+        f.file("t10k-labels-idx1-ubyte") + ": no such file (nor t10k-labels-idx1-ubyte.gz)");
   }
 }
 
 BOOST_AUTO_TEST_CASE(endless_devices_are_refused) {
   Folder f(krrdistill_fuzz::Target::cifar100);
   f.link_to("test.bin", "/dev/zero");
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar100(f.harness.dir().string(), false); }) ==
-             f.file("test.bin") + ": not a regular file");
+  BOOST_TEST(error_of([&] {
+               krrdistill::load_dataset("cifar100", f.harness.dir().string(), false);
+             }) == f.file("test.bin") + ": not a regular file");
   BOOST_TEST(error_of([&] { krrdistill::read_npy("/dev/zero"); }) ==
              "/dev/zero: not a regular file");
   BOOST_TEST(error_of([&] { krrdistill::read_file_bytes("/dev/zero"); }) ==
@@ -98,7 +102,7 @@ BOOST_AUTO_TEST_CASE(gzip_bomb_is_not_inflated_past_the_header) {
   BOOST_TEST(file.size() < 2u << 20);
   fs::remove(f.file("train-images-idx3-ubyte"));
   write_bytes(f.file("train-images-idx3-ubyte.gz"), file);
-  BOOST_TEST(error_of([&] { krrdistill::load_idx_folder(f.harness.dir().string(), "idx"); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("idx", f.harness.dir().string(), false); }) ==
              f.file("train-images-idx3-ubyte.gz") +
                  ": header says 2 images of 2x2 (8 bytes) but the file holds more than 8 bytes "
                  "after the 16-byte header");
@@ -112,7 +116,7 @@ BOOST_AUTO_TEST_CASE(gzip_bomb_is_not_inflated_past_the_header) {
   write_bytes(f.file("train-labels-idx1-ubyte.gz"), gzip_member(labels));
   write_bytes(f.file("train-images-idx3-ubyte.gz"),
               gzip_member(krrdistill_fuzz::idx_images(3, 2, 2)));
-  BOOST_TEST(error_of([&] { krrdistill::load_idx_folder(f.harness.dir().string(), "idx"); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("idx", f.harness.dir().string(), false); }) ==
              f.file("train-labels-idx1-ubyte.gz") +
                  ": header says 2 labels but the file holds more than 2 bytes after the 8-byte "
                  "header");
@@ -122,7 +126,7 @@ BOOST_AUTO_TEST_CASE(gzip_bomb_is_not_inflated_past_the_header) {
   absurd.insert(absurd.end(), mib.begin(), mib.end());
   absurd.insert(absurd.end(), mib.begin(), mib.end());
   write_bytes(f.file("train-images-idx3-ubyte.gz"), gzip_member(absurd));
-  BOOST_TEST(error_of([&] { krrdistill::load_idx_folder(f.harness.dir().string(), "idx"); }) ==
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("idx", f.harness.dir().string(), false); }) ==
              f.file("train-images-idx3-ubyte.gz") +
                  ": header says 4294967295 images of 4294967295x4294967295 (more than 2^64 bytes) "
                  "but the file holds more than 1048576 bytes after the 16-byte header");
@@ -134,9 +138,9 @@ BOOST_AUTO_TEST_CASE(gzip_names_file_expanding_without_end) {
   Bytes file;
   for (int i = 0; i < 17; ++i) file.insert(file.end(), member.begin(), member.end());
   write_bytes(f.file("batches.meta.txt"), file);
-  BOOST_TEST(error_of([&] { krrdistill::load_cifar10(f.harness.dir().string()); }) ==
-             f.file("batches.meta.txt") +
-                 ": more than 16 MiB once gunzipped, not a list of class names");
+  BOOST_TEST(
+      error_of([&] { krrdistill::load_dataset("cifar10", f.harness.dir().string(), false); }) ==
+      f.file("batches.meta.txt") + ": more than 16 MiB once gunzipped, not a list of class names");
 }
 
 BOOST_AUTO_TEST_CASE(gzip_limit_keeps_exact_lengths) {

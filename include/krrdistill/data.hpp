@@ -29,25 +29,13 @@ struct Dataset {
 // Folder of the Debian package dataset-fashion-mnist.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-// MNIST-format IDX folder: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
-// t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]. Image size from the header.
-Dataset load_idx_folder(const std::string& dir, const std::string& name);
-
-// CIFAR-10 binary: data_batch_1..5.bin, test_batch.bin (1 + 3072 bytes a record),
-// class names from batches.meta.txt when present.
-Dataset load_cifar10(const std::string& dir);
-
-// CIFAR-100 binary: train.bin, test.bin (2 + 3072 bytes a record: coarse, fine);
-// fine labels unless coarse, names from fine_label_names.txt / coarse_label_names.txt.
-Dataset load_cifar100(const std::string& dir, bool coarse);
-
-// .npy folder: x_train.npy, y_train.npy, x_test.npy, y_test.npy; images uint8
-// n×h×w or n×c×h×w (channel-first), labels any integer type, 1-D.
-Dataset load_npy_folder(const std::string& dir);
-
 // Dispatch on a dataset name: "fashion-mnist" (dir may be empty: the Debian
 // package folder), "mnist", "idx", "cifar10", "cifar100", "npy"; name "auto"
-// detects the format from the files in dir.
+// detects the format from the files in dir. Formats: IDX (MNIST-format
+// train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]), CIFAR-10
+// and CIFAR-100 binary (fine labels unless coarse), .npy folders (x_train,
+// y_train, x_test, y_test; images uint8 n×h×w or n×c×h×w). The files are
+// opened and read by open_stream_dataset's readers (stream.hpp).
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse);
 
 // Labels as one-hot columns: k×n (docs/design.md §1, not centered).

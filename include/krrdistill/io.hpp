@@ -2,10 +2,54 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace krrdistill {
+
+// A data file opened for reading, the one low-level reader of the project.
+// Only regular files are opened (a FIFO or a device is refused, never waited
+// on). Gzip content (several members as gzip accepts them) is inflated as it
+// is read, unless inflate_gzip is false: reading forward inflates each byte
+// once, a seek backward restarts the stream. Plain files are read in place
+// (pread), so scattered reads cost only their bytes. Errors name the file.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path, bool inflate_gzip = true);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool gzip() const { return z_ != nullptr; }
+  // Length on disk (compressed, for gzip).
+  std::uint64_t size() const { return size_; }
+  // The content's length for a plain file; for gzip the trailer's claim,
+  // capped by what the compressed bytes could expand to (only a hint).
+  std::uint64_t size_hint() const;
+  // Position in the (inflated) content.
+  std::uint64_t position() const { return position_; }
+
+  // Up to size bytes from the current position; fewer only at the end.
+  std::size_t read(void* out, std::size_t size);
+  // Moves to a byte of the content (for gzip at most to its end).
+  void seek(std::uint64_t offset);
+
+ private:
+  struct Inflater;
+  std::size_t pread_some(void* out, std::size_t size, std::uint64_t offset);
+  void restart_inflate();
+  bool fill_input(std::size_t want);
+  std::size_t inflate_some(unsigned char* out, std::size_t size);
+
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::uint64_t position_ = 0;
+  std::unique_ptr<Inflater> z_;  // gzip only
+};
 
 // Whole file, transparently gunzipped when it starts with the gzip magic.
 // Throws Error naming the file on a missing, unreadable or corrupt file.

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "krrdistill/io.hpp"
+
 namespace krrdistill {
 
 struct NpyArray {
@@ -14,6 +16,20 @@ struct NpyArray {
   std::vector<char> bytes;           // raw little-endian data, C order
   std::uint64_t count() const;       // product of shape
 };
+
+// A .npy header, checked against the file's length: the data (shape's
+// product of dtype values, C order) are data_bytes bytes from data_offset,
+// the end of the file.
+struct NpyHeader {
+  std::vector<std::uint64_t> shape;
+  std::string dtype;  // canonical descr, as NpyArray::dtype
+  std::uint64_t data_offset = 0;
+  std::uint64_t data_bytes = 0;
+};
+
+// Reads the header from the start of file (opened without inflating: a
+// compressed .npy is not one); throws Error naming the file when it is bad.
+NpyHeader read_npy_header(InputFile& file);
 
 // Reads and checks the header against the file length before allocating.
 NpyArray read_npy(const std::string& path);

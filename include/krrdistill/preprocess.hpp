@@ -24,7 +24,8 @@ struct Preprocessor {
 
 // Statistics from the training pixels only. zca_reg_fraction scales the mean
 // eigenvalue of the standardised covariance (0.1 in the KIP and Chen et al.
-// CIFAR experiments).
+// CIFAR experiments). The streamed fit (stream.hpp) on these pixels, in
+// chunks of 4096, one process: exact histograms, compensated ZCA sums.
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction);
 
@@ -35,6 +36,13 @@ void set_channel_moments(Preprocessor& pre, const arma::umat& histograms);
 // Model inputs (d×count) for pixel columns [first, first + count).
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,
                          arma::uword count);
+
+// Model inputs of pixel columns [column, column + count) written into X
+// (resized to d×count, its memory reused when large enough; scratch likewise
+// for ZCA): the same numbers as to_model_input, without a new d×chunk matrix
+// per chunk, so that a pass holds the same memory from chunk to chunk.
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::mat& X, arma::mat& scratch);
 
 // Model inputs for the listed pixel columns.
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,

@@ -28,6 +28,9 @@ struct RecordFile {
   std::uint64_t record_size = 0;   // bytes a record
   std::uint64_t pixel_offset = 0;  // CIFAR: the label bytes before the pixels
   arma::uword count = 0;           // records
+  // Gzip IDX images: "header says N images of HxW (B bytes)", to name a
+  // length that differs from the header's once the end is read.
+  std::string header_claim;
 };
 
 // Labels at 2 bytes a sample (the readers refuse labels from 65536 on): the
@@ -43,7 +46,10 @@ struct SplitSource {
   arma::uword size() const { return labels.n_elem; }
 };
 
-struct StreamDataset {
+// A dataset as its readers open it: every format's headers and labels, the
+// pixels read on demand (PixelReader, for_each_pixel_chunk); load_dataset
+// reads them all into memory through the same reader.
+struct DatasetSource {
   std::string name;  // as Dataset::name
   ImageShape shape;
   arma::uword num_classes = 0;
@@ -51,6 +57,7 @@ struct StreamDataset {
   SplitSource train;
   SplitSource test;
 };
+using StreamDataset = DatasetSource;
 
 // Labels of samples [first, first + count), and of the listed samples.
 arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword count);
@@ -58,10 +65,10 @@ arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices);
 
 // Headers and labels only, checked as load_dataset checks them (same
 // arguments; .npy images must not be compressed, as for load_dataset).
-StreamDataset open_stream_dataset(const std::string& name, const std::string& dir, bool coarse);
+DatasetSource open_stream_dataset(const std::string& name, const std::string& dir, bool coarse);
 
 // A dataset already in memory; the splits point into data, which must outlive the result.
-StreamDataset view_dataset(const Dataset& data);
+DatasetSource view_dataset(const Dataset& data);
 
 // Reads pixel columns of one split. For gzip files a stream stays open
 // between calls, so ranges read in increasing order inflate each byte once
@@ -98,22 +105,15 @@ using PixelVisitor = std::function<void(arma::uword first, const PixelMatrix& pi
 void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uword chunk,
                           const PixelVisitor& visit);
 
-// The preprocessing statistics of the training split (the same numbers as
-// fit_preprocessor): per-channel 256-bin histograms of this process's shard
+// The one preprocessing fit (fit_preprocessor on pixels in memory is this
+// on a view of them): per-channel 256-bin histograms of this process's shard
 // (shard_range(n, comm, chunk)), summed over processes as exact integers,
 // then for ZCA a streamed pass for the d×d second moment, summed
 // (compensated), decomposed on rank 0 and broadcast. Standardisation must be
 // known before any feature is formed (the maps are nonlinear), hence this
 // cheap pass over the raw bytes before the statistics.
-Preprocessor fit_preprocessor(const StreamDataset& data, bool zca, double zca_reg_fraction,
+Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
                               arma::uword chunk, const Communicator& comm);
-
-// Model inputs of pixel columns [column, column + count) written into X
-// (resized to d×count, its memory reused when large enough; scratch likewise
-// for ZCA): the same numbers as to_model_input, without a new d×chunk matrix
-// per chunk, so that a pass holds the same memory from chunk to chunk.
-void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, arma::mat& X, arma::mat& scratch);
 
 // Model inputs (d×count) of the listed training samples, on every process;
 // each reads those inside its own shard (the others contribute zeros to a sum).

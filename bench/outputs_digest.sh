@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Digests of the outputs of a fixed set of runs on the default dataset, so
+# that a refactoring which must not change the arithmetic can be checked for
+# byte-identical results: run before and after, then diff the two listings.
+# report.json is hashed without its wall times (timings_s, and kip's
+# result.optimisation_seconds and seconds_per_step), which differ run to run.
+# Usage: bench/outputs_digest.sh [path/to/krrdistill] [keep-folder] [--no-run]
+#   (default build/krrdistill; with keep-folder the outputs are left there;
+#   --no-run only hashes the outputs already in keep-folder)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-$root/build/krrdistill}"
+no_run="${3:-}"
+if [ -n "${2:-}" ]; then
+  work="$2"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
+
+# digest NAME FILES... : sha256 of each file of run NAME's output folder.
+digest() {
+  local name="$1"; shift
+  local f
+  for f in "$@"; do
+    if [ "$f" = report.json ]; then
+      python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.pop("timings_s", None)
+for key in ("optimisation_seconds", "seconds_per_step"):
+    r.get("result", {}).pop(key, None)
+print(json.dumps(r, sort_keys=True))' "$work/$name/report.json" |
+        sha256sum | awk -v n="$name" '{print $1"  "n"/report.json(-times)"}'
+    else
+      sha256sum "$work/$name/$f" | awk -v n="$name" -v f="$f" '{print $1"  "n"/"f}'
+    fi
+  done
+}
+
+# run NAME COMMAND ARGS... : one run into its own output folder.
+run() {
+  local name="$1" command="$2"; shift 2
+  [ "$no_run" = --no-run ] && return 0
+  "$bin" "$command" --quiet --force --out "$work/$name" "$@" >/dev/null
+}
+
+run noise distill --ipc 1 --init noise
+digest noise distilled_X.npy distilled_Y.npy report.json
+run real_zca distill --ipc 10 --init real --zca
+digest real_zca distilled_X.npy distilled_Y.npy report.json
+run rff distill --model rff --ipc 10 --init real
+digest rff distilled_X.npy distilled_Y.npy report.json
+run fcnn distill --model fcnn --ipc 1 --init noise
+digest fcnn distilled_X.npy distilled_Y.npy report.json
+run stream distill --ipc 1 --init noise --stream
+digest stream distilled_X.npy distilled_Y.npy report.json
+run kip kip --steps 20
+digest kip distilled_X.npy distilled_Y.npy report.json
+# With ZCA the in-memory preprocessing fit sums a second moment: these show
+# whether its summation changed (kip, labelsolve, compare and eval share it).
+run kip_zca kip --steps 20 --zca
+digest kip_zca distilled_X.npy distilled_Y.npy report.json
+run labelsolve labelsolve
+digest labelsolve distilled_X.npy distilled_Y.npy report.json
