@@ -4,13 +4,23 @@
 # byte-identical results: run before and after, then diff the two listings.
 # report.json is hashed without its wall times (timings_s, and kip's
 # result.optimisation_seconds and seconds_per_step), which differ run to run.
-# Usage: bench/outputs_digest.sh [path/to/krrdistill] [keep-folder] [--no-run]
+# Usage: bench/outputs_digest.sh [path/to/krrdistill] [keep-folder] [--no-run|--check]
 #   (default build/krrdistill; with keep-folder the outputs are left there;
-#   --no-run only hashes the outputs already in keep-folder)
+#   --no-run only hashes the outputs already in keep-folder; --check compares
+#   the listing with bench/outputs_digest.expected, the listing recorded on
+#   the machine named there: BLAS kernels differ between processors, so
+#   another machine may differ in last bits and should record its own)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/krrdistill}"
-no_run="${3:-}"
+mode="${3:-}"
+if [ "$mode" = --check ]; then
+  listing="$(mktemp)"
+  "$0" "$bin" "${2:-}" > "$listing"
+  grep -v '^#' "$root/bench/outputs_digest.expected" | diff - "$listing" && echo "outputs: identical"
+  exit $?
+fi
+no_run="$mode"
 if [ -n "${2:-}" ]; then
   work="$2"
   mkdir -p "$work"
@@ -47,13 +57,13 @@ run() {
 }
 
 run noise distill --ipc 1 --init noise
-digest noise distilled_X.npy distilled_Y.npy report.json
+digest noise distilled_X.npy distilled_Y.npy model_W.npy grid.png report.json
 run real_zca distill --ipc 10 --init real --zca
-digest real_zca distilled_X.npy distilled_Y.npy report.json
+digest real_zca distilled_X.npy distilled_Y.npy model_W.npy grid.png report.json
 run rff distill --model rff --ipc 10 --init real
-digest rff distilled_X.npy distilled_Y.npy report.json
+digest rff distilled_X.npy distilled_Y.npy model_W.npy grid.png report.json
 run fcnn distill --model fcnn --ipc 1 --init noise
-digest fcnn distilled_X.npy distilled_Y.npy report.json
+digest fcnn distilled_X.npy distilled_Y.npy model_W.npy grid.png report.json
 run stream distill --ipc 1 --init noise --stream
 digest stream distilled_X.npy distilled_Y.npy report.json
 run kip kip --steps 20
@@ -64,3 +74,13 @@ run kip_zca kip --steps 20 --zca
 digest kip_zca distilled_X.npy distilled_Y.npy report.json
 run labelsolve labelsolve
 digest labelsolve distilled_X.npy distilled_Y.npy report.json
+# eval's checks of the first set, as it prints them.
+if [ "$no_run" != --no-run ]; then
+  "$bin" eval --distilled "$work/noise" > "$work/noise/eval.json"
+fi
+python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.pop("distilled", None)  # the folder, which differs from run to run
+print(json.dumps(r, sort_keys=True))' "$work/noise/eval.json" | sha256sum |
+  awk '{print $1"  noise/eval.json(-folder)"}'
