@@ -32,9 +32,10 @@ namespace {
 // on any thread at any point, so only these lock-free atomics and the paths
 // are read, and the paths are written before the state says they are valid.
 enum State : int {
-  kIdle = 0,        // nothing held: the process may just die
-  kArmed = 1,       // remove the staging folder and the lock file, then die
-  kCommitting = 2,  // renames in progress: defer the signal until they are done
+  kIdle = 0,   // nothing held: the process may just die
+  kArmed = 1,  // remove the staging folder and the lock file, then die
+  kBusy = 2,   // taking or dropping the lock, or moving folders: defer the
+               // signal until done, so that nothing is left half done
 };
 std::atomic<int> g_state{kIdle};
 std::atomic<int> g_deferred_signal{0};
@@ -43,6 +44,22 @@ char g_staging[4096] = {0};
 char g_lock[4096] = {0};
 
 bool g_in_use = false;  // one output folder at a time: the state above is global
+
+// Enters kBusy from `from`. A failure means a handler on another thread
+// has claimed the cleanup and is about to end the process: wait for it.
+void begin_deferral(int from) {
+  int expected = from;
+  if (!g_state.compare_exchange_strong(expected, kBusy))
+    for (;;) ::pause();
+}
+
+// Leaves kBusy for `to` and delivers a signal that came meanwhile: the
+// program's handler then finds the state `to` (kArmed: it cleans up).
+void end_deferral(int to) {
+  g_state.store(to);
+  const int deferred = g_deferred_signal.exchange(0);
+  if (deferred != 0) ::raise(deferred);
+}
 
 // A report is kilobytes; the bound keeps a gzip bomb named report.json from
 // filling memory while --force looks at it.
@@ -320,33 +337,43 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw Error("cannot create " + parent.string() + ": " + ec.message());
-  lock_fd_ = acquire_lock(lock_path_, final_dir_);
+  // Signals wait while the lock is taken, so that none lands between
+  // creating the lock file and arming its removal.
+  begin_deferral(kIdle);
+  try {
+    lock_fd_ = acquire_lock(lock_path_, final_dir_);
+  } catch (...) {
+    end_deferral(kIdle);
+    throw;
+  }
   // Armed from here: a signal removes the staging folder and the lock file.
   copy_path(g_staging, staging_dir_);
   copy_path(g_lock, lock_path_);
   g_in_use = true;
-  g_state.store(kArmed);
+  end_deferral(kArmed);
   try {
     remove_leftovers(parent, name);
   } catch (...) {
-    g_state.store(kIdle);
-    g_in_use = false;
+    begin_deferral(kArmed);
     ::unlink(lock_path_.c_str());
     ::close(lock_fd_);
+    g_in_use = false;
+    end_deferral(kIdle);
     throw;
   }
 }
 
 StagedOutputDir::~StagedOutputDir() {
-  // Still armed while removing: a signal meanwhile finishes the job.
-  if (created_ && !committed_) remove_flat_folder(staging_dir_.c_str());
   if (lock_fd_ >= 0) {
+    // Signals wait until the staging folder and the lock file are gone.
+    begin_deferral(kArmed);
+    if (created_ && !committed_) remove_flat_folder(staging_dir_.c_str());
     // Unlinked while held, so a run that opened it meanwhile sees a stale
     // file and opens it again (acquire_lock).
     ::unlink(lock_path_.c_str());
     ::close(lock_fd_);
+    end_deferral(kIdle);
   }
-  g_state.store(kIdle);
   g_in_use = false;
 }
 
@@ -428,40 +455,25 @@ void StagedOutputDir::commit() {
   if (!created_) path("");  // an empty result is still a folder
   // From here on a signal waits until the final name holds a whole result
   // (old or new) and the old one is gone.
-  int expected = kArmed;
-  if (!g_state.compare_exchange_strong(expected, kCommitting)) {
-    // A signal handler on another thread is removing the staging folder and
-    // is about to end the process: do not move a half-removed folder.
-    for (;;) ::pause();
-  }
+  begin_deferral(kArmed);
   const std::string problem = publish(staging_dir_, final_abs_, final_dir_, force_);
-  if (problem.empty()) committed_ = true;
-  // Back to armed (the destructor cleans up) or idle (done).
-  g_state.store(committed_ ? kIdle : kArmed);
-  if (committed_) {
+  if (problem.empty()) {
+    committed_ = true;
     ::unlink(lock_path_.c_str());
     ::close(lock_fd_);
     lock_fd_ = -1;
   }
-  const int deferred = g_deferred_signal.exchange(0);
-  if (deferred != 0) {
-    if (!committed_) {
-      g_state.store(kIdle);
-      remove_flat_folder(g_staging);
-      ::unlink(g_lock);
-    }
-    // The program's handler deferred it (clean_up_for_signal): deliver it now.
-    ::raise(deferred);
-  }
+  // Idle when done; otherwise armed, and the destructor cleans up.
+  end_deferral(committed_ ? kIdle : kArmed);
   if (!problem.empty()) throw Error(problem);
 }
 
 bool clean_up_for_signal(int signal_number) noexcept {
   int state = g_state.load();
   for (;;) {
-    if (state == kCommitting) {
-      // During commit() the old or the new result must end up whole under
-      // the final name: commit() raises the signal again when done.
+    if (state == kBusy) {
+      // While the lock is taken or dropped, or commit() moves folders:
+      // the signal is raised again when that is done.
       g_deferred_signal.store(signal_number);
       return false;
     }
