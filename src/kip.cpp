@@ -65,6 +65,10 @@ void check_options(const KipOptions& o) {
   if (!(o.label_lr >= 0) || !std::isfinite(o.label_lr))
     throw Error("KIP label learning rate must be >= 0");
   if (o.eval_chunk == 0) throw Error("KIP evaluation chunk must be >= 1");
+  if (!(o.max_seconds >= 0) || !std::isfinite(o.max_seconds))
+    throw Error("KIP time budget must be >= 0 seconds");
+  if (o.stop_accuracy && !std::isfinite(*o.stop_accuracy))
+    throw Error("KIP stop accuracy must be finite");
   if (!(o.regularizer > 0) || !std::isfinite(o.regularizer))
     throw Error("KIP regulariser must be > 0");
 }
@@ -80,6 +84,18 @@ LabelMode parse_label_mode(const std::string& name) {
   if (name == "learn") return LabelMode::learn;
   if (name == "solve") return LabelMode::solve;
   throw Error("unknown label mode '" + name + "' (expected fixed, learn or solve)");
+}
+
+std::string kip_stop_name(KipStop stop) {
+  switch (stop) {
+    case KipStop::steps:
+      return "step budget";
+    case KipStop::accuracy:
+      return "accuracy reached";
+    case KipStop::seconds:
+      return "time budget";
+  }
+  return "step budget";
 }
 
 std::string label_mode_name(LabelMode mode) {
@@ -165,6 +181,10 @@ KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preproc
     result.initial_test_accuracy = kip_accuracy(kernel, result.Xs, result.Ys, pre, test,
                                                 options.eval_chunk, options.regularizer);
   std::optional<double> last_accuracy = result.initial_test_accuracy;
+  if (options.stop_accuracy && last_accuracy && *last_accuracy >= *options.stop_accuracy) {
+    result.stopped_by = KipStop::accuracy;  // the start already reaches it: no step
+    return result;
+  }
 
   Adam adam_x;
   adam_x.lr = options.lr;
@@ -202,8 +222,9 @@ KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preproc
     seconds += seconds_since(start);
     record.seconds = seconds;
 
-    const bool evaluate =
-        (options.eval_every > 0 && step % options.eval_every == 0) || step == options.steps;
+    const bool out_of_time = options.max_seconds > 0 && seconds >= options.max_seconds;
+    const bool evaluate = (options.eval_every > 0 && step % options.eval_every == 0) ||
+                          step == options.steps || out_of_time;
     if (evaluate && has_test) {
       record.test_accuracy = kip_accuracy(kernel, result.Xs, result.Ys, pre, test,
                                           options.eval_chunk, options.regularizer);
@@ -219,6 +240,15 @@ KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preproc
       p.test_accuracy = last_accuracy;
       p.steps_per_second = seconds > 0 ? double(step) / seconds : 0.0;
       progress(p);
+    }
+    if (options.stop_accuracy && record.test_accuracy &&
+        *record.test_accuracy >= *options.stop_accuracy) {
+      result.stopped_by = KipStop::accuracy;
+      break;
+    }
+    if (out_of_time) {
+      result.stopped_by = KipStop::seconds;
+      break;
     }
   }
   return result;

@@ -34,6 +34,12 @@ void check_kip_batch(std::uint64_t batch) {
                 std::to_string(batch));
 }
 
+void check_kip_seconds(double seconds) {
+  if (!(seconds >= 0 && seconds <= kMaxKipSeconds))
+    throw Error("--kip-seconds must be between 0 (no time budget) and " +
+                std::to_string(long(kMaxKipSeconds)) + " (a week)");
+}
+
 arma::uvec class_counts(const arma::uvec& labels, arma::uword k) {
   arma::uvec counts(k, arma::fill::zeros);
   for (arma::uword label : labels) {

@@ -184,6 +184,9 @@ BOOST_AUTO_TEST_CASE(chunk_batch_steps_features_width_ranges) {
   c.expect_refusal("kip", "--steps 0", "--steps must be between 1 and 1000000");
   c.expect_refusal("kip", "--steps 1000001", "--steps must be between 1 and 1000000");
   c.expect_refusal("compare", "--kip-steps 1000001", "--kip-steps must be between 1 and 1000000");
+  c.expect_refusal("compare", "--kip-seconds -1", "--kip-seconds must be between 0");
+  c.expect_refusal("compare", "--kip-seconds 1e9", "--kip-seconds must be between 0");
+  c.expect_refusal("compare", "--kip-seconds nan", "--kip-seconds");
 }
 
 // One label 65535 used to make 65536 classes and a run of many GB.

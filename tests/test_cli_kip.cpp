@@ -108,10 +108,116 @@ BOOST_AUTO_TEST_CASE(compare_on_fashion_mnist) {
     BOOST_TEST(a["weight_rel_error"].get<double>() < 1e-8);
     BOOST_TEST(k["history"].size() == 10u);  // every 20 of 200 steps
   }
+  // Each KIP row's figures against its analytic row, recomputed from its history.
+  BOOST_TEST(nlohmann::json::parse(read_text(out + "/compare.json"))["settings"]["labels"] ==
+             "solve");
+  for (int ipc : {1, 10}) {
+    const auto a = find("analytic", ipc), k = find("kip", ipc);
+    const double target = a["test_acc"].get<double>();
+    double best = 0;
+    nlohmann::json first = nullptr;
+    for (const auto& h : k["history"]) {
+      best = std::max(best, h["test_acc"].get<double>());
+      if (first.is_null() && h["test_acc"].get<double>() >= target) first = h;
+    }
+    BOOST_TEST(k["best_test_acc"].get<double>() == best);
+    BOOST_TEST(k["stopped_by"] == "step budget");
+    BOOST_TEST(k["steps"] == 200);
+    const double analytic_seconds = a["seconds"].get<double>();
+    if (first.is_null()) {
+      BOOST_TEST(k["seconds_to_match"].is_null());
+      BOOST_TEST(k["speedup_is_lower_bound"].get<bool>());
+      BOOST_TEST(k["speedup"].get<double>() == k["seconds"].get<double>() / analytic_seconds,
+                 boost::test_tools::tolerance(1e-12));
+    } else {
+      BOOST_TEST(k["seconds_to_match"] == first["seconds"]);
+      BOOST_TEST(k["step_to_match"] == first["step"]);
+      BOOST_TEST(!k["speedup_is_lower_bound"].get<bool>());
+      BOOST_TEST(k["speedup"].get<double>() == first["seconds"].get<double>() / analytic_seconds,
+                 boost::test_tools::tolerance(1e-12));
+    }
+  }
+  // KIP as published (labels solved at every step) ends near the published
+  // code's 0.78 at ipc 1; fixed one-hot labels end at 0.76.
+  BOOST_TEST(find("kip", 1)["test_acc"].get<double>() > 0.775);
   // The analytic method is exact: more accurate than 200 KIP steps at ipc 1,
   // and KIP at ipc 10 comes within half a point of it (or edges past).
   BOOST_TEST(find("analytic", 1)["test_acc"].get<double>() >
              find("kip", 1)["test_acc"].get<double>());
   BOOST_TEST(find("kip", 10)["test_acc"].get<double>() >
              find("analytic", 10)["test_acc"].get<double>() - 0.005);
+}
+
+// --kip-until-match stops each KIP run at the first evaluation reaching the
+// analytic accuracy, within --kip-steps; --kip-seconds ends a run early.
+BOOST_AUTO_TEST_CASE(compare_until_match_and_budgets) {
+  TempDir scratch("cli_kip");
+  const std::string data = scratch.file("data"), out = scratch.file("out");
+  write_idx_folder(data, 300, 100, 8, 4);
+  const RunResult r = run_cli("compare --data " + data + " --out " + out +
+                                  " --quiet --ipc 1,5 --kip-steps 60 --batch 100 --eval-every 3"
+                                  " --kip-until-match --init noise",
+                              scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST_MESSAGE(r.out);
+  const auto report = nlohmann::json::parse(read_text(out + "/compare.json"));
+  BOOST_TEST(report["settings"]["kip_until_match"].get<bool>());
+  int matched = 0;
+  for (const auto& row : report["rows"]) {
+    if (row["method"] != "kip") continue;
+    double target = -1;
+    for (const auto& a : report["rows"])
+      if (a["method"] == "analytic" && a["ipc"] == row["ipc"]) target = a["test_acc"];
+    const auto& history = row["history"];
+    BOOST_TEST_REQUIRE(history.size() > 0u);
+    // No evaluation before the last reached the target.
+    for (std::size_t i = 0; i + 1 < history.size(); ++i)
+      BOOST_TEST(history[i]["test_acc"].get<double>() < target);
+    const auto& last = history.back();
+    if (row["stopped_by"] == "accuracy reached") {
+      ++matched;
+      BOOST_TEST(last["test_acc"].get<double>() >= target);
+      BOOST_TEST(row["step_to_match"] == last["step"]);
+      BOOST_TEST(row["steps"] == last["step"]);
+      BOOST_TEST(last["step"].get<int>() % 3 == 0);
+    } else {
+      BOOST_TEST(row["stopped_by"] == "step budget");
+      BOOST_TEST(row["steps"] == 60);
+      BOOST_TEST(row["seconds_to_match"].is_null());
+      BOOST_TEST(row["speedup_is_lower_bound"].get<bool>());
+    }
+  }
+  BOOST_TEST(matched > 0);  // from noise, within a few steps on this easy fixture
+  BOOST_TEST(r.out.find("KIP budget: 60 steps per ipc, labels solve") != std::string::npos);
+
+  // Real images of this fixture already reach the analytic accuracy: no step.
+  const std::string at_start = scratch.file("at_start");
+  const RunResult z = run_cli("compare --data " + data + " --out " + at_start +
+                                  " --quiet --ipc 1 --batch 100 --kip-until-match",
+                              scratch.path);
+  BOOST_TEST_REQUIRE(z.exit_code == 0, z.err);
+  for (const auto& row : nlohmann::json::parse(read_text(at_start + "/compare.json"))["rows"]) {
+    if (row["method"] != "kip") continue;
+    BOOST_TEST(row["stopped_by"] == "accuracy reached");
+    BOOST_TEST(row["steps"] == 0);
+    BOOST_TEST(row["step_to_match"] == 0);
+    BOOST_TEST(row["seconds_to_match"].get<double>() == 0.0);
+  }
+
+  // A time budget below one step's time ends each run after its first step,
+  // which is evaluated.
+  const std::string timed = scratch.file("timed");
+  const RunResult t =
+      run_cli("compare --data " + data + " --out " + timed +
+                  " --quiet --ipc 1 --kip-steps 60 --batch 100 --eval-every 50 --kip-seconds 1e-9",
+              scratch.path);
+  BOOST_TEST_REQUIRE(t.exit_code == 0, t.err);
+  const auto timed_report = nlohmann::json::parse(read_text(timed + "/compare.json"));
+  for (const auto& row : timed_report["rows"]) {
+    if (row["method"] != "kip") continue;
+    BOOST_TEST(row["stopped_by"] == "time budget");
+    BOOST_TEST(row["steps"] == 1);
+    BOOST_TEST(row["history"].size() == 1u);
+  }
+  BOOST_TEST(t.out.find("60 steps or 1e-09 s") != std::string::npos);
 }

@@ -121,7 +121,8 @@ KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& st
   return options;
 }
 
-void add_kip_options(cxxopts::Options& options, const std::string& steps_option) {
+void add_kip_options(cxxopts::Options& options, const std::string& steps_option,
+                     const std::string& default_labels) {
   options.add_options("kip")(steps_option, "KIP steps, 1..1000000",
                              cxxopts::value<unsigned>()->default_value("200"))(
       "lr", "Adam learning rate", cxxopts::value<std::string>()->default_value("0.01"))(
@@ -129,7 +130,8 @@ void add_kip_options(cxxopts::Options& options, const std::string& steps_option)
       cxxopts::value<unsigned>()->default_value("5000"))(
       "eval-every", "test accuracy every E steps (and at the last)",
       cxxopts::value<unsigned>()->default_value("20"))(
-      "labels", "fixed, learn or solve", cxxopts::value<std::string>()->default_value("fixed"));
+      "labels", "fixed, learn or solve (Label Solve on each step's batch)",
+      cxxopts::value<std::string>()->default_value(default_labels));
 }
 
 KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label) {

@@ -49,7 +49,8 @@ void print_warning(const std::string& text);
 
 // KIP pieces shared by kip, labelsolve and compare.
 // --steps (kip) or --kip-steps (compare), --lr, --batch, --eval-every, --labels.
-void add_kip_options(cxxopts::Options& options, const std::string& steps_option);
+void add_kip_options(cxxopts::Options& options, const std::string& steps_option,
+                     const std::string& default_labels);
 KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& steps_option);
 KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label);
 

@@ -10,6 +10,7 @@
 #include "cli_common.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/kip_pipeline.hpp"
+#include "krrdistill/limits.hpp"
 #include "krrdistill/threads.hpp"
 
 namespace krrdistill::cli {
@@ -39,7 +40,8 @@ int run_compare(int argc, char** argv) {
       "krrdistill compare",
       "The analytic method and KIP on the same data, model and starting images");
   add_data_options(options);
-  add_kip_options(options, "kip-steps");
+  // KIP as published: its labels are solved again at every step.
+  add_kip_options(options, "kip-steps", "solve");
   options.add_options("compare")(
       "ipc", "comma-separated images per class, each 1..(training images of the smallest class)",
       cxxopts::value<std::string>()->default_value("1,10"))(
@@ -48,7 +50,12 @@ int run_compare(int argc, char** argv) {
       "lambda-s", "ridge of the analytic distilled model",
       cxxopts::value<std::string>()->default_value("0"))(
       "out", "output folder", cxxopts::value<std::string>()->default_value("out-compare"))(
-      "force", "replace an existing output folder")(
+      "kip-until-match",
+      "stop each KIP run at the first evaluation (--eval-every) that reaches the analytic "
+      "test accuracy of its ipc; --kip-steps and --kip-seconds are its budget")(
+      "kip-seconds", "time budget of each KIP run in optimisation seconds (0: none)",
+      cxxopts::value<std::string>()->default_value("0"))("force",
+                                                         "replace an existing output folder")(
       "allow-inexact",
       "keep going when an analytic row fails its certificate (|Ws-W|/|W| above the model's "
       "tolerance or a test prediction changed); the row then says exact: false");
@@ -64,6 +71,9 @@ int run_compare(int argc, char** argv) {
     throw Error("compare needs a model the analytic method can distill: linear, rff or fcnn");
   config.ipcs = parse_ipc_list(result["ipc"].as<std::string>());
   config.kip = kip_options(result, "kip-steps");  // its ipc is set per run
+  config.kip.max_seconds = finite_option(result, "kip-seconds");
+  check_kip_seconds(config.kip.max_seconds);
+  config.kip_until_match = result.count("kip-until-match") > 0;
   config.init = parse_init(result["init"].as<std::string>());
   config.lambda_s = finite_option(result, "lambda-s");
   if (config.lambda_s < 0) throw Error("--lambda-s must be >= 0");

@@ -40,7 +40,7 @@ int run_kip_command(int argc, char** argv) {
       "Kernel Inducing Points: iterative distillation with Adam (docs/design.md §4)");
   add_data_options(options);
   add_kernel_options(options);
-  add_kip_options(options, "steps");
+  add_kip_options(options, "steps", "fixed");
   options.add_options("distill")("ipc",
                                  "images per class, 1..(training images of the smallest class)",
                                  cxxopts::value<unsigned>()->default_value("10"))(

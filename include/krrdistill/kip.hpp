@@ -35,6 +35,12 @@ struct KipOptions {
   std::uint64_t seed = 0;                // RngStream::kip_batches and RngStream::kip_init
   arma::uword eval_chunk = 1000;         // test columns scored at a time
   double regularizer = kKipRegularizer;  // ε of Kss_reg
+  // Stop rules besides the step budget (compare --kip-until-match): after the
+  // first evaluation whose test accuracy reaches stop_accuracy, and after the
+  // step that brings the optimisation time to max_seconds (0: no limit; that
+  // step is evaluated, and the run no longer depends on the seed alone).
+  std::optional<double> stop_accuracy;
+  double max_seconds = 0.0;
 };
 
 // A support set: column j of class j mod k.
@@ -83,11 +89,16 @@ struct KipProgress {
 
 using KipProgressCallback = std::function<void(const KipProgress&)>;
 
+// Why a KIP run ended.
+enum class KipStop { steps, accuracy, seconds };
+std::string kip_stop_name(KipStop stop);  // "step budget", "accuracy reached", "time budget"
+
 struct KipResult {
   arma::mat Xs;
   arma::mat Ys;
-  std::vector<KipRecord> history;               // one record per step (empty when steps = 0)
+  std::vector<KipRecord> history;  // one record per step (empty when the start met stop_accuracy)
   std::optional<double> initial_test_accuracy;  // of the initial support (empty without a test set)
+  KipStop stopped_by = KipStop::steps;
 };
 
 // The KIP loop of docs/design.md §4. Each step: a class-balanced batch from the
@@ -95,7 +106,8 @@ struct KipResult {
 // model inputs of those columns only; for LabelMode::solve, Ys by Label Solve
 // on the batch; then Adam on Xs (and on Ys for LabelMode::learn). Test
 // accuracy is skipped when test has no columns. progress is called after
-// every step.
+// every step. The run ends after options.steps steps or earlier by the stop
+// rules of KipOptions.
 KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preprocessor& pre,
                   const Split& train, const Split& test, const KipSupport& init,
                   const KipProgressCallback& progress = {});

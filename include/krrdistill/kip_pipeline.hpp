@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,7 +102,10 @@ struct CompareConfig {
   DataSource source;
   FeatureMapSpec spec;  // linear, rff or fcnn
   std::vector<arma::uword> ipcs;
-  KipOptions kip;  // steps, lr, batch, eval_every, labels, seed; ipc set per row
+  KipOptions kip;  // steps, lr, batch, eval_every, labels, seed, max_seconds; ipc set per row
+  // Stop each KIP run at the first evaluation that reaches its analytic row's
+  // test accuracy (within the budget of kip.steps and kip.max_seconds).
+  bool kip_until_match = false;
   Init init = Init::real;
   double lambda_s = 0;
   FitOptions fit;
@@ -120,8 +124,18 @@ struct AnalyticRow {
 
 struct KipRow {
   arma::uword ipc = 0;
-  double test_acc = 0, seconds = 0;
+  double test_acc = 0, seconds = 0;  // at the last step
   KipResult result;
+  // Against the analytic row of the same ipc: the best evaluated accuracy,
+  // the optimisation seconds and step of the first evaluation reaching the
+  // analytic accuracy (empty: not within the budget; step 0: the start),
+  // and KIP's seconds over the analytic seconds: to the match, or, without
+  // one, the whole run's, which bounds the speed-up from below.
+  double best_test_acc = 0;
+  std::optional<double> seconds_to_match;
+  std::optional<arma::uword> step_to_match;
+  double speedup = 0;
+  bool speedup_is_lower_bound = false;
 };
 
 struct CompareRun {

@@ -21,6 +21,8 @@ constexpr arma::uword kMaxChunk = 65536;
 // KIP: --steps / --kip-steps and --batch.
 constexpr arma::uword kMaxKipSteps = 1000000;
 constexpr arma::uword kMaxKipBatch = 65536;
+// compare --kip-seconds: 0 (no time budget) up to a week.
+constexpr double kMaxKipSeconds = 604800;
 
 // Each throws Error naming the option and its range.
 void check_threads(std::int64_t threads);
@@ -28,6 +30,7 @@ void check_chunk(std::uint64_t chunk);
 void check_layers(std::uint64_t layers);
 void check_kip_steps(std::uint64_t steps, const std::string& option);
 void check_kip_batch(std::uint64_t batch);
+void check_kip_seconds(double seconds);
 
 // Training images per class (labels below k).
 arma::uvec class_counts(const arma::uvec& labels, arma::uword k);
