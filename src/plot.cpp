@@ -49,7 +49,8 @@ constexpr std::array<Rgb, 8> kPalette{{{0, 114, 178},
 constexpr double kPi = 3.14159265358979323846;
 constexpr int kMinWidth = 320, kMinHeight = 240, kMaxSize = 4096;
 // Font sizes in pixels.
-constexpr double kTitleFont = 17, kLabelFont = 15, kTickFont = 13, kLegendFont = 14;
+constexpr double kTitleFont = 17, kLabelFont = 15, kTickFont = 13, kLegendFont = 14,
+                 kPointLabelFont = 13;
 constexpr int kTick = 5;                    // tick mark length
 constexpr int kTickGap = 6;                 // tick mark to its label
 constexpr int kEdge = 12;                   // canvas edge to the outermost text
@@ -241,6 +242,11 @@ void validate(const PlotSpec& spec, const std::string& where) {
       throw Error(where + "series " + std::to_string(i) + " (\"" + s.name + "\") has " +
                   std::to_string(s.x.size()) + " x values but " + std::to_string(s.y.size()) +
                   " y values");
+    }
+    if (!s.point_labels.empty() && s.point_labels.size() != s.x.size()) {
+      throw Error(where + "series " + std::to_string(i) + " (\"" + s.name + "\") has " +
+                  std::to_string(s.x.size()) + " points but " +
+                  std::to_string(s.point_labels.size()) + " point labels");
     }
   }
 }
@@ -498,6 +504,86 @@ void draw_data(cairo_t* cr, const PlotSpec& spec, const PlotFrame& f, bool mask)
   cairo_restore(cr);
 }
 
+// A point's label: its box on the canvas and the point it names.
+struct PointLabel {
+  std::string text;
+  Rgb colour;
+  double point_x, point_y, radius;
+  int left, top, width, height;
+};
+
+// Labels to the right of their points (to the left where the plot area ends),
+// in series order; a label that would overlap one placed before it moves down
+// below that one, so that the labels of coinciding points form a column.
+std::vector<PointLabel> place_point_labels(cairo_t* cr, const PlotSpec& spec, const PlotFrame& f) {
+  constexpr int kGap = 6;
+  const std::vector<Style> styles = series_styles(spec);
+  std::vector<PointLabel> placed;
+  for (std::size_t s = 0; s < spec.series.size(); ++s) {
+    const PlotSeries& series = spec.series[s];
+    for (std::size_t i = 0; i < series.point_labels.size(); ++i) {
+      if (series.point_labels[i].empty() || !valid_point(series.x[i], series.y[i], spec.log_x))
+        continue;
+      const PixelPoint p = f.to_pixel(series.x[i], series.y[i]);
+      PointLabel label{series.point_labels[i],
+                       styles[s].colour,
+                       to_cairo(p.x),
+                       to_cairo(p.y),
+                       styles[s].radius,
+                       0,
+                       0,
+                       text_width(cr, kPointLabelFont, series.point_labels[i]),
+                       line_height(kPointLabelFont)};
+      const int reach = static_cast<int>(std::ceil(1.4 * label.radius)) + kGap;
+      label.left = static_cast<int>(std::lround(p.x)) + reach;
+      if (label.left + label.width > f.right)
+        label.left = static_cast<int>(std::lround(p.x)) - reach - label.width;
+      label.top = static_cast<int>(std::lround(p.y)) - label.height / 2;
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (const PointLabel& other : placed) {
+          const bool overlap =
+              label.left < other.left + other.width && other.left < label.left + label.width &&
+              label.top < other.top + other.height + 2 && other.top < label.top + label.height + 2;
+          if (overlap) {
+            label.top = other.top + other.height + 2;
+            moved = true;
+          }
+        }
+      }
+      placed.push_back(label);
+    }
+  }
+  return placed;
+}
+
+// The labels on a white ground, with a leader from each label that had to
+// move to its point. With mask set, only their boxes (for the legend).
+void draw_point_labels(cairo_t* cr, const std::vector<PointLabel>& labels, bool mask) {
+  for (const PointLabel& l : labels) {
+    if (mask) {
+      cairo_rectangle(cr, l.left, l.top, l.width, l.height);
+      set_colour(cr, Rgb{0, 0, 0});
+      cairo_fill(cr);
+      continue;
+    }
+    const double mid_y = l.top + l.height / 2.0;
+    if (std::abs(mid_y - l.point_y) > l.height / 2.0) {
+      const double end_x = l.left > l.point_x ? l.left - 2.0 : l.left + l.width + 2.0;
+      cairo_move_to(cr, l.point_x, l.point_y);
+      cairo_line_to(cr, end_x, mid_y);
+      set_colour(cr, l.colour);
+      cairo_set_line_width(cr, 1);
+      cairo_stroke(cr);
+    }
+    cairo_rectangle(cr, l.left - 1, l.top, l.width + 2, l.height);
+    set_colour(cr, kWhite);
+    cairo_fill(cr);
+    draw_text(cr, l.left, l.top + (l.height - cap_height(kPointLabelFont)) / 2.0 - 1,
+              kPointLabelFont, l.text, l.colour);
+  }
+}
+
 // Gridlines, under the data.
 void draw_grid(cairo_t* cr, const Layout& layout) {
   const PlotFrame& f = layout.frame;
@@ -681,12 +767,15 @@ void write_plot_png(const std::string& path, const PlotSpec& spec) {
   const detail::Drawing mask =
       detail::make_drawing(CAIRO_FORMAT_A8, spec.width, spec.height, where);
   draw_data(mask.cr.get(), spec, layout.frame, true);
+  const std::vector<PointLabel> point_labels = place_point_labels(cr, spec, layout.frame);
+  draw_point_labels(mask.cr.get(), point_labels, true);
   detail::check(mask.cr.get(), where);
 
   set_colour(cr, kWhite);
   cairo_paint(cr);
   draw_grid(cr, layout);
   draw_data(cr, spec, layout.frame, false);
+  draw_point_labels(cr, point_labels, false);
   draw_frame_and_labels(cr, spec, layout);
   draw_legend(cr, mask.surface.get(), spec, layout.frame);
   detail::check(cr, where);

@@ -462,3 +462,53 @@ BOOST_AUTO_TEST_CASE(bad_input_throws_and_writes_nothing) {
   BOOST_CHECK_THROW(krrdistill::write_plot_png(tmp.file("missing/dir/plot.png"), compare_like()),
                     krrdistill::Error);
 }
+
+BOOST_AUTO_TEST_CASE(labels_of_coinciding_points_stack_apart) {
+  // Two labelled points at one position (compare's analytic rows): the second
+  // label goes below the first, both right of the point, in their colours.
+  TempDir tmp("plot");
+  PlotSpec spec;
+  spec.series.push_back(PlotSeries{"curve", {0, 10}, {0, 1}, false});
+  spec.series.push_back(PlotSeries{"first", {5}, {0.5}, true, {"ipc 1"}});
+  spec.series.push_back(PlotSeries{"second", {5}, {0.5}, true, {"ipc 10"}});
+  const std::string path = tmp.file("labels.png");
+  krrdistill::write_plot_png(path, spec);
+  const Png png = read_png(path);
+  const PixelPoint p = krrdistill::plot_frame(spec).to_pixel(5, 0.5);
+  // Mean row of the pixels near a colour, right of the markers.
+  const auto mean_row = [&](const Rgb& c, long& n) {
+    double sum = 0;
+    n = 0;
+    for (int y = static_cast<int>(p.y) - 40; y <= static_cast<int>(p.y) + 40; ++y)
+      for (int x = static_cast<int>(p.x) + 16; x <= static_cast<int>(p.x) + 80; ++x) {
+        const Rgb a = png.at(x, y);
+        const int d = std::abs(a[0] - c[0]) + std::abs(a[1] - c[1]) + std::abs(a[2] - c[2]);
+        if (d < 60) {
+          sum += y;
+          ++n;
+        }
+      }
+    return n > 0 ? sum / double(n) : 0.0;
+  };
+  const Rgb first{213, 94, 0}, second{0, 158, 115};
+  long n1 = 0, n2 = 0;
+  const double y1 = mean_row(first, n1), y2 = mean_row(second, n2);
+  BOOST_TEST(n1 > 10);
+  BOOST_TEST(n2 > 10);
+  BOOST_TEST(std::abs(y1 - p.y) < 8);  // beside its point
+  BOOST_TEST(y2 > y1 + 10);            // a line below, not over it
+
+  // Without labels nothing of those colours lies right of the markers.
+  spec.series[1].point_labels.clear();
+  spec.series[2].point_labels.clear();
+  krrdistill::write_plot_png(path, spec);
+  const Png bare = read_png(path);
+  long n = 0;
+  for (int y = static_cast<int>(p.y) - 40; y <= static_cast<int>(p.y) + 40; ++y)
+    for (int x = static_cast<int>(p.x) + 16; x <= static_cast<int>(p.x) + 80; ++x)
+      n += bare.at(x, y) == first || bare.at(x, y) == second;
+  BOOST_TEST(n == 0);
+
+  spec.series[1].point_labels = {"a", "b"};  // one point, two labels
+  BOOST_CHECK_THROW(krrdistill::write_plot_png(path, spec), krrdistill::Error);
+}

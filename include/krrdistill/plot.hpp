@@ -11,6 +11,11 @@ struct PlotSeries {
   std::string name;          // legend entry; an empty name is left out of the legend
   std::vector<double> x, y;  // same length; non-finite points are skipped (breaking the line)
   bool points_only = false;  // true: large markers only; false: polyline with small markers
+  // Text beside each point: empty, or one per point ("" for none). Labels of
+  // points that lie close together are stacked one under the other, each
+  // joined to its point by a thin leader, so that coinciding points are told
+  // apart on the plot itself.
+  std::vector<std::string> point_labels = {};
 };
 
 struct PlotSpec {
@@ -45,8 +50,9 @@ struct PlotFrame {
 // The layout write_plot_png uses: axis ranges from the valid data with a 5 %
 // margin (at least half a decade on a log axis; equal values get a range
 // around them; no valid data gives x 1..10 (log) or 0..1, y 0..1), plot area
-// from the labels. Throws Error on an empty series list, x/y of different
-// lengths, a size out of range, or values spanning more than a double holds.
+// from the labels. Throws Error on an empty series list, x/y (or
+// point_labels, when given) of different lengths, a size out of range, or values spanning more than
+// a double holds.
 PlotFrame plot_frame(const PlotSpec& spec);
 
 // Renders spec and writes it to path atomically as an RGB PNG. Same spec,
