@@ -27,7 +27,11 @@ void adam_step(Adam& adam, arma::mat& param, const arma::mat& grad) {
   double* v = adam.v.memptr();
   double* x = param.memptr();
   const double* g = grad.memptr();
-  for (arma::uword i = 0; i < param.n_elem; ++i) {
+  // Elementwise, so the bits do not depend on the thread count; worth the
+  // threads for a network's weight matrices, not for a small support set.
+  const arma::uword n = param.n_elem;
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (arma::uword i = 0; i < n; ++i) {
     m[i] = adam.beta1 * m[i] + (1.0 - adam.beta1) * g[i];
     v[i] = adam.beta2 * v[i] + (1.0 - adam.beta2) * g[i] * g[i];
     x[i] -= adam.lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + adam.eps);

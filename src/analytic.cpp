@@ -62,10 +62,10 @@ arma::mat distilled_one_hot(arma::uword num_classes, arma::uword ipc) {
 }
 
 arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes, arma::uword ipc,
-                              std::uint64_t seed) {
+                              std::uint64_t seed, RngStream stream) {
   std::vector<std::vector<arma::uword>> by_class(num_classes);
   for (arma::uword i = 0; i < labels.n_elem; ++i) by_class.at(labels[i]).push_back(i);
-  std::mt19937_64 rng = make_rng(seed, RngStream::real_init);
+  std::mt19937_64 rng = make_rng(seed, stream);
   arma::uvec chosen(num_classes * ipc);
   for (arma::uword c = 0; c < num_classes; ++c) {
     std::vector<arma::uword>& pool = by_class[c];

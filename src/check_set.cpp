@@ -32,11 +32,11 @@ std::string format(const char* pattern, double a, double b) {
 // the check is that the set still gives what they certified: every test
 // prediction (the recorded digest) and the accuracy of the KRR fit on the
 // support with their kernel, preprocessing (their in-memory fit) and ε.
-SetCheck check_support(const EvalReport& report, const std::string& dir, const std::string& path) {
-  const Dataset data = load(report.source);
-  check_report_matches(report, data, path);
-  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, report.source.zca,
-                                            report.source.zca_reg_fraction);
+SetCheck check_support(const std::string& dir) {
+  const WrittenSet set = read_written_set(dir);
+  const EvalReport& report = set.report;
+  const Dataset& data = set.data;
+  const Preprocessor& pre = set.pre;
   const arma::uword d = data.shape.size();
   if (report.spec.kind == "rff" || report.spec.kind == "fcnn")
     check_memory("eval", feature_map_memory(report.spec, d));
@@ -44,10 +44,8 @@ SetCheck check_support(const EvalReport& report, const std::string& dir, const s
       report.spec.kind == "linear" || report.spec.kind == "rff" || report.spec.kind == "fcnn"
           ? make_kernel("feature", 1, 0.0, make_feature_map(report.spec, d))
           : make_kernel(report.spec.kind, report.kernel_depth, report.rbf_bandwidth, LinearMap{d});
-  const arma::mat Xs = read_records(dir + "/distilled_X.npy", d);
-  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", data.num_classes);
-  if (Xs.n_cols != Ys.n_cols)
-    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  const arma::mat& Xs = set.Xs;
+  const arma::mat& Ys = set.Ys;
   const arma::uvec classes =
       kip_classes(kernel, Xs, Ys, pre, data.test, report.chunk, report.regularizer);
   const PredictionDigest digest = prediction_digest(classes);
@@ -82,6 +80,37 @@ SetCheck check_support(const EvalReport& report, const std::string& dir, const s
 
 }  // namespace
 
+WrittenSet read_set_data(const std::string& dir) {
+  const std::string path = dir + "/report.json";
+  WrittenSet set;
+  set.report = read_eval_report(path);
+  const EvalReport& report = set.report;
+  set.data = load(report.source);
+  check_report_matches(report, set.data, path);
+  if (report.command == "kip" || report.command == "labelsolve")
+    set.pre = fit_preprocessor(set.data.train.pixels, set.data.shape, report.source.zca,
+                               report.source.zca_reg_fraction);
+  else
+    // distill's own preprocessing fit (streamed, compensated sums, same
+    // chunks), so that --zca gives the same bits.
+    set.pre = fit_preprocessor(view_dataset(set.data), report.source.zca,
+                               report.source.zca_reg_fraction, report.chunk, Communicator{});
+  return set;
+}
+
+void read_set_arrays(const std::string& dir, WrittenSet& set) {
+  set.Xs = read_records(dir + "/distilled_X.npy", set.data.shape.size());
+  set.Ys = read_records(dir + "/distilled_Y.npy", set.data.num_classes);
+  if (set.Xs.n_cols != set.Ys.n_cols)
+    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+}
+
+WrittenSet read_written_set(const std::string& dir) {
+  WrittenSet set = read_set_data(dir);
+  read_set_arrays(dir, set);
+  return set;
+}
+
 SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
   // Every field checked (types, ranges, p and width <= d) before anything is
   // built from it; each problem is one Error naming the file.
@@ -91,7 +120,7 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
     if (refit_original)
       throw Error("--refit-original needs a set written by distill (" + report.command +
                   " has no exact original model)");
-    return check_support(report, dir, report_path);
+    return check_support(dir);
   }
   if (!report.has_checks)
     throw Error(report_path +
@@ -102,14 +131,10 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
   const double lambda_s = report.lambda_s;
   const double tolerance = certificate_tolerance(spec.kind);
 
-  const Dataset loaded = load(report.source);
-  // The report's d and k against the data found, before the map is sized.
-  check_report_matches(report, loaded, report_path);
-  // distill's own preprocessing fit (streamed, compensated sums, same chunks),
-  // so that --zca gives the same bits.
-  const StreamDataset data = view_dataset(loaded);
-  const Preprocessor pre = fit_preprocessor(data, report.source.zca, report.source.zca_reg_fraction,
-                                            report.chunk, Communicator{});
+  // The report's d and k checked against the data found, before the map is sized.
+  WrittenSet set = read_set_data(dir);
+  const StreamDataset data = view_dataset(set.data);
+  const Preprocessor& pre = set.pre;
   // The map's matrices (a report may ask for 100 layers of width d), and for
   // --refit-original the statistics, before they are made.
   check_memory("eval", refit_original ? analytic_memory(spec, data.shape.size(), data.num_classes,
@@ -117,10 +142,9 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
                                       : feature_map_memory(spec, data.shape.size()));
   const FeatureMap map = make_feature_map(spec, data.shape.size());
   const arma::uword k = data.num_classes, p = feature_dim(map);
-  const arma::mat Xs = read_records(dir + "/distilled_X.npy", data.shape.size());
-  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", k);
-  if (Xs.n_cols != Ys.n_cols)
-    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  read_set_arrays(dir, set);
+  const arma::mat& Xs = set.Xs;
+  const arma::mat& Ys = set.Ys;
   const arma::mat W_records = read_records(dir + "/model_W.npy", p);
   if (W_records.n_cols != k)
     throw Error(dir + "/model_W.npy: expected " + std::to_string(k) + " rows (classes) of " +

@@ -40,6 +40,13 @@ void check_kip_seconds(double seconds) {
                 std::to_string(long(kMaxKipSeconds)) + " (a week)");
 }
 
+void check_option_range(std::uint64_t value, std::uint64_t low, std::uint64_t high,
+                        const std::string& option) {
+  if (value < low || value > high)
+    throw Error("--" + option + " must be between " + std::to_string(low) + " and " +
+                std::to_string(high) + ", got " + std::to_string(value));
+}
+
 arma::uvec class_counts(const arma::uvec& labels, arma::uword k) {
   arma::uvec counts(k, arma::fill::zeros);
   for (arma::uword label : labels) {

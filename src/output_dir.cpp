@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 namespace krrdistill {
 
-const std::vector<std::string> kReportFiles = {"report.json", "compare.json"};
+const std::vector<std::string> kReportFiles = {"report.json", "compare.json", "transfer.json"};
 
 namespace {
 
@@ -172,7 +172,7 @@ std::vector<std::string> owned_files(const std::string& dir, std::string* proble
   for (const std::string& name : kReportFiles)
     if (std::find(entries.begin(), entries.end(), name) != entries.end()) report = name;
   if (report.empty()) {
-    *problem = "it holds no report.json";
+    *problem = "it holds no report.json, compare.json or transfer.json";
     return {};
   }
   std::set<std::string> listed;

@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(unknown_command_is_one_line) {
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err ==
              "error: unknown command 'frobnicate'; commands: distill, eval, kip, labelsolve, "
-             "compare (krrdistill --help)\n");
+             "compare, transfer (krrdistill --help)\n");
 }
 
 BOOST_AUTO_TEST_CASE(threads_range) {

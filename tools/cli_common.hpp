@@ -59,5 +59,6 @@ int run_eval(int argc, char** argv);
 int run_kip_command(int argc, char** argv);
 int run_labelsolve(int argc, char** argv);
 int run_compare(int argc, char** argv);
+int run_transfer_command(int argc, char** argv);
 
 }  // namespace krrdistill::cli

@@ -25,6 +25,7 @@ const char* kUsage =
     "  kip       the iterative baseline: Kernel Inducing Points (Adam)\n"
     "  labelsolve closed-form labels for a real class-balanced subset\n"
     "  compare   analytic and KIP side by side: table, compare.json, compare.png\n"
+    "  transfer  train a finite ReLU network on a distilled set against real subsets\n"
     "\n"
     "Run 'krrdistill <command> --help' for the options of a command.\n";
 
@@ -44,13 +45,15 @@ int main(int argc, char** argv) {
     if (command == "kip") return run_kip_command(argc - 1, argv + 1);
     if (command == "labelsolve") return run_labelsolve(argc - 1, argv + 1);
     if (command == "compare") return run_compare(argc - 1, argv + 1);
+    if (command == "transfer") return run_transfer_command(argc - 1, argv + 1);
     if (command == "-h" || command == "--help" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
     }
     // One line, as for every other bad input.
     std::fprintf(stderr,
-                 "error: unknown command '%s'; commands: distill, eval, kip, labelsolve, compare "
+                 "error: unknown command '%s'; commands: distill, eval, kip, labelsolve, compare, "
+                 "transfer "
                  "(krrdistill --help)\n",
                  printable(command).c_str());
     return 2;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "krrdistill/features.hpp"
+#include "krrdistill/random.hpp"
 
 namespace krrdistill {
 
@@ -35,10 +36,11 @@ struct DistilledSet {
 };
 
 // Training indices of the real starting images: ipc per class, column j of
-// class j mod k, drawn without replacement with the seed's real_init stream.
-// Throws when a class has fewer than ipc images.
+// class j mod k, drawn without replacement with the seed's real_init stream
+// (transfer's random subsets: its own stream). Throws when a class has fewer
+// than ipc images.
 arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes, arma::uword ipc,
-                              std::uint64_t seed);
+                              std::uint64_t seed, RngStream stream = RngStream::real_init);
 
 // One-hot labels of the distilled set: column j of class j mod k (k×m).
 arma::mat distilled_one_hot(arma::uword num_classes, arma::uword ipc);

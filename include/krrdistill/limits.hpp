@@ -23,6 +23,13 @@ constexpr arma::uword kMaxKipSteps = 1000000;
 constexpr arma::uword kMaxKipBatch = 65536;
 // compare --kip-seconds: 0 (no time budget) up to a week.
 constexpr double kMaxKipSeconds = 604800;
+// transfer: --width, --depth, --epochs and --whole-epochs, --batch,
+// --subsets (random real subsets trained for comparison).
+constexpr arma::uword kMaxNetWidth = 65536;
+constexpr arma::uword kMaxNetDepth = 100;
+constexpr arma::uword kMaxNetEpochs = 1000000;
+constexpr arma::uword kMaxNetBatch = 65536;
+constexpr arma::uword kMaxSubsets = 1000;
 
 // Each throws Error naming the option and its range.
 void check_threads(std::int64_t threads);
@@ -31,6 +38,9 @@ void check_layers(std::uint64_t layers);
 void check_kip_steps(std::uint64_t steps, const std::string& option);
 void check_kip_batch(std::uint64_t batch);
 void check_kip_seconds(double seconds);
+// "--<option> must be between low and high, got value".
+void check_option_range(std::uint64_t value, std::uint64_t low, std::uint64_t high,
+                        const std::string& option);
 
 // Training images per class (labels below k).
 arma::uvec class_counts(const arma::uvec& labels, arma::uword k);

@@ -68,7 +68,7 @@ class StagedOutputDir {
 bool clean_up_for_signal(int signal_number) noexcept;
 
 // The report files an output folder of krrdistill may hold (distill, kip,
-// labelsolve: report.json; compare: compare.json).
+// labelsolve: report.json; compare: compare.json; transfer: transfer.json).
 extern const std::vector<std::string> kReportFiles;
 
 // Empty when dir is a folder that krrdistill wrote: one of kReportFiles has an

@@ -17,6 +17,9 @@ enum class RngStream : std::uint64_t {
   real_init = 4,
   kip_batches = 5,
   kip_init = 6,
+  transfer_init = 7,     // weights of a finite network (transfer.hpp)
+  transfer_batches = 8,  // its minibatch order
+  transfer_subset = 9,   // the real images it is compared with
 };
 
 // A generator for (seed, stream): splitmix64 of both, fed to mt19937_64.

@@ -1,0 +1,210 @@
+// krrdistill transfer (docs/design.md §8) on sets that distill and kip wrote
+// for a small fixture: its outputs agree with each other, they do not depend
+// on --threads, and bad folders or options leave one error line and nothing.
+#define BOOST_TEST_MODULE cli_transfer
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fixtures.hpp"
+
+using namespace fixtures;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> fields;
+  std::istringstream in(line);
+  for (std::string field; std::getline(in, field, ',');) fields.push_back(field);
+  if (!line.empty() && line.back() == ',') fields.push_back("");
+  return fields;
+}
+
+// A fixture dataset and a distilled set of it (ipc 2, 4 classes).
+struct Case {
+  TempDir scratch{"cli_transfer"};
+  std::string data = scratch.file("data"), set = scratch.file("set"), out = scratch.file("out");
+  Case() {
+    write_idx_folder(data, 200, 40, 8, 4);
+    const RunResult r =
+        run_cli("distill --data " + data + " --out " + set + " --quiet --ipc 2", scratch.path);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  }
+  RunResult transfer(const std::string& args, const std::string& out_dir) const {
+    return run_cli("transfer --distilled " + set + " --out " + out_dir +
+                       " --quiet --width 32 --epochs 30 --eval-every 10 --subsets 3 " + args,
+                   scratch.path);
+  }
+  void expect_refusal(const std::string& args, const std::string& message) const {
+    const RunResult r = run_cli("transfer --out " + out + " --quiet " + args, scratch.path);
+    BOOST_TEST(r.exit_code != 0, args);
+    BOOST_TEST(r.err.rfind("error: ", 0) == 0u, args << ": " << r.err);
+    BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, args << ": " << r.err);
+    BOOST_TEST(contains(r.err, message), args << ": " << r.err);
+    BOOST_TEST(!fs::exists(out), args);
+  }
+};
+
+// transfer.json without what depends on the clock.
+json without_timings(json j) {
+  j.erase("timings_s");
+  j["distilled"].erase("seconds");
+  for (json& seed : j["random_subset"]["seeds"]) seed.erase("seconds");
+  if (!j["whole"].is_null()) j["whole"].erase("seconds");
+  return j;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(transfer_report_agrees_with_its_history) {
+  Case c;
+  const RunResult r = c.transfer("--threads 1", c.out);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  for (const char* name : {"transfer.json", "transfer_history.csv", "transfer.png"})
+    BOOST_TEST(fs::exists(c.out + "/" + name), name);
+  const json report = json::parse(read_text(c.out + "/transfer.json"));
+  BOOST_TEST(report["command"].get<std::string>() == "transfer");
+  BOOST_TEST(report["distilled_set"]["command"].get<std::string>() == "distill");
+  BOOST_TEST(report["distilled_set"]["m"].get<int>() == 8);
+  BOOST_TEST(report["network"]["width"].get<int>() == 32);
+  BOOST_TEST(report["training"]["loss"].get<std::string>() == "mse");
+  BOOST_TEST(report["output"]["written_by"].get<std::string>() == "krrdistill");
+  const json& seeds = report["random_subset"]["seeds"];
+  BOOST_TEST_REQUIRE(seeds.size() == 3u);
+  double sum = 0;
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    BOOST_TEST(seeds[i]["seed"].get<int>() == int(i) + 1);
+    sum += seeds[i]["test_acc"].get<double>();
+  }
+  BOOST_TEST(std::abs(report["random_subset"]["test_acc"].get<double>() - sum / 3) < 1e-15);
+
+  // One row per epoch and set; the final rows carry the reported figures.
+  const auto lines = lines_of(read_text(c.out + "/transfer_history.csv"));
+  BOOST_TEST_REQUIRE(lines.size() == 1u + 4u * 30u);
+  BOOST_TEST(lines[0] == "epoch,set,train_loss,test_acc");
+  auto final_acc = [&](const std::string& set) {
+    for (const std::string& line : lines) {
+      const auto f = fields_of(line);
+      if (f.size() == 4 && f[0] == "30" && f[1] == set) return std::stod(f[3]);
+    }
+    BOOST_FAIL("no final row of " << set);
+    return -1.0;
+  };
+  BOOST_TEST(final_acc("distilled") == report["distilled"]["test_acc"].get<double>());
+  for (const json& seed : seeds)
+    BOOST_TEST(final_acc("random_subset_seed_" + std::to_string(seed["seed"].get<int>())) ==
+               seed["test_acc"].get<double>());
+  BOOST_TEST(fields_of(lines[10])[3] != "");  // epoch 10 is evaluated
+  BOOST_TEST(fields_of(lines[9])[3] == "");   // epoch 9 is not
+  // An easy fixture: both the distilled set and real images teach the network.
+  BOOST_TEST(report["distilled"]["test_acc"].get<double>() > 0.6);
+  BOOST_TEST(report["random_subset"]["test_acc"].get<double>() > 0.6);
+  BOOST_TEST(report["distilled"]["best_test_acc"].get<double>() >=
+             report["distilled"]["test_acc"].get<double>());
+}
+
+BOOST_AUTO_TEST_CASE(same_outputs_for_any_thread_count) {
+  Case c;
+  const std::string one = c.scratch.file("one"), two = c.scratch.file("two");
+  for (const auto& [dir, threads] : {std::pair{one, "1"}, std::pair{two, "2"}}) {
+    const RunResult r = c.transfer("--loss ce --batch 4 --threads " + std::string(threads), dir);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  }
+  BOOST_TEST(read_bytes(one + "/transfer_history.csv") ==
+             read_bytes(two + "/transfer_history.csv"));
+  json a = without_timings(json::parse(read_text(one + "/transfer.json")));
+  json b = without_timings(json::parse(read_text(two + "/transfer.json")));
+  BOOST_TEST(a["training"]["loss"].get<std::string>() == "ce");
+  a.erase("output");
+  b.erase("output");
+  BOOST_TEST(a == b);
+  // A different seed gives different networks.
+  const std::string other = c.scratch.file("other");
+  BOOST_TEST_REQUIRE(c.transfer("--loss ce --batch 4 --seed 7", other).exit_code == 0);
+  BOOST_TEST(read_bytes(other + "/transfer_history.csv") !=
+             read_bytes(one + "/transfer_history.csv"));
+}
+
+BOOST_AUTO_TEST_CASE(whole_training_set_and_force) {
+  Case c;
+  RunResult r = c.transfer("--whole --whole-epochs 20", c.out);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const json report = json::parse(read_text(c.out + "/transfer.json"));
+  BOOST_TEST(report["whole"]["m"].get<int>() == 200);
+  BOOST_TEST(report["whole"]["epochs"].get<int>() == 20);
+  BOOST_TEST(report["whole"]["test_acc"].get<double>() > 0.9);  // 200 easy images
+  const auto lines = lines_of(read_text(c.out + "/transfer_history.csv"));
+  BOOST_TEST(lines.size() == 1u + 4u * 30u + 20u);
+  BOOST_TEST(lines.back().rfind("20,whole,", 0) == 0u);
+  BOOST_TEST(fields_of(lines[1u + 4u * 30u])[3] !=
+             "");  // every epoch of the whole set is evaluated
+  // A transfer folder is krrdistill's: replaced with --force only.
+  r = c.transfer("", c.out);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(fs::exists(c.out + "/transfer.json"));
+  r = c.transfer("--force --epochs 10", c.out);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST(json::parse(read_text(c.out + "/transfer.json"))["whole"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(transfer_reads_a_kip_set) {
+  Case c;
+  const std::string kip = c.scratch.file("kip");
+  RunResult r = run_cli("kip --data " + c.data + " --out " + kip +
+                            " --quiet --ipc 1 --steps 3 --batch 40 --eval-every 3",
+                        c.scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  r = run_cli("transfer --distilled " + kip + " --out " + c.out +
+                  " --quiet --width 16 --epochs 5 --subsets 2",
+              c.scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const json report = json::parse(read_text(c.out + "/transfer.json"));
+  BOOST_TEST(report["distilled_set"]["command"].get<std::string>() == "kip");
+  BOOST_TEST(report["distilled_set"]["m"].get<int>() == 4);
+  BOOST_TEST(report["random_subset"]["seeds"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_folders_and_options_are_one_line) {
+  Case c;
+  const std::string empty = c.scratch.file("empty");
+  fs::create_directories(empty);
+  c.expect_refusal("", "transfer needs --distilled DIR");
+  c.expect_refusal("--distilled " + c.scratch.file("missing"), "report.json");
+  c.expect_refusal("--distilled " + empty, "report.json");
+  // A folder of transfer itself (transfer.json, no report.json).
+  const std::string done = c.scratch.file("done");
+  BOOST_TEST_REQUIRE(c.transfer("--epochs 2", done).exit_code == 0);
+  c.expect_refusal("--distilled " + done, "report.json");
+  // Labels of another set: 3 images against 8.
+  const std::string mixed = c.scratch.file("mixed");
+  const RunResult r =
+      run_cli("distill --data " + c.data + " --out " + mixed + " --quiet --ipc 1", c.scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  fs::copy_file(c.set + "/distilled_Y.npy", mixed + "/distilled_Y.npy",
+                fs::copy_options::overwrite_existing);
+  c.expect_refusal("--distilled " + mixed, "different numbers of images");
+  const std::string set = "--distilled " + c.set;
+  c.expect_refusal(set + " --width 0", "--width must be between 1 and 65536");
+  c.expect_refusal(set + " --depth 101", "--depth must be between 1 and 100");
+  c.expect_refusal(set + " --epochs 0", "--epochs must be between 1");
+  c.expect_refusal(set + " --batch 0", "--batch must be between 1");
+  c.expect_refusal(set + " --subsets 0", "--subsets must be between 1 and 1000");
+  c.expect_refusal(set + " --eval-every 0", "--eval-every must be between 1");
+  c.expect_refusal(set + " --whole-epochs 0", "--whole-epochs must be between 1");
+  c.expect_refusal(set + " --lr -1", "--lr must be a positive number");
+  c.expect_refusal(set + " --lr nan", "--lr must be a finite number");
+  c.expect_refusal(set + " --loss hinge", "--loss must be mse or ce");
+  // 99 hidden layers of 65536² weights, each with its gradient and Adam's moments.
+  c.expect_refusal(
+      set + " --width 65536 --depth 100",
+      "error: transfer needs about 13.8 TB (network (weights, gradients, Adam moments) 13.6 TB");
+  c.expect_refusal(set + " --threads 300", "--threads must be 0");
+}
