@@ -42,10 +42,7 @@ std::string staging_prefix(const std::string& name) {
   return "." + name + ".partial-";
 }
 
-// Removes every entry of a flat folder, then the folder, with
-// async-signal-safe calls only (no opendir/malloc). The main thread may still
-// be creating a file while this runs on another thread, so it rescans until
-// the folder is gone (bounded, in case something else holds it).
+// getdents64 rather than opendir, which may allocate: a signal handler calls this.
 void remove_flat_folder(const char* dir) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     const int fd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
