@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "krrdistill/error.hpp"
@@ -89,29 +90,52 @@ nlohmann::json kernel_json(const Kernel& kernel, const FeatureMapSpec& spec,
   return j;
 }
 
+namespace {
+
+// Memory a run needs beyond the feature map's and KIP's own, for data of
+// dimension d with k classes.
+using ExtraMemory = std::function<std::vector<MemoryItem>(arma::uword d, arma::uword k)>;
+
+// The setup KIP and Label Solve share: loads the data, checks kip.ipc
+// against its class counts, the feature sizes against its dimension and the
+// memory need (the feature map's, then extra's, then KIP's; check_memory
+// names it what), then makes the kernel and fits the preprocessor. Returns
+// the seconds from started to the data loaded.
+double set_up(const DataSource& source, const KernelSpec& kernel_spec, const KipOptions& kip,
+              const std::string& what, const ExtraMemory& extra, Clock::time_point started,
+              Dataset& data, Kernel& kernel, Preprocessor& pre) {
+  data = load(source);
+  const double load_seconds = seconds_since(started);
+  const FeatureMapSpec& spec = kernel_spec.map;
+  const arma::uword d = data.shape.size(), k = data.num_classes;
+  check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
+  check_feature_sizes(spec, d);
+  std::vector<MemoryItem> need = feature_map_memory(spec, d);
+  if (extra)
+    for (const MemoryItem& item : extra(d, k)) need.push_back(item);
+  for (const MemoryItem& item :
+       kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
+                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
+    need.push_back(item);
+  check_memory(what, need);
+  kernel = make_run_kernel(kernel_spec, d);
+  pre = fit_preprocessor(data.train.pixels, data.shape, source.zca, source.zca_reg_fraction);
+  return load_seconds;
+}
+
+}  // namespace
+
 KipRun run_kip_pipeline(const KipConfig& config, const Progress& progress,
                         const KipProgressCallback& on_step) {
   KipRun run;
   run.config = config;
   run.started = Clock::now();
   const KipOptions& kip = config.kip;
-  const FeatureMapSpec& spec = config.kernel.map;
   progress.status("loading " + config.source.dataset);
-  run.data = load(config.source);
-  run.load_seconds = seconds_since(run.started);
+  run.load_seconds = set_up(config.source, config.kernel, kip, "KIP", {}, run.started, run.data,
+                            run.kernel, run.pre);
   const Dataset& data = run.data;
   const arma::uword d = data.shape.size(), k = data.num_classes;
-  check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
-  check_feature_sizes(spec, d);
-  std::vector<MemoryItem> need = feature_map_memory(spec, d);
-  for (const MemoryItem& item :
-       kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
-                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
-    need.push_back(item);
-  check_memory("KIP", need);
-  run.kernel = make_run_kernel(config.kernel, d);
-  run.pre = fit_preprocessor(data.train.pixels, data.shape, config.source.zca,
-                             config.source.zca_reg_fraction);
   run.start = config.init == Init::noise ? kip_init_noise(kip, d, k)
                                          : kip_init_real(kip, run.pre, data.train, k);
   run.result =
@@ -185,23 +209,15 @@ LabelSolveRun run_label_solve(const LabelSolveConfig& config, const Progress& pr
   check_chunk(config.chunk);
   const FeatureMapSpec& spec = config.kernel.map;
 
-  run.data = load(config.source);
-  const Dataset& data = run.data;
-  const arma::uword d = data.shape.size(), k = data.num_classes;
-  check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
-  check_feature_sizes(spec, d);
   // The feature models: the map, G and B; the others: one batch's kernels.
-  std::vector<MemoryItem> need = feature_map_memory(spec, d);
-  const double p = double(output_dim(spec, d));
-  need.push_back({"G and B", 8.0 * 4.0 * p * (p + double(k))});
-  for (const MemoryItem& item :
-       kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
-                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
-    need.push_back(item);
-  check_memory("Label Solve", need);
-  run.kernel = make_run_kernel(config.kernel, d);
-  run.pre = fit_preprocessor(data.train.pixels, data.shape, config.source.zca,
-                             config.source.zca_reg_fraction);
+  const auto label_solve_memory = [&spec](arma::uword d, arma::uword k) {
+    const double p = double(output_dim(spec, d));
+    return std::vector<MemoryItem>{{"G and B", 8.0 * 4.0 * p * (p + double(k))}};
+  };
+  set_up(config.source, config.kernel, kip, "Label Solve", label_solve_memory, run.started,
+         run.data, run.kernel, run.pre);
+  const Dataset& data = run.data;
+  const arma::uword k = data.num_classes;
   run.support = kip_init_real(kip, run.pre, data.train, k);
   const Kernel& kernel = run.kernel;
   const KipSupport& support = run.support;

@@ -1,16 +1,13 @@
 #include "krrdistill/output_dir.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +16,7 @@
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
+#include "output_lock.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,6 +25,11 @@ namespace krrdistill {
 const std::vector<std::string> kReportFiles = {"report.json", "compare.json", "transfer.json"};
 
 namespace {
+
+using detail::acquire_lock;
+using detail::release_lock;
+using detail::remove_flat_folder;
+using detail::remove_leftovers;
 
 // What a signal handler sees through clean_up_for_signal. A signal may arrive
 // on any thread at any point, so only these lock-free atomics and the paths
@@ -67,30 +70,6 @@ constexpr std::size_t kMaxReportBytes = std::size_t(64) << 20;
 
 std::string errno_text(int err) {
   return std::strerror(err);
-}
-
-// Removes every entry of a flat folder, then the folder, with
-// async-signal-safe calls only (no opendir/malloc). The main thread may still
-// be creating a file while this runs on another thread, so it rescans until
-// the folder is gone (bounded, in case something else holds it).
-void remove_flat_folder(const char* dir) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return;  // already gone
-    alignas(8) char buffer[4096];
-    for (;;) {
-      const ssize_t n = ::getdents64(fd, buffer, sizeof buffer);
-      if (n <= 0) break;
-      for (ssize_t offset = 0; offset < n;) {
-        const auto* entry = reinterpret_cast<const struct dirent64*>(buffer + offset);
-        const char* name = entry->d_name;
-        if (std::strcmp(name, ".") != 0 && std::strcmp(name, "..") != 0) ::unlinkat(fd, name, 0);
-        offset += entry->d_reclen;
-      }
-    }
-    ::close(fd);
-    if (::rmdir(dir) == 0 || errno == ENOENT) return;
-  }
 }
 
 void copy_path(char (&into)[4096], const std::string& path) {
@@ -210,75 +189,6 @@ bool empty_folder(const std::string& dir) {
   return fs::is_empty(dir, ec) && !ec;
 }
 
-// Staging folders of runs on the same output are ".NAME.partial-PID" (and
-// ".NAME.partial-PID.old" from earlier versions).
-bool is_staging_name(const std::string& entry, const std::string& prefix) {
-  if (entry.compare(0, prefix.size(), prefix) != 0) return false;
-  std::string rest = entry.substr(prefix.size());
-  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".old") == 0)
-    rest.resize(rest.size() - 4);
-  return !rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) != 0;
-  });
-}
-
-// Holding the lock, every staging folder of this output belongs to a run
-// that was killed (a live one would hold the lock): remove them. They hold
-// only files; anything else is named, not touched.
-void remove_leftovers(const fs::path& parent, const std::string& name) {
-  const std::string prefix = "." + name + ".partial-";
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (fs::directory_iterator it(parent, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec))
-    if (is_staging_name(it->path().filename().string(), prefix)) stale.push_back(it->path());
-  for (const fs::path& dir : stale) {
-    struct stat st;
-    if (::lstat(dir.c_str(), &st) != 0) continue;
-    if (!S_ISDIR(st.st_mode))
-      throw Error(dir.string() + " is left from a killed run but is not a folder; remove it");
-    for (const auto& entry : fs::directory_iterator(dir))
-      if (entry.is_directory() && !entry.is_symlink())
-        throw Error(dir.string() + " is left from a killed run but holds a folder (" +
-                    entry.path().filename().string() + "); remove it yourself");
-    remove_flat_folder(dir.c_str());
-  }
-}
-
-// Takes the output's lock file (flock, released by the kernel when the process
-// dies however it dies). A lock file that its holder removed after we opened
-// it is stale: open it again.
-int acquire_lock(const std::string& path, const std::string& out_text) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) throw Error("cannot create the lock file " + path + ": " + errno_text(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      char holder[32] = {0};
-      const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
-      ::close(fd);
-      std::string pid = n > 0 ? std::string(holder, std::size_t(n)) : "";
-      pid.erase(std::remove_if(pid.begin(), pid.end(), [](char c) { return !std::isdigit(c); }),
-                pid.end());
-      if (err == EWOULDBLOCK)
-        throw Error("another krrdistill run" + (pid.empty() ? "" : " (process " + pid + ")") +
-                    " is writing " + out_text + "; wait for it to end or choose another --out");
-      throw Error("cannot lock " + path + ": " + errno_text(err));
-    }
-    struct stat held, named;
-    if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
-        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
-      const std::string pid = std::to_string(::getpid()) + "\n";
-      if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-        // The pid is only for the message of a run that finds the lock taken.
-      }
-      return fd;
-    }
-    ::close(fd);
-  }
-  throw Error("cannot lock " + out_text + ": its lock file " + path + " keeps changing");
-}
-
 int rename_noreplace(const std::string& from, const std::string& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return -1;
@@ -330,8 +240,8 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
   }
 
   const fs::path parent = abs.parent_path();
-  staging_dir_ = (parent / ("." + name + ".partial-" + std::to_string(::getpid()))).string();
-  lock_path_ = (parent / ("." + name + ".lock")).string();
+  staging_dir_ = (parent / (detail::staging_prefix(name) + std::to_string(::getpid()))).string();
+  lock_path_ = (parent / detail::lock_file_name(name)).string();
   if (staging_dir_.size() >= sizeof(g_staging) || lock_path_.size() >= sizeof(g_lock))
     throw Error("--out " + final_dir_ + ": path too long");
   std::error_code ec;
@@ -355,8 +265,7 @@ StagedOutputDir::StagedOutputDir(std::string final_dir, bool force,
     remove_leftovers(parent, name);
   } catch (...) {
     begin_deferral(kArmed);
-    ::unlink(lock_path_.c_str());
-    ::close(lock_fd_);
+    release_lock(lock_path_.c_str(), lock_fd_);
     g_in_use = false;
     end_deferral(kIdle);
     throw;
@@ -368,10 +277,7 @@ StagedOutputDir::~StagedOutputDir() {
     // Signals wait until the staging folder and the lock file are gone.
     begin_deferral(kArmed);
     if (created_ && !committed_) remove_flat_folder(staging_dir_.c_str());
-    // Unlinked while held, so a run that opened it meanwhile sees a stale
-    // file and opens it again (acquire_lock).
-    ::unlink(lock_path_.c_str());
-    ::close(lock_fd_);
+    release_lock(lock_path_.c_str(), lock_fd_);
     end_deferral(kIdle);
   }
   g_in_use = false;
@@ -459,8 +365,7 @@ void StagedOutputDir::commit() {
   const std::string problem = publish(staging_dir_, final_abs_, final_dir_, force_);
   if (problem.empty()) {
     committed_ = true;
-    ::unlink(lock_path_.c_str());
-    ::close(lock_fd_);
+    release_lock(lock_path_.c_str(), lock_fd_);
     lock_fd_ = -1;
   }
   // Idle when done; otherwise armed, and the destructor cleans up.

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "krrdistill/compensated_sum.hpp"
+#include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/stream.hpp"  // the one fit, over a DatasetSource
 
@@ -71,6 +73,69 @@ void set_channel_moments(Preprocessor& pre, const arma::umat& histograms) {
     pre.channel_mean[c] = mean;
     pre.channel_std[c] = stddev;
   }
+}
+
+Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
+                              arma::uword chunk, const Communicator& comm) {
+  const SplitSource& train = data.train;
+  const ImageShape& shape = data.shape;
+  if (train.size() == 0) throw Error("no training images");
+  if (train.dim != shape.size()) throw Error("image shape does not match the data");
+  if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
+    throw Error("--zca-reg must be a positive number");
+  const Range shard = shard_range(train.size(), comm, chunk);
+  const arma::uword channels = shape.channels, channel_size = shape.channel_size();
+
+  // 256-bin histograms per channel, exact integers whatever the sharding;
+  // then set_channel_moments as in fit_preprocessor, so the same bits.
+  arma::uvec counts(256 * channels, arma::fill::zeros);
+  for_each_pixel_chunk(
+      train, shard, chunk,
+      [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        for (arma::uword j = column; j < column + count; ++j)
+          for (arma::uword c = 0; c < channels; ++c) {
+            arma::uword* hist = counts.memptr() + 256 * c;
+            const std::uint8_t* in = pixels.colptr(j) + c * channel_size;
+            for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
+          }
+      });
+  allreduce_sum(comm, counts);
+  Preprocessor pre;
+  pre.shape = shape;
+  set_channel_moments(pre, arma::umat(counts.memptr(), 256, channels, false, true));
+  if (!zca) return pre;
+
+  // ZCA: S = (1/n) Σ x xᵀ of the standardised images, a streamed SYRK per
+  // chunk, summed compensated (the same for any number of processes).
+  const arma::uword d = shape.size();
+  CompensatedSum sum = compensated_zeros(d, d);
+  arma::mat X, scratch, XXt;  // reused from chunk to chunk
+  for_each_pixel_chunk(
+      train, shard, chunk,
+      [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        model_inputs_into(pre, pixels, column, count, X, scratch);
+        XXt = X * X.t();
+        add(sum, XXt);
+      });
+  allreduce_sum(comm, sum);
+  arma::mat second_moment = value(sum);
+  sum = CompensatedSum{};
+  if (comm.root()) {
+    second_moment /= double(train.size());
+    arma::vec e;
+    arma::mat V;
+    if (!arma::eig_sym(e, V, second_moment, "dc")) throw Error("ZCA eigendecomposition failed");
+    e.clamp(0.0, arma::datum::inf);
+    pre.zca_reg = zca_reg_fraction * arma::mean(e);
+    const arma::vec root = arma::sqrt(e + pre.zca_reg);
+    pre.zca_whiten = V * arma::diagmat(1.0 / root) * V.t();
+    pre.zca_unwhiten = V * arma::diagmat(root) * V.t();
+  }
+  broadcast(comm, pre.zca_reg);
+  broadcast(comm, pre.zca_whiten);
+  broadcast(comm, pre.zca_unwhiten);
+  pre.zca = true;
+  return pre;
 }
 
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,

@@ -231,6 +231,8 @@ BOOST_AUTO_TEST_CASE(memory_estimate_refuses_what_cannot_fit) {
   }
   // G and B: six p×(p + k) doubles, p = d = 786432.
   c.expect_refusal("distill", "--ipc 1", "distillation needs about 29.7 TB (G and B 29.7 TB)");
+  // Label Solve's own need comes on top of KIP's: four p×(p + k) doubles.
+  c.expect_refusal("labelsolve", "--ipc 1", "Label Solve needs about 19.8 TB (G and B 19.8 TB");
 }
 
 BOOST_AUTO_TEST_CASE(memory_check_against_a_given_availability) {

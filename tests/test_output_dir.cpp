@@ -1,5 +1,5 @@
 // Output folders never destroy anything krrdistill did not write
-// (src/output_dir.cpp): --out may not overlap the inputs, --force replaces
+// (src/output_dir.cpp, src/output_lock.cpp): --out may not overlap the inputs, --force replaces
 // only a krrdistill folder, a folder that appears during a run is left
 // alone, one run at a time writes a folder, and the leftovers of a killed
 // run are removed by the next one.
