@@ -31,8 +31,10 @@ void check_gradient(arma::uword depth, MlpLoss loss) {
   const arma::uword d = 5, width = 7, k = 3, n = 6;
   const Problem p = small_problem(d, k, n, 11 + depth);
   Mlp net = init_mlp(d, width, depth, k, 3);
-  // Non-zero biases, so that their gradients are tested away from the start.
+  // A non-zero output layer and biases, so that every gradient is tested
+  // away from the start (with the zero read-out, the hidden layers' are 0).
   std::mt19937_64 rng = make_rng(5, RngStream::noise_init);
+  net.weights.back() = gaussian_matrix(k, width, 0.5, rng);
   for (arma::vec& b : net.biases) b = gaussian_matrix(b.n_elem, 1, 0.3, rng);
   const MlpGradient grad = mlp_gradient(net, p.X, p.Y, loss);
   BOOST_TEST(grad.loss == mlp_loss(net, p.X, p.Y, loss));
@@ -89,7 +91,10 @@ BOOST_AUTO_TEST_CASE(init_has_the_documented_scale) {
   BOOST_TEST(net.weights[1].n_cols == 500u);
   BOOST_TEST(net.weights[2].n_rows == 10u);
   BOOST_TEST(std::abs(arma::stddev(arma::vectorise(net.weights[0])) - std::sqrt(2.0 / 400)) < 2e-3);
-  BOOST_TEST(std::abs(arma::stddev(arma::vectorise(net.weights[2])) - std::sqrt(1.0 / 500)) < 3e-3);
+  BOOST_TEST(std::abs(arma::stddev(arma::vectorise(net.weights[1])) - std::sqrt(2.0 / 500)) < 2e-3);
+  BOOST_TEST(net.weights[2].n_cols == 500u);
+  BOOST_TEST(net.weights[2].is_zero());  // the read-out starts at 0
+  BOOST_TEST(arma::norm(mlp_forward(net, arma::ones(400, 3)), "inf") == 0.0);
   BOOST_TEST(
       arma::approx_equal(init_mlp(400, 500, 2, 10, 1).weights[1], net.weights[1], "absdiff", 0.0));
   BOOST_TEST(

@@ -25,9 +25,9 @@ struct Mlp {
   std::vector<arma::vec> biases;   // depth + 1
 };
 
-// He-normal hidden layers (N(0, 2/fan_in), ReLU keeps the variance),
-// LeCun-normal output layer (N(0, 1/fan_in)), zero biases; the numbers come
-// from the seed's transfer_init stream.
+// He-normal hidden layers (N(0, 2/fan_in), ReLU keeps the variance; the
+// numbers come from the seed's transfer_init stream), a zero output layer
+// (the untrained network outputs 0), zero biases.
 Mlp init_mlp(arma::uword input_dim, arma::uword width, arma::uword depth, arma::uword classes,
              std::uint64_t seed);
 
