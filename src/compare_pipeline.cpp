@@ -53,6 +53,7 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
         "compare needs a model the analytic method can distill: "
         "linear, rff or fcnn");
   if (config.ipcs.empty()) throw Error("--ipc must name at least one value");
+  if (config.transfer) check_transfer_options(*config.transfer, "transfer-");
   const std::vector<arma::uword>& ipcs = config.ipcs;
   const Init init = config.init;
   CompareRun run;
@@ -73,6 +74,9 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
        kip_memory(d, output_dim(spec, d), k, m,
                   std::min<arma::uword>(config.kip.batch, data.train.labels.n_elem)))
     need.push_back(item);
+  if (config.transfer)
+    for (const MemoryItem& item : transfer_memory(d, k, data.test.labels.n_elem, *config.transfer))
+      need.push_back(item);
   check_memory("compare", need);
   FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
@@ -118,8 +122,8 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
         warn("analytic ipc " + std::to_string(ipcs[i]) + " kept with --allow-inexact: " + problem);
     }
     const double acc = double(arma::accu(classes.row(1).t() == data.test.labels)) / double(n_test);
-    run.analytic.push_back(
-        {ipcs[i], acc, t_fit + distill_seconds, distill_seconds, rel, differ, problem.empty()});
+    run.analytic.push_back({ipcs[i], acc, t_fit + distill_seconds, distill_seconds, rel, differ,
+                            problem.empty(), distilled});
   }
 
   // KIP on the same feature map (same seed), from the same starting images.
@@ -141,6 +145,18 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
     row.seconds = history.empty() ? 0.0 : history.back().seconds;
     match_analytic(row, run.analytic[i]);
     run.kip.push_back(std::move(row));
+  }
+
+  // The finite network on each method's set and on random real subsets of
+  // the same size, all with the same options and seed.
+  if (config.transfer) {
+    for (std::size_t i = 0; i < ipcs.size(); ++i) {
+      const DistilledSet& set = run.analytic[i].distilled;
+      run.transfer.push_back(transfer_set(set.Xs, set.Ys, data, pre, *config.transfer, progress));
+      KipRow& kip_row = run.kip[i];
+      kip_row.transfer = transfer_one_set("kip", kip_row.result.Xs, kip_row.result.Ys, data, pre,
+                                          *config.transfer, progress);
+    }
   }
   return run;
 }
@@ -175,25 +191,43 @@ std::string budget_text(const KipOptions& kip) {
 std::string compare_table(const CompareRun& run) {
   std::ostringstream table;
   char line[256];
-  std::snprintf(line, sizeof line, "%-9s %5s %9s %9s %10s %16s %18s\n", "method", "ipc", "test_acc",
+  const bool transfer = !run.transfer.empty();
+  // The finite network's accuracy, when trained.
+  const auto net = [&](std::optional<double> acc) {
+    if (!transfer) return std::string("\n");
+    char text[32];
+    if (acc)
+      std::snprintf(text, sizeof text, " %9.4f\n", *acc);
+    else
+      std::snprintf(text, sizeof text, " %9s\n", "");
+    return std::string(text);
+  };
+  std::snprintf(line, sizeof line, "%-13s %5s %9s %9s %10s %16s %18s", "method", "ipc", "test_acc",
                 "best_acc", "seconds", "s to analytic", "analytic speed-up");
-  table << line;
+  table << line << (transfer ? std::string("   net_acc\n") : std::string("\n"));
   for (std::size_t i = 0; i < run.analytic.size(); ++i) {
     const AnalyticRow& a = run.analytic[i];
     const KipRow& r = run.kip[i];
-    std::snprintf(line, sizeof line, "%-9s %5llu %9.4f %9s %10.3f %16s %18s\n", "analytic",
+    std::snprintf(line, sizeof line, "%-13s %5llu %9.4f %9s %10.3f %16s %18s", "analytic",
                   (unsigned long long)a.ipc, a.test_acc, "", a.seconds, "", "");
-    table << line;
+    table << line
+          << net(transfer ? std::optional<double>(run.transfer[i].distilled.test_acc)
+                          : std::nullopt);
     char reached[64];
     if (r.seconds_to_match)
       std::snprintf(reached, sizeof reached, "%.3f (step %llu)", *r.seconds_to_match,
                     (unsigned long long)*r.step_to_match);
     else
       std::snprintf(reached, sizeof reached, "not within budget");
-    std::snprintf(line, sizeof line, "%-9s %5llu %9.4f %9.4f %10.3f %16s %18s\n", "kip",
+    std::snprintf(line, sizeof line, "%-13s %5llu %9.4f %9.4f %10.3f %16s %18s", "kip",
                   (unsigned long long)r.ipc, r.test_acc, r.best_test_acc, r.seconds, reached,
                   speedup_text(r).c_str());
-    table << line;
+    table << line << net(r.transfer ? std::optional<double>(r.transfer->test_acc) : std::nullopt);
+    if (transfer) {
+      std::snprintf(line, sizeof line, "%-13s %5llu %9s %9s %10s %16s %18s", "random_subset",
+                    (unsigned long long)a.ipc, "", "", "", "", "");
+      table << line << net(run.transfer[i].subset_mean);
+    }
   }
   std::snprintf(line, sizeof line, "KIP budget: %s per ipc, labels %s\n",
                 budget_text(run.config.kip).c_str(),
@@ -239,6 +273,10 @@ void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
                      {{"exact", a.exact},
                       {"tolerance", certificate_tolerance(config.spec.kind)},
                       {"test_disagreements", a.test_disagreements}}}});
+    if (!run.transfer.empty()) {
+      rows.back()["transfer_test_acc"] = run.transfer[i].distilled.test_acc;
+      rows.back()["transfer"] = transfer_curve_json(run.transfer[i].distilled);
+    }
     const arma::uword steps = r.result.history.size();
     rows.push_back(
         {{"method", "kip"},
@@ -248,13 +286,28 @@ void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
          {"seconds", r.seconds},
          {"steps", steps},
          {"stopped_by", kip_stop_name(r.result.stopped_by)},
-         {"seconds_per_step", r.seconds / double(steps)},
+         {"seconds_per_step", steps > 0 ? r.seconds / double(steps) : 0.0},
          {"seconds_to_match", optional_json(r.seconds_to_match)},
          {"step_to_match", optional_json(r.step_to_match)},
          {"speedup", r.speedup},
          {"speedup_is_lower_bound", r.speedup_is_lower_bound},
          {"speedup_distill_only", r.seconds_to_match.value_or(r.seconds) / a.distill_seconds},
          {"history", history}});
+    if (!run.transfer.empty()) {
+      const TransferResult& t = run.transfer[i];
+      rows.back()["transfer_test_acc"] = r.transfer->test_acc;
+      rows.back()["transfer"] = transfer_curve_json(*r.transfer);
+      nlohmann::json seeds = nlohmann::json::array();
+      for (const TransferCurve& curve : t.subsets) seeds.push_back(transfer_curve_json(curve));
+      rows.push_back({{"method", "random_subset"},
+                      {"ipc", a.ipc},
+                      {"labels", "one-hot"},
+                      {"transfer_test_acc", t.subset_mean},
+                      {"transfer_test_acc_std", t.subset_std},
+                      {"transfer_test_acc_min", t.subset_min},
+                      {"transfer_test_acc_max", t.subset_max},
+                      {"seeds", seeds}});
+    }
     plot.series.push_back(std::move(curve));
   }
   // The analytic rows share one model, so their points often coincide: each
@@ -292,6 +345,7 @@ void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
          "seconds, a lower bound (speedup_is_lower_bound)"}}},
       {"rows", rows},
   };
+  if (config.transfer) report["transfer"] = transfer_settings_json(*config.transfer);
   write_plot_png(out.path("compare.png"), plot);
   report["output"] = out.manifest("compare.json");
   write_json_file(out.path("compare.json"), report);

@@ -82,30 +82,20 @@ MlpBatchSource columns_of(const arma::mat& X, const arma::mat& Y) {
   };
 }
 
-nlohmann::json curve_json(const TransferCurve& curve) {
-  return {{"seed", curve.seed},
-          {"m", curve.m},
-          {"epochs", curve.epochs},
-          {"test_acc", curve.test_acc},
-          {"best_test_acc", curve.best_test_acc},
-          {"best_epoch", curve.best_epoch},
-          {"final_train_loss", curve.history.back().train_loss},
-          {"seconds", curve.seconds}};
-}
-
 }  // namespace
 
-void check_transfer_options(const TransferOptions& options) {
-  check_option_range(options.net.width, 1, kMaxNetWidth, "width");
-  check_option_range(options.net.depth, 1, kMaxNetDepth, "depth");
-  check_option_range(options.net.epochs, 1, kMaxNetEpochs, "epochs");
-  check_option_range(options.net.batch, 1, kMaxNetBatch, "batch");
-  check_option_range(options.eval_every, 1, kMaxNetEpochs, "eval-every");
-  check_option_range(options.subsets, 1, kMaxSubsets, "subsets");
-  check_option_range(options.whole_epochs, 1, kMaxNetEpochs, "whole-epochs");
+void check_transfer_options(const TransferOptions& options, const std::string& option_prefix) {
+  const std::string& p = option_prefix;
+  check_option_range(options.net.width, 1, kMaxNetWidth, p + "width");
+  check_option_range(options.net.depth, 1, kMaxNetDepth, p + "depth");
+  check_option_range(options.net.epochs, 1, kMaxNetEpochs, p + "epochs");
+  check_option_range(options.net.batch, 1, kMaxNetBatch, p + "batch");
+  check_option_range(options.eval_every, 1, kMaxNetEpochs, p + "eval-every");
+  check_option_range(options.subsets, 1, kMaxSubsets, p + "subsets");
+  check_option_range(options.whole_epochs, 1, kMaxNetEpochs, p + "whole-epochs");
   check_chunk(options.eval_chunk);
   if (!(options.net.lr > 0) || !std::isfinite(options.net.lr))
-    throw Error("--lr must be a positive number");
+    throw Error("--" + p + "lr must be a positive number");
 }
 
 std::vector<MemoryItem> transfer_memory(arma::uword d, arma::uword k, arma::uword n_test,
@@ -118,9 +108,11 @@ std::vector<MemoryItem> transfer_memory(arma::uword d, arma::uword k, arma::uwor
           {"test set as model inputs", 8.0 * double(d) * double(n_test)}};
 }
 
-TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
-                            const Preprocessor& pre, const TransferOptions& options,
-                            const Progress& progress) {
+namespace {
+
+// The options, the set against the dataset, and a test set to score on.
+void check_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
+               const TransferOptions& options) {
   check_transfer_options(options);
   const arma::uword d = data.shape.size(), k = data.num_classes, m = Xs.n_cols;
   if (Xs.n_rows != d || Ys.n_rows != k || Ys.n_cols != m)
@@ -128,8 +120,30 @@ TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Data
   if (m == 0 || m % k != 0)
     throw Error("transfer: the set holds " + std::to_string(m) +
                 " images, not a positive multiple of the " + std::to_string(k) + " classes");
+  if (data.test.labels.n_elem == 0)
+    throw Error("transfer: the dataset has no test images to score the networks on");
+}
+
+}  // namespace
+
+TransferCurve transfer_one_set(const std::string& name, const arma::mat& Xs, const arma::mat& Ys,
+                               const Dataset& data, const Preprocessor& pre,
+                               const TransferOptions& options, const Progress& progress) {
+  check_set(Xs, Ys, data, options);
+  const arma::mat X_test = to_model_input(pre, data.test.pixels, 0, data.test.labels.n_elem);
+  TransferCurve curve = train_curve(
+      name, options.net.seed, Xs.n_cols, options.net.epochs, options.eval_every, data.shape.size(),
+      data.num_classes, columns_of(Xs, Ys), X_test, data.test.labels, options, progress);
+  progress.finish();
+  return curve;
+}
+
+TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
+                            const Preprocessor& pre, const TransferOptions& options,
+                            const Progress& progress) {
+  check_set(Xs, Ys, data, options);
+  const arma::uword d = data.shape.size(), k = data.num_classes, m = Xs.n_cols;
   const arma::uword n_test = data.test.labels.n_elem;
-  if (n_test == 0) throw Error("transfer: the dataset has no test images to score the networks on");
   TransferResult result;
   result.options = options;
   result.ipc = m / k;
@@ -173,38 +187,52 @@ TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Data
   return result;
 }
 
+nlohmann::json transfer_curve_json(const TransferCurve& curve) {
+  return {{"seed", curve.seed},
+          {"m", curve.m},
+          {"epochs", curve.epochs},
+          {"test_acc", curve.test_acc},
+          {"best_test_acc", curve.best_test_acc},
+          {"best_epoch", curve.best_epoch},
+          {"final_train_loss", curve.history.back().train_loss},
+          {"seconds", curve.seconds}};
+}
+
+nlohmann::json transfer_settings_json(const TransferOptions& o) {
+  return {{"network",
+           {{"architecture", "fully-connected ReLU"},
+            {"width", o.net.width},
+            {"depth", o.net.depth},
+            {"init", "He normal hidden layers, zero output layer, zero biases"}}},
+          {"training",
+           {{"optimizer", "adam"},
+            {"lr", o.net.lr},
+            {"epochs", o.net.epochs},
+            {"batch", o.net.batch},
+            {"loss", mlp_loss_name(o.net.loss)},
+            {"seed", o.net.seed},
+            {"eval_every", o.eval_every},
+            {"subsets", o.subsets},
+            {"whole", o.whole},
+            {"whole_epochs", o.whole ? nlohmann::json(o.whole_epochs) : nlohmann::json(nullptr)}}}};
+}
+
 nlohmann::json transfer_json(const TransferResult& result) {
-  const TransferOptions& o = result.options;
   nlohmann::json seeds = nlohmann::json::array();
-  for (const TransferCurve& curve : result.subsets) seeds.push_back(curve_json(curve));
-  nlohmann::json out = {
-      {"network",
-       {{"architecture", "fully-connected ReLU"},
-        {"width", o.net.width},
-        {"depth", o.net.depth},
-        {"init", "He normal hidden layers, LeCun normal output layer, zero biases"}}},
-      {"training",
-       {{"optimizer", "adam"},
-        {"lr", o.net.lr},
-        {"epochs", o.net.epochs},
-        {"batch", o.net.batch},
-        {"loss", mlp_loss_name(o.net.loss)},
-        {"seed", o.net.seed},
-        {"eval_every", o.eval_every},
-        {"subsets", o.subsets},
-        {"whole", o.whole},
-        {"whole_epochs", o.whole ? nlohmann::json(o.whole_epochs) : nlohmann::json(nullptr)}}},
-      {"distilled", curve_json(result.distilled)},
-      {"random_subset",
-       {{"ipc", result.ipc},
-        {"labels", "one-hot"},
-        {"test_acc", result.subset_mean},
-        {"test_acc_std", result.subset_std},
-        {"test_acc_min", result.subset_min},
-        {"test_acc_max", result.subset_max},
-        {"seeds", seeds}}},
-      {"whole", result.whole ? curve_json(*result.whole) : nlohmann::json(nullptr)},
-      {"distilled_minus_random_subset", result.distilled.test_acc - result.subset_mean}};
+  for (const TransferCurve& curve : result.subsets) seeds.push_back(transfer_curve_json(curve));
+  nlohmann::json out = transfer_settings_json(result.options);
+  out.update(
+      {{"distilled", transfer_curve_json(result.distilled)},
+       {"random_subset",
+        {{"ipc", result.ipc},
+         {"labels", "one-hot"},
+         {"test_acc", result.subset_mean},
+         {"test_acc_std", result.subset_std},
+         {"test_acc_min", result.subset_min},
+         {"test_acc_max", result.subset_max},
+         {"seeds", seeds}}},
+       {"whole", result.whole ? transfer_curve_json(*result.whole) : nlohmann::json(nullptr)},
+       {"distilled_minus_random_subset", result.distilled.test_acc - result.subset_mean}});
   return out;
 }
 

@@ -208,3 +208,67 @@ BOOST_AUTO_TEST_CASE(bad_folders_and_options_are_one_line) {
       "error: transfer needs about 13.8 TB (network (weights, gradients, Adam moments) 13.6 TB");
   c.expect_refusal(set + " --threads 300", "--threads must be 0");
 }
+
+// compare --transfer trains the same network on each method's set and on
+// random real subsets: its analytic row is what transfer gives for the set
+// distill writes with the same options (the same bits), and every row and
+// seed is reported.
+BOOST_AUTO_TEST_CASE(compare_transfer_agrees_with_transfer) {
+  Case c;
+  const std::string network = "width 32 --{}epochs 30 --{}eval-every 10 --{}subsets 3";
+  auto with_prefix = [&](const std::string& prefix) {
+    std::string args = "--" + prefix + network;
+    for (std::size_t at; (at = args.find("{}")) != std::string::npos;) args.replace(at, 2, prefix);
+    return args;
+  };
+  const std::string compared = c.scratch.file("compared"), real_set = c.scratch.file("real_set");
+  const RunResult r = run_cli("compare --data " + c.data + " --out " + compared +
+                                  " --quiet --ipc 2 --kip-steps 5 --batch 40 --eval-every 5 "
+                                  "--transfer " +
+                                  with_prefix("transfer-"),
+                              c.scratch.path);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST(contains(r.out, "net_acc"));
+  BOOST_TEST(contains(r.out, "random_subset"));
+  BOOST_TEST_REQUIRE(
+      run_cli("distill --data " + c.data + " --out " + real_set + " --quiet --ipc 2 --init real",
+              c.scratch.path)
+          .exit_code == 0);
+  const RunResult t = run_cli(
+      "transfer --distilled " + real_set + " --out " + c.out + " --quiet " + with_prefix(""),
+      c.scratch.path);
+  BOOST_TEST_REQUIRE(t.exit_code == 0, t.err);
+  const json report = json::parse(read_text(compared + "/compare.json"));
+  const json single = json::parse(read_text(c.out + "/transfer.json"));
+  BOOST_TEST(report["transfer"]["network"] == single["network"]);
+  int seen = 0;
+  for (const json& row : report["rows"]) {
+    if (row["method"] == "analytic") {
+      ++seen;
+      BOOST_TEST(row["transfer_test_acc"] == single["distilled"]["test_acc"]);
+      BOOST_TEST(row["transfer"]["final_train_loss"] == single["distilled"]["final_train_loss"]);
+    } else if (row["method"] == "random_subset") {
+      ++seen;
+      BOOST_TEST(row["ipc"] == 2);
+      BOOST_TEST(row["transfer_test_acc"] == single["random_subset"]["test_acc"]);
+      BOOST_TEST_REQUIRE(row["seeds"].size() == 3u);
+      for (std::size_t s = 0; s < 3; ++s)
+        BOOST_TEST(row["seeds"][s]["final_train_loss"] ==
+                   single["random_subset"]["seeds"][s]["final_train_loss"]);
+    } else {
+      ++seen;
+      BOOST_TEST(row["method"] == "kip");
+      BOOST_TEST(row["transfer"]["m"] == 8);
+      BOOST_TEST(row["transfer_test_acc"] == row["transfer"]["test_acc"]);
+    }
+  }
+  BOOST_TEST(seen == 3);
+
+  // Its options are checked under their own names, before any work.
+  const RunResult bad = run_cli("compare --data " + c.data + " --out " + compared +
+                                    "_bad --quiet --transfer --transfer-width 0",
+                                c.scratch.path);
+  BOOST_TEST(bad.exit_code != 0);
+  BOOST_TEST(contains(bad.err, "error: --transfer-width must be between 1 and 65536"));
+  BOOST_TEST(!fs::exists(compared + "_bad"));
+}

@@ -148,4 +148,41 @@ KipProgressCallback kip_progress_printer(const Progress& progress, const std::st
   };
 }
 
+void add_network_options(cxxopts::Options& options, const std::string& group,
+                         const std::string& prefix) {
+  options.add_options(group)(prefix + "width", "hidden units per layer, 1..65536",
+                             cxxopts::value<unsigned>()->default_value("1024"))(
+      prefix + "depth", "hidden layers, 1..100", cxxopts::value<unsigned>()->default_value("1"))(
+      prefix + "epochs", "passes over the set, 1..1000000",
+      cxxopts::value<unsigned>()->default_value("100"))(
+      prefix + "batch", "minibatch size, 1..65536 (a smaller set is one full batch)",
+      cxxopts::value<unsigned>()->default_value("256"))(
+      prefix + "lr", "Adam's learning rate, > 0",
+      cxxopts::value<std::string>()->default_value("0.001"))(
+      prefix + "loss",
+      "mse (half the mean squared error on the labels as written) or ce (softmax cross-entropy "
+      "on each image's class, the argmax of its label)",
+      cxxopts::value<std::string>()->default_value("mse"))(
+      prefix + "eval-every", "test accuracy every this many epochs (and at the last), 1..1000000",
+      cxxopts::value<unsigned>()->default_value("25"))(
+      prefix + "subsets", "random real subsets (seeds seed+1..seed+N), 1..1000",
+      cxxopts::value<unsigned>()->default_value("5"));
+}
+
+TransferOptions network_options(const cxxopts::ParseResult& result, const std::string& prefix,
+                                std::uint64_t seed) {
+  TransferOptions o;
+  o.net.width = result[prefix + "width"].as<unsigned>();
+  o.net.depth = result[prefix + "depth"].as<unsigned>();
+  o.net.epochs = result[prefix + "epochs"].as<unsigned>();
+  o.net.batch = result[prefix + "batch"].as<unsigned>();
+  o.net.lr = finite_option(result, prefix + "lr");
+  o.net.loss = parse_mlp_loss(result[prefix + "loss"].as<std::string>());
+  o.net.seed = seed;
+  o.eval_every = result[prefix + "eval-every"].as<unsigned>();
+  o.subsets = result[prefix + "subsets"].as<unsigned>();
+  check_transfer_options(o, prefix);
+  return o;
+}
+
 }  // namespace krrdistill::cli

@@ -17,6 +17,7 @@
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/transfer.hpp"
 
 namespace krrdistill::cli {
 
@@ -53,6 +54,15 @@ void add_kip_options(cxxopts::Options& options, const std::string& steps_option,
                      const std::string& default_labels);
 KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& steps_option);
 KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label);
+
+// The finite network of transfer and compare --transfer: --PREFIXwidth,
+// depth, epochs, batch, lr, loss, eval-every and subsets (prefix "" for
+// transfer, "transfer-" for compare), in the given option group.
+void add_network_options(cxxopts::Options& options, const std::string& group,
+                         const std::string& prefix);
+// Read and checked; the network's seed is seed.
+TransferOptions network_options(const cxxopts::ParseResult& result, const std::string& prefix,
+                                std::uint64_t seed);
 
 int run_distill(int argc, char** argv);
 int run_eval(int argc, char** argv);

@@ -59,9 +59,14 @@ int run_compare(int argc, char** argv) {
       "allow-inexact",
       "keep going when an analytic row fails its certificate (|Ws-W|/|W| above the model's "
       "tolerance or a test prediction changed); the row then says exact: false");
+  options.add_options("transfer")(
+      "transfer",
+      "also train a finite ReLU network (krrdistill transfer) on each method's set and on random "
+      "real subsets of its size, and report its test accuracy");
+  add_network_options(options, "transfer", "transfer-");
   const cxxopts::ParseResult result = parse(options, argc, argv);
   if (result.count("help")) {
-    std::cout << options.help({"data", "model", "kip", "compare", "run"});
+    std::cout << options.help({"data", "model", "kip", "compare", "transfer", "run"});
     return 0;
   }
   CompareConfig config;
@@ -74,6 +79,8 @@ int run_compare(int argc, char** argv) {
   config.kip.max_seconds = finite_option(result, "kip-seconds");
   check_kip_seconds(config.kip.max_seconds);
   config.kip_until_match = result.count("kip-until-match") > 0;
+  if (result.count("transfer"))
+    config.transfer = network_options(result, "transfer-", result["seed"].as<std::uint64_t>());
   config.init = parse_init(result["init"].as<std::string>());
   config.lambda_s = finite_option(result, "lambda-s");
   if (config.lambda_s < 0) throw Error("--lambda-s must be >= 0");

@@ -20,23 +20,9 @@ int run_transfer_command(int argc, char** argv) {
       "budget, on class-balanced random subsets of real training images of the same size; report "
       "the test accuracy of each (docs/design.md §8)");
   options.add_options("transfer")("distilled", "output folder of distill, kip or labelsolve",
-                                  cxxopts::value<std::string>())(
-      "width", "hidden units per layer, 1..65536",
-      cxxopts::value<unsigned>()->default_value("1024"))(
-      "depth", "hidden layers, 1..100", cxxopts::value<unsigned>()->default_value("1"))(
-      "epochs", "passes over the set, 1..1000000",
-      cxxopts::value<unsigned>()->default_value("100"))(
-      "batch", "minibatch size, 1..65536 (a smaller set is one full batch)",
-      cxxopts::value<unsigned>()->default_value("256"))(
-      "lr", "Adam's learning rate, > 0", cxxopts::value<std::string>()->default_value("0.001"))(
-      "loss",
-      "mse (half the mean squared error on the labels as written) or ce (softmax cross-entropy "
-      "on each image's class, the argmax of its label)",
-      cxxopts::value<std::string>()->default_value("mse"))(
-      "eval-every", "test accuracy every this many epochs (and at the last), 1..1000000",
-      cxxopts::value<unsigned>()->default_value("25"))(
-      "subsets", "random real subsets (seeds seed+1..seed+N), 1..1000",
-      cxxopts::value<unsigned>()->default_value("5"))(
+                                  cxxopts::value<std::string>());
+  add_network_options(options, "transfer", "");
+  options.add_options("transfer")(
       "whole", "also train on the whole training set (costs n/m times an epoch of the set)")(
       "whole-epochs", "epochs on the whole training set, 1..1000000",
       cxxopts::value<unsigned>()->default_value("5"))(
@@ -55,16 +41,8 @@ int run_transfer_command(int argc, char** argv) {
   if (!result.count("distilled")) throw Error("transfer needs --distilled DIR");
   TransferConfig config;
   config.distilled_dir = result["distilled"].as<std::string>();
+  config.options = network_options(result, "", result["seed"].as<std::uint64_t>());
   TransferOptions& o = config.options;
-  o.net.width = result["width"].as<unsigned>();
-  o.net.depth = result["depth"].as<unsigned>();
-  o.net.epochs = result["epochs"].as<unsigned>();
-  o.net.batch = result["batch"].as<unsigned>();
-  o.net.lr = finite_option(result, "lr");
-  o.net.loss = parse_mlp_loss(result["loss"].as<std::string>());
-  o.net.seed = result["seed"].as<std::uint64_t>();
-  o.eval_every = result["eval-every"].as<unsigned>();
-  o.subsets = result["subsets"].as<unsigned>();
   o.whole = result.count("whole") > 0;
   o.whole_epochs = result["whole-epochs"].as<unsigned>();
   check_transfer_options(o);

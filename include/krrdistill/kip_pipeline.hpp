@@ -25,6 +25,7 @@
 #include "krrdistill/plot.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
+#include "krrdistill/transfer.hpp"
 
 namespace krrdistill {
 
@@ -106,6 +107,9 @@ struct CompareConfig {
   // Stop each KIP run at the first evaluation that reaches its analytic row's
   // test accuracy (within the budget of kip.steps and kip.max_seconds).
   bool kip_until_match = false;
+  // With a value, each method's set and random real subsets of its size
+  // train a finite network (transfer.hpp; its whole-set option is not used).
+  std::optional<TransferOptions> transfer;
   Init init = Init::real;
   double lambda_s = 0;
   FitOptions fit;
@@ -120,6 +124,7 @@ struct AnalyticRow {
   double weight_rel_error = 0;
   arma::uword test_disagreements = 0;  // against the original model
   bool exact = true;                   // the certificate held
+  DistilledSet distilled;              // the set itself (Xs, Ys), for the transfer
 };
 
 struct KipRow {
@@ -136,6 +141,7 @@ struct KipRow {
   std::optional<arma::uword> step_to_match;
   double speedup = 0;
   bool speedup_is_lower_bound = false;
+  std::optional<TransferCurve> transfer;  // the finite network trained on KIP's set
 };
 
 struct CompareRun {
@@ -144,6 +150,9 @@ struct CompareRun {
   Model model;
   std::vector<AnalyticRow> analytic;
   std::vector<KipRow> kip;
+  // With config.transfer, per ipc: the network on the analytic set
+  // (transfer.distilled) and on the random real subsets of its size.
+  std::vector<TransferResult> transfer;
 };
 
 // One fit serves every analytic row (each certified before KIP spends its

@@ -33,8 +33,9 @@ struct TransferOptions {
   arma::uword eval_chunk = 1000;  // test images per forward pass
 };
 
-// Refuses every option outside its range (limits.hpp).
-void check_transfer_options(const TransferOptions& options);
+// Refuses every option outside its range (limits.hpp), naming it as
+// "--" + option_prefix + name (compare's are "--transfer-width", ...).
+void check_transfer_options(const TransferOptions& options, const std::string& option_prefix = "");
 
 // One epoch of one training run (a row of transfer_history.csv).
 struct TransferEpoch {
@@ -77,6 +78,19 @@ std::vector<MemoryItem> transfer_memory(arma::uword d, arma::uword k, arma::uwor
 TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
                             const Preprocessor& pre, const TransferOptions& options,
                             const Progress& progress = Progress::silent());
+
+// The network trained on one more set of the same options and seed, without
+// the baselines (compare: KIP's set beside the analytic one's result).
+TransferCurve transfer_one_set(const std::string& name, const arma::mat& Xs, const arma::mat& Ys,
+                               const Dataset& data, const Preprocessor& pre,
+                               const TransferOptions& options,
+                               const Progress& progress = Progress::silent());
+
+// One run's figures: seed, m, epochs, test_acc, best_test_acc, best_epoch,
+// final_train_loss, seconds.
+nlohmann::json transfer_curve_json(const TransferCurve& curve);
+// The "network" and "training" sections of transfer.json.
+nlohmann::json transfer_settings_json(const TransferOptions& options);
 
 // transfer.json's sections (without "output"): settings and results.
 nlohmann::json transfer_json(const TransferResult& result);
