@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "krrdistill/analytic.hpp"
+#include "krrdistill/check_set.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
 #include "krrdistill/limits.hpp"
@@ -111,8 +112,8 @@ std::vector<MemoryItem> transfer_memory(arma::uword d, arma::uword k, arma::uwor
 namespace {
 
 // The options, the set against the dataset, and a test set to score on.
-void check_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
-               const TransferOptions& options) {
+void check_transfer_inputs(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
+                           const TransferOptions& options) {
   check_transfer_options(options);
   const arma::uword d = data.shape.size(), k = data.num_classes, m = Xs.n_cols;
   if (Xs.n_rows != d || Ys.n_rows != k || Ys.n_cols != m)
@@ -129,7 +130,7 @@ void check_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
 TransferCurve transfer_one_set(const std::string& name, const arma::mat& Xs, const arma::mat& Ys,
                                const Dataset& data, const Preprocessor& pre,
                                const TransferOptions& options, const Progress& progress) {
-  check_set(Xs, Ys, data, options);
+  check_transfer_inputs(Xs, Ys, data, options);
   const arma::mat X_test = to_model_input(pre, data.test.pixels, 0, data.test.labels.n_elem);
   TransferCurve curve = train_curve(
       name, options.net.seed, Xs.n_cols, options.net.epochs, options.eval_every, data.shape.size(),
@@ -141,7 +142,7 @@ TransferCurve transfer_one_set(const std::string& name, const arma::mat& Xs, con
 TransferResult transfer_set(const arma::mat& Xs, const arma::mat& Ys, const Dataset& data,
                             const Preprocessor& pre, const TransferOptions& options,
                             const Progress& progress) {
-  check_set(Xs, Ys, data, options);
+  check_transfer_inputs(Xs, Ys, data, options);
   const arma::uword d = data.shape.size(), k = data.num_classes, m = Xs.n_cols;
   const arma::uword n_test = data.test.labels.n_elem;
   TransferResult result;
@@ -256,83 +257,6 @@ std::string transfer_history_csv(const TransferResult& result) {
   for (const TransferCurve& curve : result.subsets) rows(curve);
   if (result.whole) rows(*result.whole);
   return csv.str();
-}
-
-TransferRun run_transfer(const TransferConfig& config, const Progress& progress) {
-  TransferRun run;
-  run.config = config;
-  run.started = Clock::now();
-  check_transfer_options(config.options);
-  progress.status("transfer: reading " + config.distilled_dir);
-  WrittenSet set = read_set_data(config.distilled_dir);
-  const arma::uword d = set.data.shape.size(), k = set.data.num_classes;
-  check_memory("transfer", transfer_memory(d, k, set.data.test.labels.n_elem, config.options));
-  read_set_arrays(config.distilled_dir, set);
-  run.command = set.report.command;
-  run.dataset = dataset_json(set.data, set.report.source, set.pre);
-  run.load_seconds = seconds_since(run.started);
-  run.result = transfer_set(set.Xs, set.Ys, set.data, set.pre, config.options, progress);
-  return run;
-}
-
-void write_transfer_result(const TransferRun& run, StagedOutputDir& out) {
-  const Clock::time_point write_start = Clock::now();
-  const TransferResult& result = run.result;
-  write_file_atomic(out.path("transfer_history.csv"), transfer_history_csv(result));
-
-  // Test accuracy against epochs: the distilled set, the subsets' mean, the whole set.
-  auto evaluated = [](const TransferCurve& curve, PlotSeries& series) {
-    for (const TransferEpoch& row : curve.history)
-      if (row.test_acc) {
-        series.x.push_back(double(row.epoch));
-        series.y.push_back(*row.test_acc);
-      }
-  };
-  PlotSpec plot;
-  plot.title = "Finite " + std::to_string(result.options.net.depth) +
-               "-hidden-layer ReLU network (width " + std::to_string(result.options.net.width) +
-               ") trained on " + std::to_string(result.distilled.m) + " images";
-  plot.x_label = "epoch";
-  plot.y_label = "test accuracy";
-  PlotSeries distilled{"distilled set (" + run.command + ")", {}, {}, false};
-  evaluated(result.distilled, distilled);
-  PlotSeries subsets{
-      "random real subsets (mean of " + std::to_string(result.subsets.size()) + ")", {}, {}, false};
-  // Every subset is evaluated at the same epochs.
-  for (const TransferCurve& curve : result.subsets) {
-    PlotSeries one;
-    evaluated(curve, one);
-    if (subsets.x.empty()) {
-      subsets.x = one.x;
-      subsets.y.assign(one.y.size(), 0.0);
-    }
-    for (std::size_t i = 0; i < one.y.size(); ++i)
-      subsets.y[i] += one.y[i] / double(result.subsets.size());
-  }
-  plot.series = {distilled, subsets};
-  if (result.whole) {
-    PlotSeries whole{"whole training set", {}, {}, false};
-    evaluated(*result.whole, whole);
-    plot.series.push_back(whole);
-  }
-  write_plot_png(out.path("transfer.png"), plot);
-
-  nlohmann::json report = transfer_json(result);
-  report["command"] = "transfer";
-  report["distilled_set"] = {{"dir", run.config.distilled_dir},
-                             {"command", run.command},
-                             {"m", result.distilled.m},
-                             {"ipc", result.ipc}};
-  report["dataset"] = run.dataset;
-  report["files"] = {{"history", "transfer_history.csv"}, {"plot", "transfer.png"}};
-  const double total = seconds_since(run.started);
-  report["timings_s"] = {{"load", run.load_seconds},
-                         {"train", total - run.load_seconds - seconds_since(write_start)},
-                         {"write", seconds_since(write_start)},
-                         {"total", total}};
-  report["output"] = out.manifest("transfer.json");
-  write_json_file(out.path("transfer.json"), report);
-  out.commit();
 }
 
 }  // namespace krrdistill

@@ -1,6 +1,6 @@
 // krrdistill transfer: the options of training a finite ReLU network on a
 // written distilled set against random real subsets of the same size
-// (docs/design.md §8); the work is transfer.hpp's.
+// (docs/design.md §8); the work is transfer_pipeline.hpp's.
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -9,7 +9,7 @@
 #include "cli_common.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/threads.hpp"
-#include "krrdistill/transfer.hpp"
+#include "krrdistill/transfer_pipeline.hpp"
 
 namespace krrdistill::cli {
 

@@ -2,23 +2,20 @@
 // same fully-connected ReLU network (mlp.hpp) with the same budget trained on
 // the distilled set, on class-balanced random subsets of real training
 // images of the same size, and optionally on the whole training set, each
-// scored on the test set. transfer_set works on a set in memory (what
-// compare calls); run_transfer reads a written folder as eval does.
+// scored on the test set, for a set in memory (what compare calls;
+// transfer_pipeline.hpp reads a written folder).
 #pragma once
 
 #include <armadillo>
-#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "krrdistill/check_set.hpp"
 #include "krrdistill/data.hpp"
 #include "krrdistill/memory.hpp"
 #include "krrdistill/mlp.hpp"
-#include "krrdistill/output_dir.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 
@@ -96,26 +93,5 @@ nlohmann::json transfer_settings_json(const TransferOptions& options);
 nlohmann::json transfer_json(const TransferResult& result);
 // transfer_history.csv: epoch,set,train_loss,test_acc (empty when not evaluated).
 std::string transfer_history_csv(const TransferResult& result);
-
-struct TransferConfig {
-  std::string distilled_dir;
-  TransferOptions options;
-};
-
-struct TransferRun {
-  TransferConfig config;
-  std::chrono::steady_clock::time_point started;
-  double load_seconds = 0;
-  std::string command;  // of the set's report: distill, kip or labelsolve
-  nlohmann::json dataset;
-  TransferResult result;
-};
-
-// Checks the options, reads the folder as eval does (check_set.hpp), checks
-// the memory before reading the set, trains.
-TransferRun run_transfer(const TransferConfig& config,
-                         const Progress& progress = Progress::silent());
-// transfer.json, transfer_history.csv and transfer.png; commits.
-void write_transfer_result(const TransferRun& run, StagedOutputDir& out);
 
 }  // namespace krrdistill
