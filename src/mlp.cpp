@@ -67,10 +67,10 @@ double output_loss(const arma::mat& F, const arma::mat& Y, MlpLoss loss, arma::m
 
 }  // namespace
 
-MlpLoss parse_mlp_loss(const std::string& name) {
+MlpLoss parse_mlp_loss(const std::string& name, const std::string& option) {
   if (name == "mse") return MlpLoss::mse;
   if (name == "ce") return MlpLoss::cross_entropy;
-  throw Error("--loss must be mse or ce, got '" + name + "'");
+  throw Error("--" + option + " must be mse or ce, got '" + name + "'");
 }
 
 std::string mlp_loss_name(MlpLoss loss) {
@@ -169,12 +169,20 @@ Mlp train_mlp(arma::uword input_dim, arma::uword classes, arma::uword n,
       const arma::uword count = std::min(options.batch, n - first);
       samples(order.subvec(first, first + count - 1), X, Y);
       const MlpGradient grad = mlp_gradient(net, X, Y, options.loss);
+      if (!std::isfinite(grad.loss))
+        throw Error("the network diverged at epoch " + std::to_string(epoch) +
+                    " (non-finite loss); lower its learning rate");
       loss_sum += grad.loss * double(count);
       for (std::size_t l = 0; l < layers; ++l) {
         adam_step(adam_w[l], net.weights[l], grad.weights[l]);
         adam_step(adam_b[l], net.biases[l], grad.biases[l]);
       }
     }
+    // A last step can still overflow the weights without a loss to show it.
+    for (const arma::mat& W : net.weights)
+      if (!W.is_finite())
+        throw Error("the network diverged at epoch " + std::to_string(epoch) +
+                    " (non-finite weights); lower its learning rate");
     if (on_epoch) on_epoch(epoch, net, loss_sum / double(n));
   }
   return net;

@@ -13,13 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 std::vector<std::string> fields_of(const std::string& line) {
   std::vector<std::string> fields;
   std::istringstream in(line);
@@ -115,7 +108,9 @@ BOOST_AUTO_TEST_CASE(same_outputs_for_any_thread_count) {
   Case c;
   const std::string one = c.scratch.file("one"), two = c.scratch.file("two");
   for (const auto& [dir, threads] : {std::pair{one, "1"}, std::pair{two, "2"}}) {
-    const RunResult r = c.transfer("--loss ce --batch 4 --threads " + std::string(threads), dir);
+    // Width 1100: the first layer's 64×1100 weights take Adam's threaded branch.
+    const RunResult r =
+        c.transfer("--loss ce --batch 4 --width 1100 --threads " + std::string(threads), dir);
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
   }
   BOOST_TEST(read_bytes(one + "/transfer_history.csv") ==
@@ -128,7 +123,7 @@ BOOST_AUTO_TEST_CASE(same_outputs_for_any_thread_count) {
   BOOST_TEST(a == b);
   // A different seed gives different networks.
   const std::string other = c.scratch.file("other");
-  BOOST_TEST_REQUIRE(c.transfer("--loss ce --batch 4 --seed 7", other).exit_code == 0);
+  BOOST_TEST_REQUIRE(c.transfer("--loss ce --batch 4 --width 1100 --seed 7", other).exit_code == 0);
   BOOST_TEST(read_bytes(other + "/transfer_history.csv") !=
              read_bytes(one + "/transfer_history.csv"));
 }
@@ -155,21 +150,44 @@ BOOST_AUTO_TEST_CASE(whole_training_set_and_force) {
   BOOST_TEST(json::parse(read_text(c.out + "/transfer.json"))["whole"].is_null());
 }
 
-BOOST_AUTO_TEST_CASE(transfer_reads_a_kip_set) {
+// Sets of kip and labelsolve, and of distill with ZCA whitening (the other
+// preprocessing branch of the report reader): each is read with its own
+// preprocessing, so real images mapped the same way teach the network as well.
+BOOST_AUTO_TEST_CASE(transfer_reads_kip_labelsolve_and_zca_sets) {
   Case c;
-  const std::string kip = c.scratch.file("kip");
-  RunResult r = run_cli("kip --data " + c.data + " --out " + kip +
-                            " --quiet --ipc 1 --steps 3 --batch 40 --eval-every 3",
-                        c.scratch.path);
-  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
-  r = run_cli("transfer --distilled " + kip + " --out " + c.out +
-                  " --quiet --width 16 --epochs 5 --subsets 2",
-              c.scratch.path);
-  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
-  const json report = json::parse(read_text(c.out + "/transfer.json"));
-  BOOST_TEST(report["distilled_set"]["command"].get<std::string>() == "kip");
-  BOOST_TEST(report["distilled_set"]["m"].get<int>() == 4);
-  BOOST_TEST(report["random_subset"]["seeds"].size() == 2u);
+  const std::vector<std::pair<std::string, std::string>> writers = {
+      {"kip", "kip --ipc 1 --steps 3 --batch 40 --eval-every 3"},
+      {"labelsolve", "labelsolve --ipc 1"},
+      {"distill", "distill --ipc 1 --zca"}};
+  for (const auto& [command, args] : writers) {
+    const std::string set = c.scratch.file("set_" + command),
+                      out = c.scratch.file("out_" + command);
+    RunResult r =
+        run_cli(args + " --data " + c.data + " --out " + set + " --quiet", c.scratch.path);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, command << ": " << r.err);
+    r = run_cli("transfer --distilled " + set + " --out " + out +
+                    " --quiet --width 16 --epochs 20 --subsets 2",
+                c.scratch.path);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, command << ": " << r.err);
+    const json report = json::parse(read_text(out + "/transfer.json"));
+    BOOST_TEST(report["distilled_set"]["command"].get<std::string>() == command);
+    BOOST_TEST(report["distilled_set"]["m"].get<int>() == 4);
+    BOOST_TEST(report["random_subset"]["seeds"].size() == 2u);
+    // Test images preprocessed as the set was: the set teaches the network
+    // (chance is 0.25; a wrong preprocessing of the test images is near it).
+    BOOST_TEST(report["distilled"]["test_acc"].get<double>() > 0.5, command);
+  }
+}
+
+// A rate that makes the network diverge is an error, not a figure.
+BOOST_AUTO_TEST_CASE(divergence_is_an_error) {
+  Case c;
+  const RunResult r = c.transfer("--lr 1e200", c.out);
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.rfind("error: the network diverged at epoch ", 0) == 0u, r.err);
+  BOOST_TEST(contains(r.err, "lower its learning rate"));
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  BOOST_TEST(!fs::exists(c.out));
 }
 
 BOOST_AUTO_TEST_CASE(bad_folders_and_options_are_one_line) {
@@ -260,6 +278,8 @@ BOOST_AUTO_TEST_CASE(compare_transfer_agrees_with_transfer) {
       BOOST_TEST(row["method"] == "kip");
       BOOST_TEST(row["transfer"]["m"] == 8);
       BOOST_TEST(row["transfer_test_acc"] == row["transfer"]["test_acc"]);
+      // Trained on KIP's own set, not the analytic one.
+      BOOST_TEST(row["transfer"]["final_train_loss"] != single["distilled"]["final_train_loss"]);
     }
   }
   BOOST_TEST(seen == 3);
@@ -270,5 +290,12 @@ BOOST_AUTO_TEST_CASE(compare_transfer_agrees_with_transfer) {
                                 c.scratch.path);
   BOOST_TEST(bad.exit_code != 0);
   BOOST_TEST(contains(bad.err, "error: --transfer-width must be between 1 and 65536"));
+  BOOST_TEST(!fs::exists(compared + "_bad"));
+  // Also without --transfer: a bad value is a mistake either way.
+  const RunResult unused = run_cli(
+      "compare --data " + c.data + " --out " + compared + "_bad --quiet --transfer-loss hinge",
+      c.scratch.path);
+  BOOST_TEST(unused.exit_code != 0);
+  BOOST_TEST(contains(unused.err, "error: --transfer-loss must be mse or ce, got 'hinge'"));
   BOOST_TEST(!fs::exists(compared + "_bad"));
 }

@@ -177,7 +177,7 @@ TransferOptions network_options(const cxxopts::ParseResult& result, const std::s
   o.net.epochs = result[prefix + "epochs"].as<unsigned>();
   o.net.batch = result[prefix + "batch"].as<unsigned>();
   o.net.lr = finite_option(result, prefix + "lr");
-  o.net.loss = parse_mlp_loss(result[prefix + "loss"].as<std::string>());
+  o.net.loss = parse_mlp_loss(result[prefix + "loss"].as<std::string>(), prefix + "loss");
   o.net.seed = seed;
   o.eval_every = result[prefix + "eval-every"].as<unsigned>();
   o.subsets = result[prefix + "subsets"].as<unsigned>();

@@ -79,8 +79,10 @@ int run_compare(int argc, char** argv) {
   config.kip.max_seconds = finite_option(result, "kip-seconds");
   check_kip_seconds(config.kip.max_seconds);
   config.kip_until_match = result.count("kip-until-match") > 0;
-  if (result.count("transfer"))
-    config.transfer = network_options(result, "transfer-", result["seed"].as<std::uint64_t>());
+  // Checked even without --transfer: a bad value is a mistake either way.
+  const TransferOptions network =
+      network_options(result, "transfer-", result["seed"].as<std::uint64_t>());
+  if (result.count("transfer")) config.transfer = network;
   config.init = parse_init(result["init"].as<std::string>());
   config.lambda_s = finite_option(result, "lambda-s");
   if (config.lambda_s < 0) throw Error("--lambda-s must be >= 0");

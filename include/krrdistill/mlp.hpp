@@ -15,7 +15,8 @@ enum class MlpLoss {
   mse,            // ½·mean over samples of ‖f(x) − y‖², y the labels as given
   cross_entropy,  // mean of −log softmax(f(x))[c], c = argmax of the label column
 };
-MlpLoss parse_mlp_loss(const std::string& name);  // "mse" or "ce"; Error otherwise
+// "mse" or "ce"; an Error naming --option otherwise.
+MlpLoss parse_mlp_loss(const std::string& name, const std::string& option = "loss");
 std::string mlp_loss_name(MlpLoss loss);
 
 // depth hidden layers of width units (ReLU, with biases), then a linear
@@ -67,6 +68,7 @@ using MlpEpochCallback = std::function<void(arma::uword epoch, const Mlp& net, d
 // One training run: init_mlp, then epochs passes over the n samples, in
 // shuffled minibatches (the seed's transfer_batches stream, a new order each
 // epoch) unless n <= batch, each followed by one Adam step per parameter.
+// Throws Error when the loss or the weights stop being finite.
 Mlp train_mlp(arma::uword input_dim, arma::uword classes, arma::uword n,
               const MlpBatchSource& samples, const MlpTrainOptions& options,
               const MlpEpochCallback& on_epoch = {});
