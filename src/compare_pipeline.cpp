@@ -63,6 +63,9 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
   const Dataset& data = run.data;
   const arma::uword k = data.num_classes, d = data.shape.size();
   const arma::uvec counts = checked_class_counts(data.train.labels, k, data.name);
+  // Both methods are judged by their test accuracy.
+  if (data.test.labels.n_elem == 0)
+    throw Error("compare needs test images, and " + data.name + " has none");
   for (arma::uword ipc : ipcs) check_ipc(ipc, counts);
   check_feature_sizes(spec, d);
   // The runs follow one another: the fit's G and B, then the largest ipc's
@@ -283,6 +286,7 @@ void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
          {"ipc", r.ipc},
          {"test_acc", r.test_acc},
          {"best_test_acc", r.best_test_acc},
+         {"initial_test_acc", optional_json(r.result.initial_test_accuracy)},
          {"seconds", r.seconds},
          {"steps", steps},
          {"stopped_by", kip_stop_name(r.result.stopped_by)},
@@ -291,7 +295,8 @@ void write_compare_result(const CompareRun& run, StagedOutputDir& out) {
          {"step_to_match", optional_json(r.step_to_match)},
          {"speedup", r.speedup},
          {"speedup_is_lower_bound", r.speedup_is_lower_bound},
-         {"speedup_distill_only", r.seconds_to_match.value_or(r.seconds) / a.distill_seconds},
+         {"speedup_distill_only",
+          a.distill_seconds > 0 ? r.seconds_to_match.value_or(r.seconds) / a.distill_seconds : 0.0},
          {"history", history}});
     if (!run.transfer.empty()) {
       const TransferResult& t = run.transfer[i];

@@ -1,5 +1,7 @@
 #include "krrdistill/limits.hpp"
 
+#include <cstdio>
+
 #include "krrdistill/error.hpp"
 
 namespace krrdistill {
@@ -35,9 +37,12 @@ void check_kip_batch(std::uint64_t batch) {
 }
 
 void check_kip_seconds(double seconds) {
-  if (!(seconds >= 0 && seconds <= kMaxKipSeconds))
+  if (!(seconds >= 0 && seconds <= kMaxKipSeconds)) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", seconds);
     throw Error("--kip-seconds must be between 0 (no time budget) and " +
-                std::to_string(long(kMaxKipSeconds)) + " (a week)");
+                std::to_string(long(kMaxKipSeconds)) + " (a week), got " + value);
+  }
 }
 
 void check_option_range(std::uint64_t value, std::uint64_t low, std::uint64_t high,
