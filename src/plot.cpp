@@ -205,8 +205,10 @@ struct PointLabel {
 };
 
 // Labels to the right of their points (to the left where the plot area ends),
-// in series order; a label that would overlap one placed before it moves down
-// below that one, so that the labels of coinciding points form a column.
+// in series order; a label that would overlap one placed before it moves past
+// that one, so that the labels of coinciding points form a column: downwards
+// from a point in the upper half of the plot area, upwards from one in the
+// lower half, so that the column stays inside it.
 std::vector<PointLabel> place_point_labels(cairo_t* cr, const PlotSpec& spec, const PlotFrame& f) {
   constexpr int kGap = 6;
   const std::vector<Style> styles = series_styles(spec);
@@ -231,6 +233,7 @@ std::vector<PointLabel> place_point_labels(cairo_t* cr, const PlotSpec& spec, co
       if (label.left + label.width > f.right)
         label.left = static_cast<int>(std::lround(p.x)) - reach - label.width;
       label.top = static_cast<int>(std::lround(p.y)) - label.height / 2;
+      const bool upwards = 2 * p.y > f.top + f.bottom;
       for (bool moved = true; moved;) {
         moved = false;
         for (const PointLabel& other : placed) {
@@ -238,7 +241,7 @@ std::vector<PointLabel> place_point_labels(cairo_t* cr, const PlotSpec& spec, co
               label.left < other.left + other.width && other.left < label.left + label.width &&
               label.top < other.top + other.height + 2 && other.top < label.top + label.height + 2;
           if (overlap) {
-            label.top = other.top + other.height + 2;
+            label.top = upwards ? other.top - label.height - 2 : other.top + other.height + 2;
             moved = true;
           }
         }

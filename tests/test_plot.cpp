@@ -469,12 +469,12 @@ BOOST_AUTO_TEST_CASE(labels_of_coinciding_points_stack_apart) {
   TempDir tmp("plot");
   PlotSpec spec;
   spec.series.push_back(PlotSeries{"curve", {0, 10}, {0, 1}, false});
-  spec.series.push_back(PlotSeries{"first", {5}, {0.5}, true, {"ipc 1"}});
-  spec.series.push_back(PlotSeries{"second", {5}, {0.5}, true, {"ipc 10"}});
+  spec.series.push_back(PlotSeries{"first", {5}, {0.7}, true, {"ipc 1"}});
+  spec.series.push_back(PlotSeries{"second", {5}, {0.7}, true, {"ipc 10"}});
   const std::string path = tmp.file("labels.png");
   krrdistill::write_plot_png(path, spec);
   const Png png = read_png(path);
-  const PixelPoint p = krrdistill::plot_frame(spec).to_pixel(5, 0.5);
+  const PixelPoint p = krrdistill::plot_frame(spec).to_pixel(5, 0.7);
   // Mean row of the pixels near a colour, right of the markers.
   const auto mean_row = [&](const Rgb& c, long& n) {
     double sum = 0;
@@ -497,6 +497,27 @@ BOOST_AUTO_TEST_CASE(labels_of_coinciding_points_stack_apart) {
   BOOST_TEST(n2 > 10);
   BOOST_TEST(std::abs(y1 - p.y) < 8);  // beside its point
   BOOST_TEST(y2 > y1 + 10);            // a line below, not over it
+
+  // In the lower half of the plot the column grows upwards, inside the frame.
+  spec.series[1].y = {0.3};
+  spec.series[2].y = {0.3};
+  krrdistill::write_plot_png(path, spec);
+  const Png low = read_png(path);
+  const PixelPoint q = krrdistill::plot_frame(spec).to_pixel(5, 0.3);
+  long m1 = 0, m2 = 0;
+  double row1 = 0, row2 = 0;
+  for (int y = static_cast<int>(q.y) - 40; y <= static_cast<int>(q.y) + 40; ++y)
+    for (int x = static_cast<int>(q.x) + 16; x <= static_cast<int>(q.x) + 80; ++x) {
+      const Rgb a = low.at(x, y);
+      const auto near = [&](const Rgb& c) {
+        return std::abs(a[0] - c[0]) + std::abs(a[1] - c[1]) + std::abs(a[2] - c[2]) < 60;
+      };
+      if (near(first)) row1 += y, ++m1;
+      if (near(second)) row2 += y, ++m2;
+    }
+  BOOST_TEST_REQUIRE(m1 > 10);
+  BOOST_TEST_REQUIRE(m2 > 10);
+  BOOST_TEST(row2 / double(m2) < row1 / double(m1) - 10);  // a line above
 
   // Without labels nothing of those colours lies right of the markers.
   spec.series[1].point_labels.clear();

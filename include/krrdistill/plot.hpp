@@ -12,9 +12,10 @@ struct PlotSeries {
   std::vector<double> x, y;  // same length; non-finite points are skipped (breaking the line)
   bool points_only = false;  // true: large markers only; false: polyline with small markers
   // Text beside each point: empty, or one per point ("" for none). Labels of
-  // points that lie close together are stacked one under the other, each
-  // joined to its point by a thin leader, so that coinciding points are told
-  // apart on the plot itself.
+  // points that lie close together are stacked in a column (downwards in the
+  // upper half of the plot area, upwards in the lower half), each joined to
+  // its point by a thin leader, so that coinciding points are told apart on
+  // the plot itself.
   std::vector<std::string> point_labels = {};
 };
 
