@@ -191,7 +191,9 @@ BOOST_AUTO_TEST_CASE(compare_until_match_and_budgets) {
                                   " --quiet --ipc 1 --batch 100 --kip-until-match",
                               scratch.path);
   BOOST_TEST_REQUIRE(z.exit_code == 0, z.err);
-  for (const auto& row : nlohmann::json::parse(read_text(at_start + "/compare.json"))["rows"]) {
+  // A named report: a range over a temporary's member would outlive it.
+  const auto at_start_report = nlohmann::json::parse(read_text(at_start + "/compare.json"));
+  for (const auto& row : at_start_report["rows"]) {
     if (row["method"] != "kip") continue;
     BOOST_TEST(row["stopped_by"] == "accuracy reached");
     BOOST_TEST(row["steps"] == 0);
