@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/threads.hpp"
 
 #ifdef FIXTURES_READ_PNG
 // The stb include folder is private to the library target, so fall back to
@@ -44,6 +45,13 @@
 #endif
 
 namespace fixtures {
+
+// The suites run on the BLAS kernels the command line picks (threads.hpp),
+// so that what they compute and what it writes can be compared bit for bit.
+struct FittingBlasKernels {
+  FittingBlasKernels() { krrdistill::restart_with_fitting_blas_kernels(); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(FittingBlasKernels);
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;

@@ -1,5 +1,6 @@
 // The threaded products (products.hpp): equal to Armadillo's to rounding,
-// and bit for bit the same on one thread and on several.
+// and bit for bit the same on one thread and on several; and which OpenBLAS
+// kernels the programs ask for (threads.hpp).
 #define BOOST_TEST_MODULE products
 #include <boost/test/unit_test.hpp>
 
@@ -83,4 +84,16 @@ BOOST_AUTO_TEST_CASE(empty_and_mismatched_shapes) {
   BOOST_CHECK_THROW(add_gram(G, arma::mat(3, 10)), Error);
   add_gram(G, arma::mat(4, 0));
   BOOST_TEST(G.is_zero());
+}
+
+// OpenBLAS's own choice stands unless it predates AVX2 on a CPU that has it.
+BOOST_AUTO_TEST_CASE(blas_kernels_are_upgraded_only_from_pre_avx2_ones) {
+  BOOST_TEST(blas_core_upgrade("Prescott", true, true) == "SkylakeX");
+  BOOST_TEST(blas_core_upgrade("Prescott", true, false) == "Haswell");
+  BOOST_TEST(blas_core_upgrade("Sandybridge", true, false) == "Haswell");
+  BOOST_TEST(blas_core_upgrade("prescott", false, false) == "");
+  BOOST_TEST(blas_core_upgrade("Haswell", true, true) == "");
+  BOOST_TEST(blas_core_upgrade("Zen", true, false) == "");
+  BOOST_TEST(blas_core_upgrade("SkylakeX", true, true) == "");
+  BOOST_TEST(blas_core_upgrade("Cooperlake", true, true) == "");
 }

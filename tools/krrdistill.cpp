@@ -9,6 +9,7 @@
 
 #include "cli_common.hpp"
 #include "krrdistill/error.hpp"
+#include "krrdistill/threads.hpp"
 #include "signals.hpp"
 
 using namespace krrdistill;
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  restart_with_fitting_blas_kernels();
   const std::string command = argv[1];
   install_termination_handlers();
   try {

@@ -5,11 +5,27 @@
 // thread counts, which changes the order of the floating-point sums, so
 // --threads 1 and --threads 2 would write different bits.
 #pragma once
+#include <string>
 
 namespace krrdistill {
 
 // OpenBLAS to one thread; OpenMP to `threads` (0: one per core); refuses
 // values outside 0..kMaxThreads (limits.hpp).
 void set_threads(int threads);
+
+// OpenBLAS picks its kernels from the CPU model when it loads. A model newer
+// than the library (a recent Xeon under Debian 12's 0.3.21) gets the generic
+// SSE3 "Prescott" kernels, about four times slower than the AVX-512 ones on
+// the same machine (README, Benchmarks). The kernels to name in
+// OPENBLAS_CORETYPE when the chosen ones predate AVX2 but the CPU has it:
+// "SkylakeX" with AVX-512 F/CD/BW/DQ/VL, "Haswell" with AVX2 and FMA; else "".
+std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx512);
+
+// For a program's main, before any work: when blas_core_upgrade applies to
+// this process and OPENBLAS_CORETYPE is not set, sets it and executes the
+// program again with the same arguments, from /proc/self/cmdline (the only
+// way: OpenBLAS reads it once, when it loads). Returns when nothing needs
+// doing or the restart cannot be made.
+void restart_with_fitting_blas_kernels();
 
 }  // namespace krrdistill
