@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 
@@ -23,6 +24,94 @@ arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, PixelReade
                       const arma::uvec& indices) {
   const arma::mat X = to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
   return std::holds_alternative<LinearMap>(map) ? X : map_features(map, X);
+}
+
+// The statistics of a fit's one pass: over all training samples, and over
+// those outside the validation split (for the λ sweep; empty without one).
+struct StatisticsPass {
+  Statistics full;
+  Statistics without_validation;
+};
+
+// Validation samples of my_val inside [first, last), from next on (advanced).
+arma::uvec validation_rows(const arma::uvec& my_val, arma::uword last, arma::uword& next) {
+  const arma::uword begin = next;
+  while (next < my_val.n_elem && my_val[next] < last) ++next;
+  return next > begin ? arma::uvec(my_val.subvec(begin, next - 1)) : arma::uvec();
+}
+
+// A linear map: the exact integer moments of the raw pixels (pixel_moments.hpp),
+// so G and B do not depend on the chunk, thread or process count, and the
+// statistics without the validation samples are an exact difference.
+StatisticsPass linear_pass(const Preprocessor& pre, const SplitSource& train, const Range& shard,
+                           const arma::uvec& my_val, bool sweep, arma::uword k, arma::uword chunk,
+                           const Communicator& comm, const Progress& progress,
+                           arma::mat* train_features) {
+  const arma::uword d = train.dim;
+  PixelMoments all = zero_pixel_moments(d, k), val = zero_pixel_moments(d, k);
+  arma::uword next_val = 0;
+  arma::mat X, scratch;  // for train_features only
+  if (train_features != nullptr) train_features->set_size(d, shard.size());
+  const double total = double(std::max<arma::uword>(1, shard.size()));
+  for_each_pixel_chunk(
+      train, shard, chunk,
+      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        add_pixel_moments(all, pixels, column, count, labels_of(train, first, count));
+        if (train_features != nullptr) {
+          model_inputs_into(pre, pixels, column, count, X, scratch);
+          train_features->cols(first - shard.first, first + count - shard.first - 1) = X;
+        }
+        const arma::uvec rows = validation_rows(my_val, first + count, next_val);
+        if (!rows.is_empty())
+          add_pixel_moments(val, pixels, rows - first + column, labels_of(train, rows));
+        progress.update("fit: statistics", double(first + count - shard.first) / total);
+      });
+  allreduce_sum(comm, all);
+  StatisticsPass pass{linear_statistics(pre, all), {}};
+  if (sweep) {
+    allreduce_sum(comm, val);
+    pass.without_validation = linear_statistics(pre, minus(all, val));
+  }
+  return pass;
+}
+
+// Any map: G and B of the features, chunk by chunk, compensated, summed over
+// the processes (docs/design.md §2); the validation part subtracted after.
+StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& train, const Range& shard, const arma::uvec& my_val,
+                            bool sweep, arma::uword k, arma::uword chunk, const Communicator& comm,
+                            const Progress& progress, arma::mat* train_features) {
+  const arma::uword p = feature_dim(map);
+  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
+  CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
+  Statistics part = zero_statistics(p, k);  // one chunk's, reused
+  if (train_features != nullptr) train_features->set_size(p, shard.size());
+  arma::uword next_val = 0;
+  for_each_chunk(
+      pre, map, train, shard, chunk,
+      [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
+        const arma::uword last = first + Phi.n_cols;
+        accumulate_compensated(G, B, part, Phi, labels_of(train, first, Phi.n_cols));
+        if (train_features != nullptr)
+          train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
+        const arma::uvec rows = validation_rows(my_val, last, next_val);
+        if (!rows.is_empty())
+          accumulate_compensated(G_val, B_val, part, Phi.cols(rows - first),
+                                 labels_of(train, rows));
+      },
+      progress, "fit: statistics");
+  part = Statistics{};
+  allreduce_sum(comm, G);
+  allreduce_sum(comm, B);
+  StatisticsPass pass{Statistics{value(G), value(B), train.size()}, {}};
+  G = B = CompensatedSum{};
+  if (sweep) {
+    allreduce_sum(comm, G_val);
+    allreduce_sum(comm, B_val);
+    // G without the validation samples = G − G_val: no second pass.
+    pass.without_validation = Statistics{pass.full.G - value(G_val), pass.full.B - value(B_val), 0};
+  }
+  return pass;
 }
 
 }  // namespace
@@ -111,7 +200,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
     throw Error("the validation fraction must lie in (0, 1)");
   const SplitSource& train = data.train;
   const arma::uword n = train.size();
-  const arma::uword p = feature_dim(map), k = data.num_classes;
+  const arma::uword k = data.num_classes;
   // Whole chunks per process: each chunk's contribution is then the same for
   // any number of processes, and the compensated sums make their total so.
   const Range shard = shard_range(n, comm, options.chunk);
@@ -124,45 +213,23 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
       val_index.elem(arma::find(val_index >= shard.first && val_index < shard.last));
 
   // One pass: G, B over all samples and over the validation samples.
-  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
-  CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
-  Statistics part = zero_statistics(p, k);  // one chunk's, reused
-  if (train_features != nullptr) train_features->set_size(p, shard.size());
-  arma::uword next_val = 0;
-  for_each_chunk(
-      pre, map, train, shard, options.chunk,
-      [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
-        const arma::uword last = first + Phi.n_cols;
-        accumulate_compensated(G, B, part, Phi, labels_of(train, first, Phi.n_cols));
-        if (train_features != nullptr)
-          train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
-        const arma::uword begin = next_val;
-        while (next_val < my_val.n_elem && my_val[next_val] < last) ++next_val;
-        if (next_val > begin) {
-          const arma::uvec rows = my_val.subvec(begin, next_val - 1);
-          accumulate_compensated(G_val, B_val, part, Phi.cols(rows - first),
-                                 labels_of(train, rows));
-        }
-      },
-      progress, "fit: statistics");
-  part = Statistics{};
-  allreduce_sum(comm, G);
-  allreduce_sum(comm, B);
-  const Statistics full{value(G), value(B), n};
-  G = B = CompensatedSum{};
+  const StatisticsPass pass = std::holds_alternative<LinearMap>(map)
+                                  ? linear_pass(pre, train, shard, my_val, sweep, k, options.chunk,
+                                                comm, progress, train_features)
+                                  : feature_pass(pre, map, train, shard, my_val, sweep, k,
+                                                 options.chunk, comm, progress, train_features);
+  const Statistics& full = pass.full;
 
   Model model{std::move(pre), std::move(map), {}, options.lambda, {}, val_index.n_elem};
   if (sweep) {
-    allreduce_sum(comm, G_val);
-    allreduce_sum(comm, B_val);
-    const Statistics val{value(G_val), value(B_val), val_index.n_elem};
-    G_val = B_val = CompensatedSum{};
-    // G_train = G_full − G_val: no second pass over the training set; one
-    // eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
+    // One eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
     progress.update("fit: lambda sweep", 0.0);
     RidgePath path;
-    if (comm.root())
-      path = ridge_path(Statistics{full.G - val.G, full.B - val.B, n - val_index.n_elem});
+    if (comm.root()) {
+      Statistics fit_part = pass.without_validation;
+      fit_part.count = n - val_index.n_elem;
+      path = ridge_path(fit_part);
+    }
     broadcast(comm, path.g);
     broadcast(comm, path.V);
     broadcast(comm, path.C);

@@ -1,0 +1,49 @@
+// Exact moments of raw uint8 pixels, and a linear model's statistics from
+// them (docs/design.md §2, "Integer moments"). Σ q qᵀ, Σ q and the per-class
+// sums of pixel values q ∈ {0…255} are integers: formed in single precision
+// on blocks of at most 256 images no partial sum reaches 2^24, so nothing is
+// rounded, and their sums in double stay below 2^53. The result is the same
+// bits for any chunk, thread or process count and any order of the blocks,
+// at the speed of a float product. A linear model's inputs are an affine
+// function of q (standardisation, then ZCA), so its G and B follow exactly
+// from these sums with one p×p transform.
+#pragma once
+#include <armadillo>
+
+#include "krrdistill/distributed.hpp"
+#include "krrdistill/image.hpp"
+#include "krrdistill/krr.hpp"
+#include "krrdistill/preprocess.hpp"
+
+namespace krrdistill {
+
+struct PixelMoments {
+  arma::mat gram;          // d×d, Σ q qᵀ (the lower triangle; the upper is not kept)
+  arma::mat class_sums;    // d×k, column c = Σ q over the samples of class c
+  arma::vec class_counts;  // k
+  arma::uword count = 0;
+};
+
+PixelMoments zero_pixel_moments(arma::uword d, arma::uword k);
+
+// Adds pixel columns [column, column + count) with their labels (count
+// entries, each < k); on every OpenMP thread.
+void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, const arma::uvec& labels);
+// Adds the listed pixel columns with their labels.
+void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, const arma::uvec& columns,
+                       const arma::uvec& labels);
+
+// Sums over the processes of comm (exact: the entries are integers).
+void allreduce_sum(const Communicator& comm, PixelMoments& moments);
+
+// The moments of the samples in all but not in part (exact).
+PixelMoments minus(const PixelMoments& all, const PixelMoments& part);
+
+// G = Σ x xᵀ and B = Σ y xᵀ (one-hot y) of the model inputs x = pre(q): with
+// x = a∘q + b per channel (a = 1/(255σ), b = −μ/σ), G = D R D + D s bᵀ +
+// b sᵀ D + n b bᵀ (D = diag a, s = Σ q) in extended precision, then
+// Z G Z and B Z when pre whitens.
+Statistics linear_statistics(const Preprocessor& pre, const PixelMoments& moments);
+
+}  // namespace krrdistill

@@ -1,0 +1,154 @@
+#include "krrdistill/pixel_moments.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+// 256 · 255² = 16,646,400 < 2^24: every partial sum of a block's float
+// product is an integer a float holds exactly, whatever the BLAS's order.
+constexpr arma::uword kExactBlock = 256;
+
+// Sums of products stay integers below 2^53 in double up to this many samples.
+constexpr double kMaxExactSamples = 9007199254740992.0 / (255.0 * 255.0);
+
+void check_moments(const PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
+                   const arma::uvec& labels) {
+  const arma::uword d = moments.gram.n_rows;
+  if (pixels.n_rows != d) throw Error("pixel moments: the images do not match the moments");
+  if (labels.n_elem != count) throw Error("pixel moments: one label a sample is needed");
+  if (count > 0 && labels.max() >= moments.class_sums.n_cols)
+    throw Error("pixel moments: a label is not below the number of classes");
+  if (double(moments.count) + double(count) > kMaxExactSamples)
+    throw Error("too many samples for exact pixel moments");
+  if (d > arma::uword(INT_MAX)) throw Error("matrix too large for 32-bit BLAS indices");
+}
+
+// Adds the pixel columns column_at(0 … count−1), in blocks of kExactBlock:
+// each block converted to float and multiplied with one SSYRK on its own
+// thread, then added to the double sums under a lock. The additions are of
+// integers, exact in any order, so the threads' interleaving cannot change a bit.
+template <typename ColumnAt>
+void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
+                 ColumnAt column_at, const arma::uvec& labels) {
+  check_moments(moments, pixels, count, labels);
+  const arma::uword d = pixels.n_rows;
+  const long blocks = long((count + kExactBlock - 1) / kExactBlock);
+#pragma omp parallel if (blocks > 1)
+  {
+    arma::fmat block(d, kExactBlock), product(d, d);
+#pragma omp for schedule(dynamic, 1)
+    for (long b = 0; b < blocks; ++b) {
+      const arma::uword first = arma::uword(b) * kExactBlock;
+      const arma::uword size = std::min(kExactBlock, count - first);
+      for (arma::uword j = 0; j < size; ++j) {
+        const std::uint8_t* q = pixels.colptr(column_at(first + j));
+        float* out = block.colptr(j);
+        for (arma::uword i = 0; i < d; ++i) out[i] = float(q[i]);
+      }
+      cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, int(d), int(size), 1.0f, block.memptr(),
+                  int(d), 0.0f, product.memptr(), int(d));
+#pragma omp critical(krrdistill_pixel_moments)
+      {
+        for (arma::uword j = 0; j < d; ++j) {
+          const float* from = product.colptr(j);
+          double* to = moments.gram.colptr(j);
+          for (arma::uword i = j; i < d; ++i) to[i] += double(from[i]);
+        }
+        for (arma::uword j = 0; j < size; ++j) {
+          const arma::uword c = labels[first + j];
+          const float* q = block.colptr(j);
+          double* to = moments.class_sums.colptr(c);
+          for (arma::uword i = 0; i < d; ++i) to[i] += double(q[i]);
+          moments.class_counts[c] += 1;
+        }
+      }
+    }
+  }
+  moments.count += count;
+}
+
+}  // namespace
+
+PixelMoments zero_pixel_moments(arma::uword d, arma::uword k) {
+  return PixelMoments{arma::mat(d, d, arma::fill::zeros), arma::mat(d, k, arma::fill::zeros),
+                      arma::vec(k, arma::fill::zeros), 0};
+}
+
+void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, const arma::uvec& labels) {
+  if (column + count > pixels.n_cols) throw Error("pixel moments: columns out of range");
+  add_columns(
+      moments, pixels, count, [column](arma::uword j) { return column + j; }, labels);
+}
+
+void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, const arma::uvec& columns,
+                       const arma::uvec& labels) {
+  if (!columns.is_empty() && columns.max() >= pixels.n_cols)
+    throw Error("pixel moments: columns out of range");
+  add_columns(
+      moments, pixels, columns.n_elem, [&columns](arma::uword j) { return columns[j]; }, labels);
+}
+
+void allreduce_sum(const Communicator& comm, PixelMoments& moments) {
+  allreduce_sum(comm, moments.gram);
+  allreduce_sum(comm, moments.class_sums);
+  allreduce_sum(comm, moments.class_counts);
+  arma::uvec count{moments.count};
+  allreduce_sum(comm, count);
+  moments.count = count[0];
+}
+
+PixelMoments minus(const PixelMoments& all, const PixelMoments& part) {
+  if (part.count > all.count || part.gram.n_rows != all.gram.n_rows ||
+      part.class_sums.n_cols != all.class_sums.n_cols)
+    throw Error("pixel moments: the part does not belong to the whole");
+  return PixelMoments{all.gram - part.gram, all.class_sums - part.class_sums,
+                      all.class_counts - part.class_counts, all.count - part.count};
+}
+
+Statistics linear_statistics(const Preprocessor& pre, const PixelMoments& moments) {
+  const arma::uword d = pre.shape.size(), k = moments.class_sums.n_cols;
+  const arma::uword channel_size = pre.shape.channel_size();
+  if (moments.gram.n_rows != d) throw Error("pixel moments: the preprocessor does not match");
+  // x_i = a_i q_i + b_i, in extended precision so that the sums below,
+  // whose terms partly cancel, lose nothing before the one rounding.
+  std::vector<long double> a(d), b(d), s(d);
+  for (arma::uword i = 0; i < d; ++i) {
+    const arma::uword c = i / channel_size;
+    a[i] = 1.0L / (255.0L * (long double)pre.channel_std[c]);
+    b[i] = -(long double)pre.channel_mean[c] / (long double)pre.channel_std[c];
+    long double total = 0;
+    for (arma::uword c2 = 0; c2 < k; ++c2) total += moments.class_sums(i, c2);
+    s[i] = total;
+  }
+  const long double n = (long double)moments.count;
+  Statistics stats{arma::mat(d, d), arma::mat(k, d), moments.count};
+#pragma omp parallel for schedule(static)
+  for (arma::uword j = 0; j < d; ++j)
+    for (arma::uword i = j; i < d; ++i) {
+      const long double g = a[i] * a[j] * (long double)moments.gram(i, j) + a[i] * s[i] * b[j] +
+                            b[i] * s[j] * a[j] + n * b[i] * b[j];
+      stats.G(i, j) = stats.G(j, i) = double(g);
+    }
+  for (arma::uword i = 0; i < d; ++i)
+    for (arma::uword c = 0; c < k; ++c)
+      stats.B(c, i) = double(a[i] * (long double)moments.class_sums(i, c) +
+                             (long double)moments.class_counts[c] * b[i]);
+  if (pre.zca) {
+    // Φ = Z x with Z symmetric: G = Z G Z, B = B Z.
+    stats.G = arma::symmatl(multiply(pre.zca_whiten, multiply(stats.G, pre.zca_whiten)));
+    stats.B = multiply(stats.B, pre.zca_whiten);
+  }
+  return stats;
+}
+
+}  // namespace krrdistill

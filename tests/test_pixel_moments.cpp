@@ -1,0 +1,156 @@
+// Exact integer moments of raw pixels (pixel_moments.hpp) against sums in
+// 64-bit integers, whatever the thread count, block boundaries or column
+// order; and a linear model's G and B from them against the features'
+// own products.
+#define BOOST_TEST_MODULE pixel_moments
+#include <boost/test/unit_test.hpp>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/pixel_moments.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/threads.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+// Pixels drawn to stress the float blocks: a third of the columns all 255
+// (the largest partial sums), the rest uniform.
+PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  PixelMatrix pixels(d, n);
+  for (arma::uword j = 0; j < n; ++j)
+    for (arma::uword i = 0; i < d; ++i) pixels(i, j) = j % 3 == 0 ? 255 : std::uint8_t(rng() % 256);
+  return pixels;
+}
+
+arma::uvec random_labels(arma::uword n, arma::uword k, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  arma::uvec labels(n);
+  for (auto& label : labels) label = rng() % k;
+  return labels;
+}
+
+bool same_bits(const arma::mat& a, const arma::mat& b) {
+  return arma::size(a) == arma::size(b) && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace
+
+// 700 samples: two whole 256-sample blocks and a ragged one.
+BOOST_AUTO_TEST_CASE(moments_equal_integer_sums_on_any_thread_count) {
+  const arma::uword d = 37, n = 700, k = 4;
+  const PixelMatrix pixels = random_pixels(d, n, 1);
+  const arma::uvec labels = random_labels(n, k, 2);
+  std::vector<std::uint64_t> gram(d * d, 0), class_sums(d * k, 0);
+  for (arma::uword s = 0; s < n; ++s)
+    for (arma::uword j = 0; j < d; ++j) {
+      class_sums[labels[s] * d + j] += pixels(j, s);
+      for (arma::uword i = 0; i < d; ++i)
+        gram[j * d + i] += std::uint64_t(pixels(i, s)) * pixels(j, s);
+    }
+  std::vector<PixelMoments> results;
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    PixelMoments moments = zero_pixel_moments(d, k);
+    add_pixel_moments(moments, pixels, 0, n, labels);
+    results.push_back(moments);
+  }
+  const PixelMoments& m = results[0];
+  BOOST_TEST(m.count == n);
+  for (arma::uword j = 0; j < d; ++j)
+    for (arma::uword i = j; i < d; ++i) BOOST_TEST(m.gram(i, j) == double(gram[j * d + i]));
+  for (arma::uword c = 0; c < k; ++c) {
+    BOOST_TEST(m.class_counts[c] == double(arma::accu(labels == c)));
+    for (arma::uword i = 0; i < d; ++i)
+      BOOST_TEST(m.class_sums(i, c) == double(class_sums[c * d + i]));
+  }
+  for (const PixelMoments& other : results) {
+    BOOST_TEST(same_bits(other.gram, m.gram));
+    BOOST_TEST(same_bits(other.class_sums, m.class_sums));
+  }
+}
+
+// White images: every block's float sums reach 256·255², just below 2^24
+// (a block of 259 would round: 255² is odd and floats above 2^24 are even).
+BOOST_AUTO_TEST_CASE(white_images_are_exact) {
+  for (arma::uword n : {259u, 517u, 777u}) {  // odd sums above 2^24 in a block too large
+    const PixelMatrix white(5, n, arma::fill::value(255));
+    PixelMoments moments = zero_pixel_moments(5, 1);
+    add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
+    BOOST_TEST(moments.gram(4, 0) == double(n) * 255.0 * 255.0);
+    BOOST_TEST(moments.gram(3, 3) == double(n) * 255.0 * 255.0);
+    BOOST_TEST(moments.class_sums(2, 0) == double(n) * 255.0);
+  }
+}
+
+// Chunks, listed columns and the exact difference give the same numbers as
+// one call over everything.
+BOOST_AUTO_TEST_CASE(chunks_lists_and_differences_agree_to_the_bit) {
+  const arma::uword d = 20, n = 600, k = 3;
+  const PixelMatrix pixels = random_pixels(d, n, 3);
+  const arma::uvec labels = random_labels(n, k, 4);
+  PixelMoments whole = zero_pixel_moments(d, k);
+  add_pixel_moments(whole, pixels, 0, n, labels);
+  PixelMoments chunked = zero_pixel_moments(d, k);
+  for (arma::uword first = 0; first < n; first += 97) {
+    const arma::uword count = std::min<arma::uword>(97, n - first);
+    add_pixel_moments(chunked, pixels, first, count, labels.subvec(first, first + count - 1));
+  }
+  BOOST_TEST(same_bits(chunked.gram, whole.gram));
+  BOOST_TEST(same_bits(chunked.class_sums, whole.class_sums));
+
+  const arma::uvec part = arma::regspace<arma::uvec>(0, 7, n - 1);
+  PixelMoments listed = zero_pixel_moments(d, k), rest = zero_pixel_moments(d, k);
+  add_pixel_moments(listed, pixels, part, labels.elem(part));
+  arma::uvec others(n, arma::fill::ones);
+  others.elem(part).zeros();
+  const arma::uvec rest_index = arma::find(others);
+  add_pixel_moments(rest, pixels, rest_index, labels.elem(rest_index));
+  const PixelMoments difference = minus(whole, listed);
+  BOOST_TEST(difference.count == rest.count);
+  BOOST_TEST(same_bits(difference.gram, rest.gram));
+  BOOST_TEST(same_bits(difference.class_sums, rest.class_sums));
+  BOOST_TEST(same_bits(difference.class_counts, rest.class_counts));
+}
+
+BOOST_AUTO_TEST_CASE(bad_labels_and_columns_are_refused) {
+  const PixelMatrix pixels = random_pixels(4, 10, 5);
+  PixelMoments moments = zero_pixel_moments(4, 2);
+  BOOST_CHECK_THROW(add_pixel_moments(moments, pixels, 0, 10, arma::uvec(10, arma::fill::value(2))),
+                    Error);
+  BOOST_CHECK_THROW(add_pixel_moments(moments, pixels, 5, 6, arma::uvec(6, arma::fill::zeros)),
+                    Error);
+  BOOST_CHECK_THROW(add_pixel_moments(moments, pixels, 0, 10, arma::uvec(9, arma::fill::zeros)),
+                    Error);
+  BOOST_CHECK_THROW(add_pixel_moments(moments, PixelMatrix(3, 2, arma::fill::zeros), 0, 2,
+                                      arma::uvec(2, arma::fill::zeros)),
+                    Error);
+}
+
+// G and B of the standardised (and whitened) inputs, against X Xᵀ and Y Xᵀ
+// of the model inputs themselves: two channels, so the per-channel affine
+// map is exercised.
+BOOST_AUTO_TEST_CASE(linear_statistics_equal_the_inputs_products) {
+  const ImageShape shape{2, 4, 5};
+  const arma::uword d = shape.size(), n = 900, k = 3;
+  const PixelMatrix pixels = random_pixels(d, n, 6);
+  const arma::uvec labels = random_labels(n, k, 7);
+  PixelMoments moments = zero_pixel_moments(d, k);
+  add_pixel_moments(moments, pixels, 0, n, labels);
+  for (bool zca : {false, true}) {
+    const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+    const arma::mat X = to_model_input(pre, pixels, 0, n);
+    arma::mat Y(k, n, arma::fill::zeros);
+    for (arma::uword j = 0; j < n; ++j) Y(labels[j], j) = 1;
+    const Statistics stats = linear_statistics(pre, moments);
+    const arma::mat G = X * X.t(), B = Y * X.t();
+    BOOST_TEST(stats.count == n);
+    BOOST_TEST(arma::norm(stats.G - G, "fro") / arma::norm(G, "fro") < 1e-13);
+    BOOST_TEST(arma::norm(stats.B - B, "fro") / arma::norm(B, "fro") < 1e-13);
+    BOOST_TEST(stats.G.is_symmetric());
+  }
+}
