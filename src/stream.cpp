@@ -1,5 +1,7 @@
 #include "krrdistill/stream.hpp"
 
+#include <libdeflate.h>
+
 #include <algorithm>
 #include <cstring>
 #include <future>
@@ -26,6 +28,35 @@ void check_range(const SplitSource& split, const Range& range) {
   if (split.memory != nullptr && range.size() > 0 &&
       (range.first < split.memory_first || range.last > split.memory_first + split.memory->n_cols))
     throw Error("samples outside the part of the split held in memory");
+}
+
+// The pixels of a whole gzip IDX image file in one call to libdeflate, about
+// three times zlib's streaming speed, inflated straight into the matrix
+// returned: one spare column takes the header, the pixels are moved over it,
+// and the matrix shrinks in place (Armadillo keeps its memory when a matrix
+// shrinks; checked, since the move would be lost otherwise). Only for one
+// gzip member exactly as long as the header says; false otherwise, and the
+// streaming path reads the file and names any fault.
+bool inflate_whole_file(const RecordFile& f, arma::uword dim, PixelMatrix& out) {
+  if (!f.gzip || f.pixel_offset != 0 || f.record_size != dim || dim == 0) return false;
+  const std::uint64_t content = f.data_offset + f.count * dim;
+  out.set_size(dim, f.count + (f.data_offset + dim - 1) / dim);
+  {
+    InputFile file(f.path, false);
+    std::vector<unsigned char> packed(file.size());
+    if (file.read(packed.data(), packed.size()) != packed.size()) return false;
+    libdeflate_decompressor* inflater = libdeflate_alloc_decompressor();
+    if (inflater == nullptr) return false;
+    std::size_t used = 0, got = 0;
+    const libdeflate_result result = libdeflate_gzip_decompress_ex(
+        inflater, packed.data(), packed.size(), out.memptr(), out.n_elem, &used, &got);
+    libdeflate_free_decompressor(inflater);
+    if (result != LIBDEFLATE_SUCCESS || used != packed.size() || got != content) return false;
+  }
+  std::memmove(out.memptr(), out.memptr() + f.data_offset, f.count * dim);
+  const std::uint8_t* kept = out.memptr();
+  out.set_size(dim, f.count);
+  return out.memptr() == kept;
 }
 
 }  // namespace
@@ -122,7 +153,11 @@ void PixelReader::read_into(arma::uword first, arma::uword count, std::uint8_t* 
 }
 
 PixelMatrix PixelReader::read(arma::uword first, arma::uword count) {
-  PixelMatrix out(source_.dim, count);
+  PixelMatrix out;
+  if (source_.memory == nullptr && source_.files.size() == 1 && first == 0 &&
+      count == source_.files[0].count && inflate_whole_file(source_.files[0], source_.dim, out))
+    return out;
+  out.set_size(source_.dim, count);
   read_into(first, count, out.memptr());
   return out;
 }

@@ -80,7 +80,8 @@ class PixelReader {
   PixelReader(const PixelReader&) = delete;
   PixelReader& operator=(const PixelReader&) = delete;
 
-  // Pixels (d×count) of samples [first, first + count).
+  // Pixels (d×count) of samples [first, first + count). A whole gzip IDX
+  // file is inflated in one call to libdeflate, straight into the result.
   PixelMatrix read(arma::uword first, arma::uword count);
   // The same into the first count columns of out (resized only when too small).
   void read(arma::uword first, arma::uword count, PixelMatrix& out);
