@@ -140,27 +140,37 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // With classes given, the test classes of both models are written there
   // (the original's from first, the distilled's n_test further on).
   const arma::uword n_test_images = data.test.size();
-  auto classify = [&](const arma::mat& Phi, const arma::uvec& truth, arma::uword at,
+  auto classify = [&](const arma::mat& scores, const arma::uvec& truth, arma::uword at,
                       arma::uvec* classes = nullptr, arma::uword first = 0) {
-    const arma::mat scores = both * Phi;
     const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
     const arma::urowvec dist = arma::index_max(scores.rows(k, 2 * k - 1), 0);
     counts[at] += arma::accu(orig.t() == truth);
     counts[at + 1] += arma::accu(dist.t() == truth);
     if (classes != nullptr) {
-      classes->subvec(first, first + Phi.n_cols - 1) = orig.t();
-      classes->subvec(n_test_images + first, n_test_images + first + Phi.n_cols - 1) = dist.t();
+      classes->subvec(first, first + scores.n_cols - 1) = orig.t();
+      classes->subvec(n_test_images + first, n_test_images + first + scores.n_cols - 1) = dist.t();
     }
     return arma::uword(arma::accu(orig == dist));
   };
 
+  // ‖xs − x‖² = ‖xs‖² + ‖x‖² − 2 xsᵀx. For a linear map Phi is X, so both
+  // models' scores and the cross terms are one product on every thread.
+  const bool linear = std::holds_alternative<LinearMap>(model.map);
+  const arma::mat scores_and_cross = linear ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
   const Range train_shard = shard_range(data.train.size(), comm, chunk);
   for_each_chunk(
       model.pre, model.map, data.train, train_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        classify(Phi, labels_of(data.train, first, X.n_cols), 0);
-        // ‖xs − x‖² = ‖xs‖² + ‖x‖² − 2 xsᵀx, the cross term as one GEMM.
-        arma::mat d2 = -2.0 * multiply_transposed(Xs, X);
+        arma::mat scores, d2;
+        if (linear) {
+          const arma::mat product = multiply(scores_and_cross, X);
+          scores = product.rows(0, 2 * k - 1);
+          d2 = product.rows(2 * k, 2 * k + m - 1);
+        } else {
+          scores = multiply(both, Phi);
+          d2 = -2.0 * multiply_transposed(Xs, X);
+        }
+        classify(scores, labels_of(data.train, first, X.n_cols), 0);
         d2.each_col() += xs_sq.t();
         d2.each_row() += arma::sum(arma::square(X), 0);
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
@@ -173,7 +183,8 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   for_each_chunk(
       model.pre, model.map, data.test, test_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        counts[4] += classify(Phi, labels_of(data.test, first, X.n_cols), 2, &test_classes, first);
+        counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, X.n_cols), 2,
+                              &test_classes, first);
       },
       progress, "certify: test set");
   allreduce_sum(comm, counts);
