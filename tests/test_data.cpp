@@ -268,6 +268,23 @@ BOOST_AUTO_TEST_CASE(idx_gzip_round_trip_fashion_mnist) {
                                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}));
 }
 
+// A whole .gz image file is inflated in one call (libdeflate) into the
+// matrix, whose spare columns take the 16-byte header: images of 2, 12 and
+// 42 pixels. A file of two gzip members goes the streaming way, same pixels.
+BOOST_AUTO_TEST_CASE(idx_gzip_whole_file_for_any_image_size_and_several_members) {
+  for (std::uint32_t w : {2u, 4u, 7u}) {
+    TempDir tmp("data");
+    IdxFixture f = write_idx_folder(tmp.dir(), true, 10, w == 2 ? 1 : w - 1, w);
+    check_idx(krrdistill::load_dataset("mnist", tmp.dir(), false), f);
+    const Bytes images = idx_images(13, f.h, f.w, f.train.pixels);
+    const std::size_t half = images.size() / 2;
+    write_gz(tmp.file("train-images-idx3-ubyte.gz"), Bytes(images.begin(), images.begin() + half));
+    write_gz(tmp.file("train-images-idx3-ubyte.gz"), Bytes(images.begin() + half, images.end()),
+             "ab");
+    check_idx(krrdistill::load_dataset("mnist", tmp.dir(), false), f);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(idx_generic_classes_from_labels_and_auto) {
   TempDir tmp("data");
   IdxFixture f = write_idx_folder(tmp.dir(), false, 13, 3, 4);
