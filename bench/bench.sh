@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks: medians of several runs of the real Fashion-MNIST jobs, per
-# phase, with peak RSS, and the Gram product's GFLOP/s next to a plain DGEMM.
+# phase, with peak RSS, each as a ratio to the floor measured in the same run
+# (bench_floor: inflate the four .gz files with zlib, the training pixels to
+# double, one DSYRK over all of them on every core), and the Gram product's
+# GFLOP/s next to a plain DGEMM. Prints the CPU model, its SIMD flags and the
+# OpenBLAS kernels first, since the machines differ.
 # Usage: bench/bench.sh [runs]   (default 5)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,7 +19,8 @@ trap 'rm -rf "$work"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # bench NAME ARGS...: runs `krrdistill distill ARGS` $runs times; prints the
-# median wall time, the median of each phase from report.json, and peak RSS.
+# median wall time and its ratio to the floor, the median of each phase from
+# report.json, and peak RSS.
 bench() {
   local name="$1"; shift
   local wall=() rss=()
@@ -36,11 +41,16 @@ bench() {
   local acc err
   acc=$(jq -r '.certificate.original.test_acc' "$work/out/report.json")
   err=$(jq -r '.certificate.weight_rel_error' "$work/out/report.json")
-  printf '%-26s wall %.3f s  peak RSS %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
-    "$name" "$med_wall" "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" "$line" "$acc" "$err"
+  printf '%-26s wall %.3f s = %.2fx floor  peak RSS %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
+    "$name" "$med_wall" "$(awk -v w="$med_wall" -v f="$floor" 'BEGIN {print w / f}')" \
+    "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" "$line" "$acc" "$err"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "SIMD: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|avx2|fma|avx512[a-z_0-9]*)$' | sort | xargs)"
+"$root/build/bench/bench_floor" /usr/share/datasets/fashion-mnist "$runs" | tee "$work/floor"
+floor=$(awk '$1 == "floor_s" {print $2}' "$work/floor")
+echo
 echo "median of $runs runs; phases in seconds from report.json (process start-up is in wall only)"
 bench "linear ipc1 noise" --ipc 1 --init noise
 bench "linear ipc10 real" --ipc 10 --init real
