@@ -150,22 +150,28 @@ void choose_lambda(LambdaSweep& sweep) {
 
 LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas) {
   LambdaScores scores;
-  for (double lambda : lambdas) {
-    if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
+  const arma::uword k = train_path.C.n_rows, p = train_path.V.n_rows;
+  // W(λ) = C diag(1/(g + λ)) Vᵀ for every λ (docs/design.md §2).
+  arma::mat scaled(lambdas.size() * k, p);
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    if (!(lambdas[i] > 0)) throw Error("the lambda grid must hold positive values");
     arma::mat CS = train_path.C;
-    CS.each_row() /= (train_path.g + lambda).t();
-    scores.scaled.push_back(std::move(CS));
+    CS.each_row() /= (train_path.g + lambdas[i]).t();
+    scaled.rows(i * k, (i + 1) * k - 1) = CS;
   }
+  scores.weights = multiply(scaled, arma::mat(train_path.V.t()));
   scores.correct.zeros(lambdas.size());
   scores.sq_error = compensated_zeros(lambdas.size(), 1);
   return scores;
 }
 
-void add_validation(LambdaScores& scores, const arma::mat& projected, const arma::uvec& labels) {
-  const arma::uword grid = scores.scaled.size();
+void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels) {
+  const arma::uword grid = scores.correct.n_elem, k = scores.weights.n_rows / grid;
+  // grid·k rows: fewer than the p of Vᵀ Phi_val whenever grid·k < p, and never more work.
+  const arma::mat all_scores = multiply(scores.weights, Phi_val);
   arma::mat errors(grid, labels.n_elem);  // per λ and sample
   for (arma::uword i = 0; i < grid; ++i) {
-    arma::mat predicted_scores = scores.scaled[i] * projected;
+    arma::mat predicted_scores = all_scores.rows(i * k, (i + 1) * k - 1);
     const arma::urowvec predicted = arma::index_max(predicted_scores, 0);
     scores.correct[i] += arma::accu(predicted.t() == labels);
     for (arma::uword j = 0; j < labels.n_elem; ++j) predicted_scores(labels[j], j) -= 1.0;

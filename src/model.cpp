@@ -244,7 +244,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
       const arma::mat Phi_val = train_features != nullptr
                                     ? arma::mat(train_features->cols(rows - shard.first))
                                     : features_of(model.pre, model.map, reader, rows);
-      add_validation(scores, multiply_transposed(path.V, Phi_val), labels_of(train, rows));
+      add_validation(scores, Phi_val, labels_of(train, rows));
     }
     allreduce_sum(comm, scores.correct);
     allreduce_sum(comm, scores.sq_error);

@@ -81,7 +81,7 @@ LambdaSweep sweep_in_chunks(const RidgePath& path, const arma::mat& Phi_val,
   LambdaScores scores = start_lambda_scores(path, grid);
   for (arma::uword first = 0; first < Phi_val.n_cols; first += chunk) {
     const arma::uword last = std::min(first + chunk, Phi_val.n_cols) - 1;
-    add_validation(scores, path.V.t() * Phi_val.cols(first, last), labels.subvec(first, last));
+    add_validation(scores, Phi_val.cols(first, last), labels.subvec(first, last));
   }
   return finish_lambda_sweep(scores, grid, Phi_val.n_cols);
 }

@@ -80,15 +80,16 @@ void choose_lambda(LambdaSweep& sweep);
 // as they come (chunk by chunk, process by process): W(λ) Phi_val =
 // C diag(1/(g+λ)) (Vᵀ Phi_val), with Vᵀ Phi_val formed once per chunk.
 struct LambdaScores {
-  std::vector<arma::mat> scaled;  // C diag(1/(g+λ)) for each λ (k×p)
-  arma::uvec correct;             // correct classes for each λ
-  CompensatedSum sq_error;        // ‖W(λ) φ − y‖² for each λ, one sample at a time,
-                                  // so the total does not depend on the grouping
+  arma::mat weights;        // W(λ) of every λ stacked: rows [i·k, (i+1)·k) for λ_i
+  arma::uvec correct;       // correct classes for each λ
+  CompensatedSum sq_error;  // ‖W(λ) φ − y‖² for each λ, one sample at a time,
+                            // so the total does not depend on the grouping
 };
 
 LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas);
-// Adds validation samples given as projected = Vᵀ Phi_val (p×nv) and their labels.
-void add_validation(LambdaScores& scores, const arma::mat& projected, const arma::uvec& labels);
+// Adds validation samples (their features Phi_val, p×nv, and labels): one
+// product of the stacked W(λ) with Phi_val on every thread.
+void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels);
 // The sweep from the totals over n_val validation samples (after any sum
 // across processes), with choose_lambda's choice.
 LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
