@@ -4,9 +4,10 @@
 #include <cmath>
 #include <string>
 
-#include "krrdistill/compensated_sum.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
+#include "krrdistill/pixel_moments.hpp"
+#include "krrdistill/products.hpp"
 #include "krrdistill/stream.hpp"  // the one fit, over a DatasetSource
 
 namespace krrdistill {
@@ -48,7 +49,7 @@ void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword c
       for (arma::uword i = 0; i < channel_size; ++i)
         o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
   }
-  if (pre.zca) X = pre.zca_whiten * scratch;
+  if (pre.zca) X = multiply(pre.zca_whiten, scratch);  // on every thread, the same bits
 }
 
 }  // namespace
@@ -86,18 +87,26 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   const Range shard = shard_range(train.size(), comm, chunk);
   const arma::uword channels = shape.channels, channel_size = shape.channel_size();
 
-  // 256-bin histograms per channel, exact integers whatever the sharding;
-  // then set_channel_moments as in fit_preprocessor, so the same bits.
+  // 256-bin histograms per channel, exact integers whatever the sharding
+  // or the threads (each thread counts its columns apart; the sums are of
+  // integers); then set_channel_moments as in fit_preprocessor, so the same bits.
   arma::uvec counts(256 * channels, arma::fill::zeros);
   for_each_pixel_chunk(
       train, shard, chunk,
       [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        for (arma::uword j = column; j < column + count; ++j)
-          for (arma::uword c = 0; c < channels; ++c) {
-            arma::uword* hist = counts.memptr() + 256 * c;
-            const std::uint8_t* in = pixels.colptr(j) + c * channel_size;
-            for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
-          }
+#pragma omp parallel
+        {
+          arma::uvec mine(256 * channels, arma::fill::zeros);
+#pragma omp for schedule(static)
+          for (arma::uword j = column; j < column + count; ++j)
+            for (arma::uword c = 0; c < channels; ++c) {
+              arma::uword* hist = mine.memptr() + 256 * c;
+              const std::uint8_t* in = pixels.colptr(j) + c * channel_size;
+              for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
+            }
+#pragma omp critical(krrdistill_histograms)
+          counts += mine;
+        }
       });
   allreduce_sum(comm, counts);
   Preprocessor pre;
@@ -105,21 +114,17 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   set_channel_moments(pre, arma::umat(counts.memptr(), 256, channels, false, true));
   if (!zca) return pre;
 
-  // ZCA: S = (1/n) Σ x xᵀ of the standardised images, a streamed SYRK per
-  // chunk, summed compensated (the same for any number of processes).
+  // ZCA: S = (1/n) Σ x xᵀ of the standardised images, from the exact
+  // integer moments of the pixels (pixel_moments.hpp, docs/design.md §2).
   const arma::uword d = shape.size();
-  CompensatedSum sum = compensated_zeros(d, d);
-  arma::mat X, scratch, XXt;  // reused from chunk to chunk
+  PixelMoments moments = zero_pixel_moments(d, 1);
   for_each_pixel_chunk(
       train, shard, chunk,
       [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        model_inputs_into(pre, pixels, column, count, X, scratch);
-        XXt = X * X.t();
-        add(sum, XXt);
+        add_pixel_moments(moments, pixels, column, count, arma::uvec(count, arma::fill::zeros));
       });
-  allreduce_sum(comm, sum);
-  arma::mat second_moment = value(sum);
-  sum = CompensatedSum{};
+  allreduce_sum(comm, moments);
+  arma::mat second_moment = linear_statistics(pre, moments).G;
   if (comm.root()) {
     second_moment /= double(train.size());
     arma::vec e;

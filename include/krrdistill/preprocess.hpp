@@ -25,7 +25,7 @@ struct Preprocessor {
 // Statistics from the training pixels only. zca_reg_fraction scales the mean
 // eigenvalue of the standardised covariance (0.1 in the KIP and Chen et al.
 // CIFAR experiments). The streamed fit (stream.hpp) on these pixels, in
-// chunks of 4096, one process: exact histograms, compensated ZCA sums.
+// chunks of 4096, one process: exact histograms, exact ZCA moments.
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction);
 

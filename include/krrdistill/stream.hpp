@@ -109,8 +109,9 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
 // The one preprocessing fit (fit_preprocessor on pixels in memory is this
 // on a view of them): per-channel 256-bin histograms of this process's shard
 // (shard_range(n, comm, chunk)), summed over processes as exact integers,
-// then for ZCA a streamed pass for the d×d second moment, summed
-// (compensated), decomposed on rank 0 and broadcast. Standardisation must be
+// then for ZCA a streamed pass for the d×d second moment from the exact
+// integer moments of the pixels (pixel_moments.hpp), decomposed on rank 0
+// and broadcast. Standardisation must be
 // known before any feature is formed (the maps are nonlinear), hence this
 // cheap pass over the raw bytes before the statistics.
 Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
