@@ -361,20 +361,26 @@ BOOST_AUTO_TEST_CASE(lambda_grid_reports_both_scores) {
 }
 
 // --chunk sets how many images each compensated addition of G and B holds,
-// so it changes the last bits (README, --chunk); nothing more.
+// so it changes the last bits of a nonlinear map's model (README, --chunk);
+// nothing more. A linear map's G and B are exact integer sums: the same bytes.
 BOOST_AUTO_TEST_CASE(chunk_changes_only_the_rounding) {
   Case c;
-  std::vector<arma::mat> sets;
-  for (const std::string chunk : {"7", "4096"}) {
-    const std::string out = c.scratch.file("chunk_" + chunk);
-    const RunResult r = run_cli("distill --data " + c.data + " --out " + out +
-                                    " --quiet --ipc 2 --lambda 1e-2 --chunk " + chunk,
-                                c.scratch.path);
-    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
-    const krrdistill::NpyArray a = krrdistill::read_npy(out + "/distilled_X.npy");
-    const std::vector<double> values = krrdistill::npy_as_double(a, out);
-    sets.emplace_back(values);
+  for (const std::string model : {"linear", "rff"}) {
+    std::vector<arma::mat> sets;
+    std::vector<fixtures::Bytes> weights;
+    for (const std::string chunk : {"7", "4096"}) {
+      const std::string out = c.scratch.file("chunk_" + model + chunk);
+      const RunResult r = run_cli("distill --data " + c.data + " --out " + out + " --model " +
+                                      model + " --quiet --ipc 2 --lambda 1e-2 --chunk " + chunk,
+                                  c.scratch.path);
+      BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+      const krrdistill::NpyArray a = krrdistill::read_npy(out + "/distilled_X.npy");
+      const std::vector<double> values = krrdistill::npy_as_double(a, out);
+      sets.emplace_back(values);
+      weights.push_back(fixtures::read_bytes(out + "/model_W.npy"));
+    }
+    const double diff = arma::norm(sets[0] - sets[1]) / arma::norm(sets[1]);
+    BOOST_TEST(diff < 1e-10, model);
+    if (model == "linear") BOOST_TEST((weights[0] == weights[1]));
   }
-  const double diff = arma::norm(sets[0] - sets[1]) / arma::norm(sets[1]);
-  BOOST_TEST(diff < 1e-10);
 }
