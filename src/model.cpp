@@ -40,38 +40,76 @@ arma::uvec validation_rows(const arma::uvec& my_val, arma::uword last, arma::uwo
   return next > begin ? arma::uvec(my_val.subvec(begin, next - 1)) : arma::uvec();
 }
 
-// A linear map: the exact integer moments of the raw pixels (pixel_moments.hpp),
-// so G and B do not depend on the chunk, thread or process count, and the
-// statistics without the validation samples are an exact difference.
-StatisticsPass linear_pass(const Preprocessor& pre, const SplitSource& train, const Range& shard,
-                           const arma::uvec& my_val, bool sweep, arma::uword k, arma::uword chunk,
-                           const Communicator& comm, const Progress& progress,
-                           arma::mat* train_features) {
+// What a fit needs before its pass: whether λ is swept, the split sizes,
+// this process's shard and the validation samples (all and in the shard).
+struct FitPlan {
+  bool sweep = false;
+  arma::uword n = 0, k = 0;
+  Range shard;
+  arma::uvec val_index, my_val;
+};
+
+FitPlan plan_fit(const StreamDataset& data, const FitOptions& options, const Communicator& comm) {
+  FitPlan plan;
+  plan.sweep = std::isnan(options.lambda);
+  if (!plan.sweep && (!(options.lambda >= 0) || !std::isfinite(options.lambda)))
+    throw Error("--lambda must be a finite number >= 0");
+  if (plan.sweep && options.lambda_grid.empty()) throw Error("empty lambda grid");
+  if (plan.sweep)
+    for (double lambda : options.lambda_grid)
+      if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
+  if (!(options.validation_fraction > 0 && options.validation_fraction < 1))
+    throw Error("the validation fraction must lie in (0, 1)");
+  plan.n = data.train.size();
+  plan.k = data.num_classes;
+  // Whole chunks per process: each chunk's contribution is then the same for
+  // any number of processes, and the compensated sums make their total so.
+  plan.shard = shard_range(plan.n, comm, options.chunk);
+  // The validation split is a function of the global index, the same for any
+  // number of processes; each process handles the part inside its shard.
+  if (plan.sweep)
+    plan.val_index = validation_indices(plan.n, options.validation_fraction, options.seed);
+  plan.my_val = plan.val_index.elem(
+      arma::find(plan.val_index >= plan.shard.first && plan.val_index < plan.shard.last));
+  return plan;
+}
+
+// The exact integer moments of the raw pixels (pixel_moments.hpp) over all
+// training samples and over the validation samples, summed over the
+// processes; also(first, pixels, column, count) sees every chunk.
+struct MomentsPass {
+  PixelMoments all, val;
+};
+
+MomentsPass moments_pass(const SplitSource& train, const FitPlan& plan, arma::uword chunk,
+                         const Communicator& comm, const Progress& progress,
+                         const PixelVisitor& also = {}) {
   const arma::uword d = train.dim;
-  PixelMoments all = zero_pixel_moments(d, k), val = zero_pixel_moments(d, k);
+  MomentsPass pass{zero_pixel_moments(d, plan.k), zero_pixel_moments(d, plan.k)};
   arma::uword next_val = 0;
-  arma::mat X, scratch;  // for train_features only
-  if (train_features != nullptr) train_features->set_size(d, shard.size());
-  const double total = double(std::max<arma::uword>(1, shard.size()));
+  const double total = double(std::max<arma::uword>(1, plan.shard.size()));
   for_each_pixel_chunk(
-      train, shard, chunk,
+      train, plan.shard, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        add_pixel_moments(all, pixels, column, count, labels_of(train, first, count));
-        if (train_features != nullptr) {
-          model_inputs_into(pre, pixels, column, count, X, scratch);
-          train_features->cols(first - shard.first, first + count - shard.first - 1) = X;
-        }
-        const arma::uvec rows = validation_rows(my_val, first + count, next_val);
+        add_pixel_moments(pass.all, pixels, column, count, labels_of(train, first, count));
+        if (also) also(first, pixels, column, count);
+        const arma::uvec rows = validation_rows(plan.my_val, first + count, next_val);
         if (!rows.is_empty())
-          add_pixel_moments(val, pixels, rows - first + column, labels_of(train, rows));
-        progress.update("fit: statistics", double(first + count - shard.first) / total);
+          add_pixel_moments(pass.val, pixels, rows - first + column, labels_of(train, rows));
+        progress.update("fit: statistics", double(first + count - plan.shard.first) / total);
       });
-  allreduce_sum(comm, all);
-  StatisticsPass pass{linear_statistics(pre, all), {}};
-  if (sweep) {
-    allreduce_sum(comm, val);
-    pass.without_validation = linear_statistics(pre, minus(all, val));
-  }
+  allreduce_sum(comm, pass.all);
+  if (plan.sweep) allreduce_sum(comm, pass.val);
+  return pass;
+}
+
+// A linear map's statistics from the moments: G and B do not depend on the
+// chunk, thread or process count, and the statistics without the validation
+// samples are an exact difference.
+StatisticsPass linear_statistics_pass(const Preprocessor& pre, const MomentsPass& moments,
+                                      bool sweep) {
+  StatisticsPass pass{linear_statistics(pre, moments.all), {}};
+  if (sweep) pass.without_validation = linear_statistics(pre, minus(moments.all, moments.val));
   return pass;
 }
 
@@ -112,6 +150,50 @@ StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
     pass.without_validation = Statistics{pass.full.G - value(G_val), pass.full.B - value(B_val), 0};
   }
   return pass;
+}
+
+// After the pass: the λ sweep of docs/design.md §2 on one eigendecomposition,
+// scored on the validation features, then the refit on all data.
+Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& pass,
+                 const FitPlan& plan, const FitOptions& options, const Communicator& comm,
+                 const Progress& progress, const arma::mat* train_features) {
+  const SplitSource& train = data.train;
+  if (plan.sweep) {
+    // One eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
+    progress.update("fit: lambda sweep", 0.0);
+    RidgePath path;
+    if (comm.root()) {
+      Statistics fit_part = pass.without_validation;
+      fit_part.count = plan.n - plan.val_index.n_elem;
+      path = ridge_path(fit_part);
+    }
+    broadcast(comm, path.g);
+    broadcast(comm, path.V);
+    broadcast(comm, path.C);
+    LambdaScores scores = start_lambda_scores(path, options.lambda_grid);
+    // Validation chunks a quarter of the pass's: their inputs, features and
+    // scores stay below the pass's footprint, so the peak memory does not
+    // depend on how many validation samples there are.
+    const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 4);
+    const arma::uvec& my_val = plan.my_val;
+    PixelReader reader(train);
+    for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
+      const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
+      const arma::mat Phi_val = train_features != nullptr
+                                    ? arma::mat(train_features->cols(rows - plan.shard.first))
+                                    : features_of(model.pre, model.map, reader, rows);
+      add_validation(scores, Phi_val, labels_of(train, rows));
+    }
+    allreduce_sum(comm, scores.correct);
+    allreduce_sum(comm, scores.sq_error);
+    // docs/design.md §2: accuracy, then squared error, then the larger λ.
+    model.sweep = finish_lambda_sweep(scores, options.lambda_grid, plan.val_index.n_elem);
+    model.lambda = model.sweep.best_lambda;
+  }
+  if (comm.root()) model.W = fit_primal(pass.full, model.lambda);
+  broadcast(comm, model.W);
+  progress.finish();
+  return model;
 }
 
 }  // namespace
@@ -189,73 +271,48 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
 Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
                 arma::mat* train_features) {
-  const bool sweep = std::isnan(options.lambda);
-  if (!sweep && (!(options.lambda >= 0) || !std::isfinite(options.lambda)))
-    throw Error("--lambda must be a finite number >= 0");
-  if (sweep && options.lambda_grid.empty()) throw Error("empty lambda grid");
-  if (sweep)
-    for (double lambda : options.lambda_grid)
-      if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
-  if (!(options.validation_fraction > 0 && options.validation_fraction < 1))
-    throw Error("the validation fraction must lie in (0, 1)");
+  const FitPlan plan = plan_fit(data, options, comm);
   const SplitSource& train = data.train;
-  const arma::uword n = train.size();
-  const arma::uword k = data.num_classes;
-  // Whole chunks per process: each chunk's contribution is then the same for
-  // any number of processes, and the compensated sums make their total so.
-  const Range shard = shard_range(n, comm, options.chunk);
-
-  // The validation split is a function of the global index, the same for any
-  // number of processes; each process handles the part inside its shard.
-  const arma::uvec val_index =
-      sweep ? validation_indices(n, options.validation_fraction, options.seed) : arma::uvec();
-  const arma::uvec my_val =
-      val_index.elem(arma::find(val_index >= shard.first && val_index < shard.last));
-
   // One pass: G, B over all samples and over the validation samples.
-  const StatisticsPass pass = std::holds_alternative<LinearMap>(map)
-                                  ? linear_pass(pre, train, shard, my_val, sweep, k, options.chunk,
-                                                comm, progress, train_features)
-                                  : feature_pass(pre, map, train, shard, my_val, sweep, k,
-                                                 options.chunk, comm, progress, train_features);
-  const Statistics& full = pass.full;
-
-  Model model{std::move(pre), std::move(map), {}, options.lambda, {}, val_index.n_elem};
-  if (sweep) {
-    // One eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
-    progress.update("fit: lambda sweep", 0.0);
-    RidgePath path;
-    if (comm.root()) {
-      Statistics fit_part = pass.without_validation;
-      fit_part.count = n - val_index.n_elem;
-      path = ridge_path(fit_part);
-    }
-    broadcast(comm, path.g);
-    broadcast(comm, path.V);
-    broadcast(comm, path.C);
-    LambdaScores scores = start_lambda_scores(path, options.lambda_grid);
-    // Validation chunks a quarter of the pass's: their inputs, features and
-    // projections stay below the pass's footprint, so the peak memory does
-    // not depend on how many validation samples there are.
-    const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 4);
-    PixelReader reader(train);
-    for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
-      const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
-      const arma::mat Phi_val = train_features != nullptr
-                                    ? arma::mat(train_features->cols(rows - shard.first))
-                                    : features_of(model.pre, model.map, reader, rows);
-      add_validation(scores, Phi_val, labels_of(train, rows));
-    }
-    allreduce_sum(comm, scores.correct);
-    allreduce_sum(comm, scores.sq_error);
-    // docs/design.md §2: accuracy, then squared error, then the larger λ.
-    model.sweep = finish_lambda_sweep(scores, options.lambda_grid, val_index.n_elem);
-    model.lambda = model.sweep.best_lambda;
+  StatisticsPass pass;
+  if (std::holds_alternative<LinearMap>(map)) {
+    arma::mat X, scratch;
+    if (train_features != nullptr) train_features->set_size(train.dim, plan.shard.size());
+    const MomentsPass moments = moments_pass(
+        train, plan, options.chunk, comm, progress,
+        [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+          if (train_features == nullptr) return;
+          model_inputs_into(pre, pixels, column, count, X, scratch);
+          train_features->cols(first - plan.shard.first, first + count - plan.shard.first - 1) = X;
+        });
+    pass = linear_statistics_pass(pre, moments, plan.sweep);
+  } else {
+    pass = feature_pass(pre, map, train, plan.shard, plan.my_val, plan.sweep, plan.k, options.chunk,
+                        comm, progress, train_features);
   }
-  if (comm.root()) model.W = fit_primal(full, model.lambda);
-  broadcast(comm, model.W);
-  progress.finish();
-  return model;
+  return finish_fit(
+      data, Model{std::move(pre), std::move(map), {}, options.lambda, {}, plan.val_index.n_elem},
+      pass, plan, options, comm, progress, train_features);
+}
+
+Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fraction,
+                       const FitOptions& options, const Communicator& comm,
+                       const Progress& progress) {
+  if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
+    throw Error("--zca-reg must be a positive number");
+  const FitPlan plan = plan_fit(data, options, comm);
+  Preprocessor pre;
+  StatisticsPass pass;
+  {  // the moments are freed before the sweep
+    const MomentsPass moments = moments_pass(data.train, plan, options.chunk, comm, progress);
+    pre = preprocessor_from_moments(data.shape, moments.all, zca, zca_reg_fraction, comm);
+    pass = linear_statistics_pass(pre, moments, plan.sweep);
+  }
+  return finish_fit(
+      data,
+      Model{
+          std::move(pre), LinearMap{data.train.dim}, {}, options.lambda, {}, plan.val_index.n_elem},
+      pass, plan, options, comm, progress, nullptr);
 }
 
 Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,

@@ -62,12 +62,18 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
         choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
 
   Clock::time_point phase = Clock::now();
-  progress.status("preprocessing");
-  Preprocessor pre =
-      fit_preprocessor(data, config.source.zca, config.source.zca_reg_fraction, fit.chunk, comm);
   arma::mat train_features;
-  result.model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
-                           cache ? &train_features : nullptr);
+  if (std::holds_alternative<LinearMap>(map)) {
+    // One pass gives the preprocessing and the statistics (docs/design.md §2).
+    result.model = fit_linear_model(data, config.source.zca, config.source.zca_reg_fraction, fit,
+                                    comm, progress);
+  } else {
+    progress.status("preprocessing");
+    Preprocessor pre =
+        fit_preprocessor(data, config.source.zca, config.source.zca_reg_fraction, fit.chunk, comm);
+    result.model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
+                             cache ? &train_features : nullptr);
+  }
   result.timings.fit = seconds_since(phase);
   const Model& model = result.model;
 

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
@@ -149,6 +152,47 @@ Statistics linear_statistics(const Preprocessor& pre, const PixelMoments& moment
     stats.B = multiply(stats.B, pre.zca_whiten);
   }
   return stats;
+}
+
+Preprocessor preprocessor_from_moments(const ImageShape& shape, const PixelMoments& moments,
+                                       bool zca, double zca_reg_fraction,
+                                       const Communicator& comm) {
+  const arma::uword d = shape.size(), channel_size = shape.channel_size();
+  if (moments.gram.n_rows != d) throw Error("pixel moments: the image shape does not match");
+  if (moments.count == 0) throw Error("no training images");
+  if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
+    throw Error("--zca-reg must be a positive number");
+  // The moments hold integers below 2^53: exact as uint64, summed in 128 bits.
+  std::vector<ChannelSums> sums(shape.channels);
+  for (arma::uword i = 0; i < d; ++i) {
+    ChannelSums& s = sums[i / channel_size];
+    s.count += moments.count;
+    for (arma::uword c = 0; c < moments.class_sums.n_cols; ++c)
+      s.sum += std::uint64_t(moments.class_sums(i, c));
+    s.square_sum += std::uint64_t(moments.gram(i, i));
+  }
+  Preprocessor pre;
+  pre.shape = shape;
+  set_channel_moments(pre, sums);
+  if (!zca) return pre;
+
+  // S = (1/n) Σ x xᵀ of the standardised images = V diag(e) Vᵀ.
+  if (comm.root()) {
+    const arma::mat second_moment = linear_statistics(pre, moments).G / double(moments.count);
+    arma::vec e;
+    arma::mat V;
+    if (!arma::eig_sym(e, V, second_moment, "dc")) throw Error("ZCA eigendecomposition failed");
+    e.clamp(0.0, arma::datum::inf);
+    pre.zca_reg = zca_reg_fraction * arma::mean(e);
+    const arma::vec root = arma::sqrt(e + pre.zca_reg);
+    pre.zca_whiten = V * arma::diagmat(1.0 / root) * V.t();
+    pre.zca_unwhiten = V * arma::diagmat(root) * V.t();
+  }
+  broadcast(comm, pre.zca_reg);
+  broadcast(comm, pre.zca_whiten);
+  broadcast(comm, pre.zca_unwhiten);
+  pre.zca = true;
+  return pre;
 }
 
 }  // namespace krrdistill

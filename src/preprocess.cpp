@@ -54,25 +54,18 @@ void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword c
 
 }  // namespace
 
-void set_channel_moments(Preprocessor& pre, const arma::umat& histograms) {
-  pre.channel_mean.set_size(histograms.n_cols);
-  pre.channel_std.set_size(histograms.n_cols);
-  for (arma::uword c = 0; c < histograms.n_cols; ++c) {
-    const arma::uword* hist = histograms.colptr(c);
-    double total = 0, sum = 0;
-    for (int v = 0; v < 256; ++v) {
-      total += double(hist[v]);
-      sum += double(hist[v]) * (v / 255.0);
-    }
-    const double mean = sum / total;
-    double sq = 0;
-    for (int v = 0; v < 256; ++v) sq += double(hist[v]) * std::pow(v / 255.0 - mean, 2);
-    const double stddev = std::sqrt(sq / total);
-    if (!(stddev > 0))
+void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums) {
+  pre.channel_mean.set_size(sums.size());
+  pre.channel_std.set_size(sums.size());
+  for (std::size_t c = 0; c < sums.size(); ++c) {
+    const ChannelSums& s = sums[c];
+    const unsigned __int128 numerator = s.count * s.square_sum - s.sum * s.sum;  // >= 0
+    if (s.count == 0 || numerator == 0)
       throw Error("channel " + std::to_string(c) +
                   " of the training images is constant; cannot standardise");
-    pre.channel_mean[c] = mean;
-    pre.channel_std[c] = stddev;
+    const long double n = (long double)s.count;
+    pre.channel_mean[c] = double((long double)s.sum / (255.0L * n));
+    pre.channel_std[c] = double(std::sqrt((long double)numerator / (65025.0L * n * n)));
   }
 }
 
@@ -86,6 +79,20 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
     throw Error("--zca-reg must be a positive number");
   const Range shard = shard_range(train.size(), comm, chunk);
   const arma::uword channels = shape.channels, channel_size = shape.channel_size();
+
+  if (zca) {
+    // ZCA needs the second moment of the standardised images: the exact
+    // integer moments of the pixels (pixel_moments.hpp) give it, and the
+    // channel sums too, the same integers as the histograms below.
+    PixelMoments moments = zero_pixel_moments(shape.size(), 1);
+    for_each_pixel_chunk(
+        train, shard, chunk,
+        [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+          add_pixel_moments(moments, pixels, column, count, arma::uvec(count, arma::fill::zeros));
+        });
+    allreduce_sum(comm, moments);
+    return preprocessor_from_moments(shape, moments, true, zca_reg_fraction, comm);
+  }
 
   // 256-bin histograms per channel, exact integers whatever the sharding
   // or the threads (each thread counts its columns apart; the sums are of
@@ -109,37 +116,17 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
         }
       });
   allreduce_sum(comm, counts);
+  std::vector<ChannelSums> sums(channels);
+  for (arma::uword c = 0; c < channels; ++c)
+    for (unsigned v = 0; v < 256; ++v) {
+      const unsigned __int128 h = counts[256 * c + v];
+      sums[c].count += h;
+      sums[c].sum += h * v;
+      sums[c].square_sum += h * v * v;
+    }
   Preprocessor pre;
   pre.shape = shape;
-  set_channel_moments(pre, arma::umat(counts.memptr(), 256, channels, false, true));
-  if (!zca) return pre;
-
-  // ZCA: S = (1/n) Σ x xᵀ of the standardised images, from the exact
-  // integer moments of the pixels (pixel_moments.hpp, docs/design.md §2).
-  const arma::uword d = shape.size();
-  PixelMoments moments = zero_pixel_moments(d, 1);
-  for_each_pixel_chunk(
-      train, shard, chunk,
-      [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        add_pixel_moments(moments, pixels, column, count, arma::uvec(count, arma::fill::zeros));
-      });
-  allreduce_sum(comm, moments);
-  arma::mat second_moment = linear_statistics(pre, moments).G;
-  if (comm.root()) {
-    second_moment /= double(train.size());
-    arma::vec e;
-    arma::mat V;
-    if (!arma::eig_sym(e, V, second_moment, "dc")) throw Error("ZCA eigendecomposition failed");
-    e.clamp(0.0, arma::datum::inf);
-    pre.zca_reg = zca_reg_fraction * arma::mean(e);
-    const arma::vec root = arma::sqrt(e + pre.zca_reg);
-    pre.zca_whiten = V * arma::diagmat(1.0 / root) * V.t();
-    pre.zca_unwhiten = V * arma::diagmat(root) * V.t();
-  }
-  broadcast(comm, pre.zca_reg);
-  broadcast(comm, pre.zca_whiten);
-  broadcast(comm, pre.zca_unwhiten);
-  pre.zca = true;
+  set_channel_moments(pre, sums);
   return pre;
 }
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/model.hpp"
+#include "krrdistill/pipeline.hpp"
 #include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/threads.hpp"
@@ -153,4 +155,52 @@ BOOST_AUTO_TEST_CASE(linear_statistics_equal_the_inputs_products) {
     BOOST_TEST(arma::norm(stats.B - B, "fro") / arma::norm(B, "fro") < 1e-13);
     BOOST_TEST(stats.G.is_symmetric());
   }
+}
+
+// The preprocessing from the moments is fit_preprocessor's to the bit (three
+// channels, with and without ZCA), and so is the linear model fitted from
+// one pass: fit_linear_model against fit_preprocessor then fit_model.
+BOOST_AUTO_TEST_CASE(one_pass_linear_fit_equals_the_two_pass_fit_to_the_bit) {
+  const ImageShape shape{3, 4, 4};
+  const arma::uword d = shape.size(), n = 1500, k = 4;
+  PixelMatrix train = random_pixels(d, n, 8);
+  train.cols(0, n / 2) /= 2;  // a mean and a spread of their own
+  const arma::uvec labels = random_labels(n, k, 9);
+  const Dataset data =
+      make_dataset(train, labels, random_pixels(d, 50, 10), random_labels(50, k, 11), shape, k);
+  PixelMoments moments = zero_pixel_moments(d, k);
+  add_pixel_moments(moments, train, 0, n, labels);
+  for (bool zca : {false, true}) {
+    const Preprocessor expected = fit_preprocessor(train, shape, zca, 0.1);
+    const Preprocessor got = preprocessor_from_moments(shape, moments, zca, 0.1, Communicator{});
+    BOOST_TEST(same_bits(got.channel_mean, expected.channel_mean));
+    BOOST_TEST(same_bits(got.channel_std, expected.channel_std));
+    BOOST_TEST(got.zca == zca);
+    BOOST_TEST(same_bits(got.zca_whiten, expected.zca_whiten));
+    BOOST_TEST(same_bits(got.zca_unwhiten, expected.zca_unwhiten));
+
+    FitOptions options;
+    options.chunk = 256;
+    const Model two_pass = fit_model(data, expected, LinearMap{d}, options, Progress::silent());
+    const Model one_pass =
+        fit_linear_model(view_dataset(data), zca, 0.1, options, Communicator{}, Progress::silent());
+    BOOST_TEST(one_pass.lambda == two_pass.lambda);
+    BOOST_TEST(same_bits(one_pass.W, two_pass.W));
+    BOOST_TEST(one_pass.sweep.val_accuracy == two_pass.sweep.val_accuracy);
+  }
+}
+
+// The standardisation against the textbook formulas on a tiny case.
+BOOST_AUTO_TEST_CASE(channel_moments_from_exact_sums) {
+  Preprocessor pre;
+  std::vector<ChannelSums> sums(2);
+  sums[0] = {4, 0 + 255 + 255 + 0, 2 * 255 * 255};  // values 0, 255, 255, 0
+  sums[1] = {2, 10 + 20, 100 + 400};                // values 10, 20
+  set_channel_moments(pre, sums);
+  BOOST_TEST(pre.channel_mean[0] == 0.5);
+  BOOST_TEST(pre.channel_std[0] == 0.5);
+  BOOST_TEST(std::abs(pre.channel_mean[1] - 15.0 / 255) < 1e-17);
+  BOOST_TEST(std::abs(pre.channel_std[1] - 5.0 / 255) < 1e-17);
+  sums[1] = {3, 3 * 7, 3 * 49};  // constant
+  BOOST_CHECK_THROW(set_channel_moments(pre, sums), Error);
 }

@@ -84,6 +84,16 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
                 arma::mat* train_features = nullptr);
 
+// A linear model with its preprocessing, from one pass over the training
+// pixels (every process of comm calls it, as fit_model): the exact pixel
+// moments give the standardisation, ZCA's second moment and G and B
+// (pixel_moments.hpp), so no preprocessing pass comes first; the sweep and
+// the refit are fit_model's. The same model, to the bit, as
+// fit_preprocessor followed by fit_model with a LinearMap.
+Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fraction,
+                       const FitOptions& options, const Communicator& comm,
+                       const Progress& progress);
+
 // G and B of a whole split in one pass, summed as fit_model sums them
 // (compensated, each process over its shard, then across comm).
 Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,

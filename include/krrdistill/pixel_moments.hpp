@@ -46,4 +46,12 @@ PixelMoments minus(const PixelMoments& all, const PixelMoments& part);
 // Z G Z and B Z when pre whitens.
 Statistics linear_statistics(const Preprocessor& pre, const PixelMoments& moments);
 
+// The preprocessing fitted from the training pixels' moments, the same bits
+// as fit_preprocessor's (stream.hpp): each channel's mean and std from its
+// exact sums (Σ q from the class sums, Σ q² from the diagonal of Σ q qᵀ),
+// and for ZCA the eigendecomposition of the standardised second moment
+// G/n on rank 0, broadcast.
+Preprocessor preprocessor_from_moments(const ImageShape& shape, const PixelMoments& moments,
+                                       bool zca, double zca_reg_fraction, const Communicator& comm);
+
 }  // namespace krrdistill

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <armadillo>
+#include <vector>
 
 #include "krrdistill/image.hpp"
 
@@ -29,9 +30,16 @@ struct Preprocessor {
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction);
 
-// Each channel's mean and std (of pixels/255) from its exact 256-bin
-// histogram (column c of histograms, 256×channels); refuses a constant channel.
-void set_channel_moments(Preprocessor& pre, const arma::umat& histograms);
+// Exact integer sums over the values v ∈ {0…255} of one channel of the
+// training images: how many, Σ v and Σ v².
+struct ChannelSums {
+  unsigned __int128 count = 0, sum = 0, square_sum = 0;
+};
+// Each channel's mean and std (of pixels/255) from its exact sums: the
+// variance's numerator count·Σv² − (Σv)² is an exact integer, so a histogram
+// and the pixel moments (pixel_moments.hpp) give the same bits. Refuses a
+// constant channel.
+void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums);
 
 // Model inputs (d×count) for pixel columns [first, first + count).
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,
