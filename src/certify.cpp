@@ -171,8 +171,11 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
           d2 = -2.0 * multiply_transposed(Xs, X);
         }
         classify(scores, labels_of(data.train, first, X.n_cols), 0);
+        arma::rowvec x_sq(X.n_cols);
+#pragma omp parallel for schedule(static)
+        for (arma::uword j = 0; j < X.n_cols; ++j) x_sq[j] = arma::dot(X.col(j), X.col(j));
         d2.each_col() += xs_sq.t();
-        d2.each_row() += arma::sum(arma::square(X), 0);
+        d2.each_row() += x_sq;
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
       },
       progress, "certify: training set", train_features);

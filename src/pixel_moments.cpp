@@ -47,7 +47,11 @@ void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword c
   const long blocks = long((count + kExactBlock - 1) / kExactBlock);
 #pragma omp parallel if (blocks > 1)
   {
-    arma::fmat block(d, kExactBlock), product(d, d);
+    // Kept by each thread from call to call: a pass makes one call a chunk,
+    // and fresh buffers would be fresh pages to fault in every time.
+    thread_local arma::fmat block, product;
+    block.set_size(d, kExactBlock);
+    product.set_size(d, d);
 #pragma omp for schedule(dynamic, 1)
     for (long b = 0; b < blocks; ++b) {
       const arma::uword first = arma::uword(b) * kExactBlock;
