@@ -229,8 +229,11 @@ BOOST_AUTO_TEST_CASE(memory_estimate_refuses_what_cannot_fit) {
     c.expect_refusal(command, "--ipc 1", what + " needs about ");
     c.expect_refusal(command, "--ipc 1", " of memory is available");
   }
-  // G and B: six p×(p + k) doubles, p = d = 786432.
-  c.expect_refusal("distill", "--ipc 1", "distillation needs about 29.7 TB (G and B 29.7 TB)");
+  // G and B: six p×(p + k) doubles, p = d = 786432; and each of the two
+  // threads' float block and d×d float product for the pixel moments.
+  c.expect_refusal("distill", "--ipc 1 --threads 2",
+                   "distillation needs about 34.6 TB (G and B 29.7 TB, the pixel moments' float "
+                   "buffers 4.9 TB)");
   // Label Solve's own need comes on top of KIP's: four p×(p + k) doubles.
   c.expect_refusal("labelsolve", "--ipc 1", "Label Solve needs about 19.8 TB (G and B 19.8 TB");
 }
