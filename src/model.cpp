@@ -116,9 +116,13 @@ StatisticsPass linear_statistics_pass(const Preprocessor& pre, const MomentsPass
 // Any map: G and B of the features, chunk by chunk, compensated, summed over
 // the processes (docs/design.md §2); the validation part subtracted after.
 StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
-                            const SplitSource& train, const Range& shard, const arma::uvec& my_val,
-                            bool sweep, arma::uword k, arma::uword chunk, const Communicator& comm,
-                            const Progress& progress, arma::mat* train_features) {
+                            const SplitSource& train, const FitPlan& plan, arma::uword chunk,
+                            const Communicator& comm, const Progress& progress,
+                            arma::mat* train_features) {
+  const Range& shard = plan.shard;
+  const arma::uvec& my_val = plan.my_val;
+  const bool sweep = plan.sweep;
+  const arma::uword k = plan.k;
   const arma::uword p = feature_dim(map);
   CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
   CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
@@ -287,8 +291,7 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
         });
     pass = linear_statistics_pass(pre, moments, plan.sweep);
   } else {
-    pass = feature_pass(pre, map, train, plan.shard, plan.my_val, plan.sweep, plan.k, options.chunk,
-                        comm, progress, train_features);
+    pass = feature_pass(pre, map, train, plan, options.chunk, comm, progress, train_features);
   }
   return finish_fit(
       data, Model{std::move(pre), std::move(map), {}, options.lambda, {}, plan.val_index.n_elem},
