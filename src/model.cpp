@@ -83,7 +83,7 @@ struct MomentsPass {
 
 MomentsPass moments_pass(const SplitSource& train, const FitPlan& plan, arma::uword chunk,
                          const Communicator& comm, const Progress& progress,
-                         const PixelVisitor& also = {}) {
+                         const std::string& phase, const PixelVisitor& also = {}) {
   const arma::uword d = train.dim;
   MomentsPass pass{zero_pixel_moments(d, plan.k), zero_pixel_moments(d, plan.k)};
   arma::uword next_val = 0;
@@ -96,7 +96,7 @@ MomentsPass moments_pass(const SplitSource& train, const FitPlan& plan, arma::uw
         const arma::uvec rows = validation_rows(plan.my_val, first + count, next_val);
         if (!rows.is_empty())
           add_pixel_moments(pass.val, pixels, rows - first + column, labels_of(train, rows));
-        progress.update("fit: statistics", double(first + count - plan.shard.first) / total);
+        progress.update(phase, double(first + count - plan.shard.first) / total);
       });
   allreduce_sum(comm, pass.all);
   if (plan.sweep) allreduce_sum(comm, pass.val);
@@ -118,7 +118,7 @@ StatisticsPass linear_statistics_pass(const Preprocessor& pre, const MomentsPass
 StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
                             const SplitSource& train, const FitPlan& plan, arma::uword chunk,
                             const Communicator& comm, const Progress& progress,
-                            arma::mat* train_features) {
+                            const std::string& phase, arma::mat* train_features) {
   const Range& shard = plan.shard;
   const arma::uvec& my_val = plan.my_val;
   const bool sweep = plan.sweep;
@@ -141,7 +141,7 @@ StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
           accumulate_compensated(G_val, B_val, part, Phi.cols(rows - first),
                                  labels_of(train, rows));
       },
-      progress, "fit: statistics");
+      progress, phase);
   part = Statistics{};
   allreduce_sum(comm, G);
   allreduce_sum(comm, B);
@@ -154,6 +154,28 @@ StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
     pass.without_validation = Statistics{pass.full.G - value(G_val), pass.full.B - value(B_val), 0};
   }
   return pass;
+}
+
+// One pass over a split for G and B (and their validation part): the exact
+// pixel moments for a linear map, the features' compensated sums for any
+// other, so that every caller accumulates a map's statistics the same way.
+// train_features, when given, receives the shard's features.
+StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
+                               const SplitSource& split, const FitPlan& plan, arma::uword chunk,
+                               const Communicator& comm, const Progress& progress,
+                               const std::string& phase, arma::mat* train_features) {
+  if (!std::holds_alternative<LinearMap>(map))
+    return feature_pass(pre, map, split, plan, chunk, comm, progress, phase, train_features);
+  arma::mat X, scratch;
+  if (train_features != nullptr) train_features->set_size(split.dim, plan.shard.size());
+  const MomentsPass moments = moments_pass(
+      split, plan, chunk, comm, progress, phase,
+      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        if (train_features == nullptr) return;
+        model_inputs_into(pre, pixels, column, count, X, scratch);
+        train_features->cols(first - plan.shard.first, first + count - plan.shard.first - 1) = X;
+      });
+  return linear_statistics_pass(pre, moments, plan.sweep);
 }
 
 // After the pass: the λ sweep of docs/design.md §2 on one eigendecomposition,
@@ -276,23 +298,9 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
                 arma::mat* train_features) {
   const FitPlan plan = plan_fit(data, options, comm);
-  const SplitSource& train = data.train;
   // One pass: G, B over all samples and over the validation samples.
-  StatisticsPass pass;
-  if (std::holds_alternative<LinearMap>(map)) {
-    arma::mat X, scratch;
-    if (train_features != nullptr) train_features->set_size(train.dim, plan.shard.size());
-    const MomentsPass moments = moments_pass(
-        train, plan, options.chunk, comm, progress,
-        [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-          if (train_features == nullptr) return;
-          model_inputs_into(pre, pixels, column, count, X, scratch);
-          train_features->cols(first - plan.shard.first, first + count - plan.shard.first - 1) = X;
-        });
-    pass = linear_statistics_pass(pre, moments, plan.sweep);
-  } else {
-    pass = feature_pass(pre, map, train, plan, options.chunk, comm, progress, train_features);
-  }
+  const StatisticsPass pass = statistics_pass(pre, map, data.train, plan, options.chunk, comm,
+                                              progress, "fit: statistics", train_features);
   return finish_fit(
       data, Model{std::move(pre), std::move(map), {}, options.lambda, {}, plan.val_index.n_elem},
       pass, plan, options, comm, progress, train_features);
@@ -307,7 +315,8 @@ Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fract
   Preprocessor pre;
   StatisticsPass pass;
   {  // the moments are freed before the sweep
-    const MomentsPass moments = moments_pass(data.train, plan, options.chunk, comm, progress);
+    const MomentsPass moments =
+        moments_pass(data.train, plan, options.chunk, comm, progress, "fit: statistics");
     pre = preprocessor_from_moments(data.shape, moments.all, zca, zca_reg_fraction, comm);
     pass = linear_statistics_pass(pre, moments, plan.sweep);
   }
@@ -322,19 +331,11 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
                             const SplitSource& split, arma::uword num_classes, arma::uword chunk,
                             const Communicator& comm, const Progress& progress,
                             const std::string& phase) {
-  const arma::uword p = feature_dim(map), k = num_classes;
-  const Range shard = shard_range(split.size(), comm, chunk);
-  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
-  Statistics part = zero_statistics(p, k);
-  for_each_chunk(
-      pre, map, split, shard, chunk,
-      [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
-        accumulate_compensated(G, B, part, Phi, labels_of(split, first, Phi.n_cols));
-      },
-      progress, phase);
-  allreduce_sum(comm, G);
-  allreduce_sum(comm, B);
-  return Statistics{value(G), value(B), split.size()};
+  FitPlan plan;  // the whole split, no validation part
+  plan.n = split.size();
+  plan.k = num_classes;
+  plan.shard = shard_range(plan.n, comm, chunk);
+  return statistics_pass(pre, map, split, plan, chunk, comm, progress, phase, nullptr).full;
 }
 
 }  // namespace krrdistill

@@ -127,16 +127,18 @@ BOOST_AUTO_TEST_CASE(split_statistics_are_fit_models) {
   write_idx_folder(tmp.file("data"), 150, 30, 6, 3);
   const Dataset data = load(idx_config(tmp.file("data")).source);
   const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, false, 0.1);
-  FeatureMapSpec spec;
-  spec.kind = "rff";
-  spec.features = 20;
-  const FeatureMap map = make_feature_map(spec, data.shape.size());
-  FitOptions fit;
-  fit.lambda = 0.5;
-  fit.chunk = 16;
-  const Model model = fit_model(data, pre, map, fit, Progress::silent());
-  const Statistics stats = split_statistics(pre, map, view_dataset(data).train, 3, fit.chunk,
-                                            Communicator{}, Progress::silent(), "test");
-  BOOST_CHECK_EQUAL(stats.count, 150u);
-  BOOST_CHECK(arma::approx_equal(fit_primal(stats, fit.lambda), model.W, "absdiff", 0.0));
+  for (const std::string kind : {"rff", "linear"}) {
+    FeatureMapSpec spec;
+    spec.kind = kind;
+    if (kind == "rff") spec.features = 20;
+    const FeatureMap map = make_feature_map(spec, data.shape.size());
+    FitOptions fit;
+    fit.lambda = 0.5;
+    fit.chunk = 16;
+    const Model model = fit_model(data, pre, map, fit, Progress::silent());
+    const Statistics stats = split_statistics(pre, map, view_dataset(data).train, 3, fit.chunk,
+                                              Communicator{}, Progress::silent(), "test");
+    BOOST_CHECK_EQUAL(stats.count, 150u);
+    BOOST_CHECK(arma::approx_equal(fit_primal(stats, fit.lambda), model.W, "absdiff", 0.0));
+  }
 }

@@ -94,8 +94,10 @@ Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fract
                        const FitOptions& options, const Communicator& comm,
                        const Progress& progress);
 
-// G and B of a whole split in one pass, summed as fit_model sums them
-// (compensated, each process over its shard, then across comm).
+// G and B of a whole split in one pass, accumulated as fit_model accumulates
+// them (exact pixel moments for a linear map; otherwise compensated, each
+// process over its shard, then across comm), so a fit on them gives
+// fit_model's weights bit for bit.
 Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
                             const SplitSource& split, arma::uword num_classes, arma::uword chunk,
                             const Communicator& comm, const Progress& progress,
