@@ -25,6 +25,26 @@ void add(CompensatedSum& sum, const arma::mat& terms) {
   }
 }
 
+void add_pairs(const double* in, double* inout, std::size_t count) {
+  const double* a = in;
+  double* b = inout;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double s = a[2 * i] + b[2 * i], back = s - a[2 * i];
+    double e = (a[2 * i] - (s - back)) + (b[2 * i] - back);
+    e += a[2 * i + 1] + b[2 * i + 1];
+    const double hi = s + e;
+    b[2 * i + 1] = e - (hi - s);
+    b[2 * i] = hi;
+  }
+}
+
+void add(CompensatedSum& sum, const CompensatedSum& other) {
+  if (other.n_rows != sum.n_rows || other.n_cols != sum.n_cols ||
+      other.pairs.n_cols != sum.pairs.n_cols)
+    throw Error("compensated sum: the sums do not match");
+  add_pairs(other.pairs.memptr(), sum.pairs.memptr(), sum.pairs.n_cols);
+}
+
 arma::mat value(const CompensatedSum& sum) {
   arma::mat out(sum.n_rows, sum.n_cols);
   out = arma::reshape(sum.pairs.row(0) + sum.pairs.row(1), sum.n_rows, sum.n_cols);

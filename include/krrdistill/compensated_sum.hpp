@@ -3,6 +3,7 @@
 #pragma once
 
 #include <armadillo>
+#include <cstddef>
 
 namespace krrdistill {
 
@@ -21,6 +22,12 @@ CompensatedSum compensated_zeros(arma::uword rows, arma::uword cols);
 // Adds terms (rows×cols) entry by entry, the rounding error of each addition
 // carried in the low part (TwoSum).
 void add(CompensatedSum& sum, const arma::mat& terms);
+// Adds another compensated sum of the same shape: the merge of two partial
+// sums (of processes, or of saved statistics files).
+void add(CompensatedSum& sum, const CompensatedSum& other);
+// inout += in for count (high, low) pairs: TwoSum of the high parts, then the
+// low parts, renormalised (FastTwoSum). Commutative.
+void add_pairs(const double* in, double* inout, std::size_t count);
 // high + low, rounded once.
 arma::mat value(const CompensatedSum& sum);
 

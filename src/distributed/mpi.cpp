@@ -31,19 +31,10 @@ void allreduce(T* data, std::size_t count, MPI_Datatype type, MPI_Op op, std::si
   }
 }
 
-// inout += in for double-double pairs (high, low): TwoSum of the high parts,
-// then the low parts, renormalised (FastTwoSum). Commutative.
+// The MPI reduction of compensated sums (compensated_sum.hpp).
 void add_pairs(void* in, void* inout, int* count, MPI_Datatype*) {
-  const double* a = static_cast<const double*>(in);
-  double* b = static_cast<double*>(inout);
-  for (int i = 0; i < *count; ++i) {
-    const double s = a[2 * i] + b[2 * i], back = s - a[2 * i];
-    double e = (a[2 * i] - (s - back)) + (b[2 * i] - back);
-    e += a[2 * i + 1] + b[2 * i + 1];
-    const double hi = s + e;
-    b[2 * i + 1] = e - (hi - s);
-    b[2 * i] = hi;
-  }
+  krrdistill::add_pairs(static_cast<const double*>(in), static_cast<double*>(inout),
+                        std::size_t(*count));
 }
 
 }  // namespace
