@@ -1,6 +1,6 @@
 // One libFuzzer target per reader, chosen at compile time with
-// KRRDISTILL_FUZZ_TARGET (idx, cifar10, cifar100, npy, report); see
-// harness.hpp for the input layout and fuzz/CMakeLists.txt for the build.
+// KRRDISTILL_FUZZ_TARGET (idx, cifar10, cifar100, npy, report, statistics);
+// see harness.hpp for the input layout and fuzz/CMakeLists.txt for the build.
 //
 //   fuzz_idx --write-seeds=DIR   writes the seed corpus (valid inputs) and exits
 //   fuzz_idx [libFuzzer flags] CORPUS...

@@ -30,7 +30,9 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/npy.hpp"
+#include "krrdistill/pipeline.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/saved_statistics.hpp"
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill_fuzz {
@@ -38,7 +40,7 @@ namespace krrdistill_fuzz {
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;
 
-enum class Target { idx, cifar10, cifar100, npy, report };
+enum class Target { idx, cifar10, cifar100, npy, report, statistics };
 
 inline const char* target_name(Target t) {
   switch (t) {
@@ -52,12 +54,15 @@ inline const char* target_name(Target t) {
       return "npy";
     case Target::report:
       return "report";
+    case Target::statistics:
+      return "statistics";
   }
   return "?";
 }
 
 inline std::vector<Target> all_targets() {
-  return {Target::idx, Target::cifar10, Target::cifar100, Target::npy, Target::report};
+  return {Target::idx, Target::cifar10, Target::cifar100,
+          Target::npy, Target::report,  Target::statistics};
 }
 
 // ---- valid files ------------------------------------------------------------
@@ -174,6 +179,45 @@ inline std::string report_json(const std::string& kind) {
          "}\n";
 }
 
+// A statistics file as `krrdistill stats` writes it, of six images of shape
+// 1×2×2 in 3 classes, for a map of kind ("linear", "rff", "fcnn").
+inline Bytes statistics_file(const std::string& kind, const fs::path& dir) {
+  krrdistill::PixelMatrix pixels(4, 6);
+  for (arma::uword i = 0; i < pixels.n_elem; ++i) pixels[i] = std::uint8_t(i * 41 % 256);
+  const arma::uvec labels = {0, 1, 2, 0, 1, 2};
+  const krrdistill::Dataset data = krrdistill::make_dataset(
+      pixels, labels, pixels, labels, krrdistill::ImageShape{1, 2, 2}, 3, "idx");
+  krrdistill::StatisticsConfig config;
+  config.source.dataset = "idx";
+  config.source.zca = kind == "fcnn";
+  config.spec.kind = kind;
+  config.spec.seed = 5;
+  config.fit.validation_fraction = 0.2;
+  const krrdistill::SavedStatistics stats =
+      krrdistill::compute_statistics(krrdistill::view_dataset(data), config, nullptr,
+                                     krrdistill::Communicator{}, krrdistill::Progress::silent());
+  const std::string path = (dir / ("seed_" + kind + ".stats")).string();
+  krrdistill::write_statistics(path, stats, true);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  Bytes out;
+  for (int ch; f != nullptr && (ch = std::fgetc(f)) != EOF;)
+    out.push_back(static_cast<unsigned char>(ch));
+  if (f != nullptr) std::fclose(f);
+  fs::remove(path);
+  return out;
+}
+
+// The bytes with their last four replaced by the CRC-32 of the others, as
+// the writer ends a statistics file: damage then gets past the checksum to
+// the checks behind it.
+inline Bytes with_checksum(Bytes bytes) {
+  if (bytes.size() < 4) return bytes;
+  const uLong crc = crc32_z(crc32_z(0L, Z_NULL, 0), bytes.data(), bytes.size() - 4);
+  for (int i = 0; i < 4; ++i)
+    bytes[bytes.size() - 4 + i] = static_cast<unsigned char>(crc >> (8 * i));
+  return bytes;
+}
+
 // ---- the harness ------------------------------------------------------------
 
 class Harness {
@@ -217,6 +261,10 @@ class Harness {
       case Target::report:
         valid_ = {{"report.json", text_bytes(report_json("linear"))}};
         break;
+      case Target::statistics:
+        for (const char* kind : {"linear", "rff", "fcnn"})
+          valid_.push_back({std::string(kind) + ".stats", statistics_file(kind, dir_)});
+        break;
     }
     for (const auto& [name, bytes] : valid_) write(name, bytes);
   }
@@ -237,7 +285,11 @@ class Harness {
     const unsigned selector = data[0];
     const std::size_t slot = selector % valid_.size();
     const std::string& name = valid_[slot].first;
-    write(name, Bytes(data + 1, data + size));
+    Bytes file(data + 1, data + size);
+    // Statistics: every other variant carries a correct checksum.
+    if (target_ == Target::statistics && (selector / valid_.size()) % 2 == 1)
+      file = with_checksum(file);
+    write(name, file);
     std::string message;
     try {
       read(selector, slot);
@@ -258,6 +310,13 @@ class Harness {
       out.push_back(input);
     };
     const unsigned slots = unsigned(valid_.size());
+    if (target_ == Target::statistics) {
+      for (unsigned s = 0; s < slots; ++s) {
+        add(s, valid_[s].second);
+        add(slots + s, valid_[s].second);
+      }
+      return out;
+    }
     if (target_ == Target::report) {
       for (const char* kind : {"linear", "rff", "fcnn"}) add(0, text_bytes(report_json(kind)));
       return out;
@@ -371,6 +430,22 @@ class Harness {
         const krrdistill::FeatureMap map = krrdistill::make_feature_map(report.spec, 4);
         const std::string problem = krrdistill::surjectivity_problem(map);
         if (!problem.empty()) throw krrdistill::Error(path + ": " + problem);
+        break;
+      }
+      case Target::statistics: {
+        // distill --stats: read, merge with a valid file of the same map,
+        // fit with a fixed λ and with the sweep.
+        const std::string path = (dir_ / valid_[slot].first).string();
+        const krrdistill::SavedStatistics read = krrdistill::read_statistics(path);
+        const std::string valid_path = (dir_ / "valid.stats").string();
+        write("valid.stats", valid_[slot].second);
+        const krrdistill::SavedStatistics merged = krrdistill::merge_statistics(
+            {krrdistill::read_statistics(valid_path), read}, {valid_path, path});
+        krrdistill::FitOptions fit;
+        fit.lambda = 0.5;
+        krrdistill::fit_statistics(read, fit);
+        fit.lambda = std::numeric_limits<double>::quiet_NaN();
+        krrdistill::fit_statistics(merged, fit);
         break;
       }
     }

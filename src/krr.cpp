@@ -198,4 +198,26 @@ LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<do
   return sweep;
 }
 
+LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& validation,
+                                const std::vector<double>& lambdas) {
+  if (lambdas.empty()) throw Error("empty lambda grid");
+  LambdaSweep sweep;
+  sweep.lambdas = lambdas;
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    if (!(lambdas[i] > 0)) throw Error("the lambda grid must hold positive values");
+    const arma::mat W = path_weights(train_path, lambdas[i]);
+    const double error = double(validation.count) - 2.0 * arma::accu(W % validation.B) +
+                         arma::accu((W * validation.G) % W);
+    sweep.val_accuracy.push_back(std::numeric_limits<double>::quiet_NaN());
+    sweep.val_sq_error.push_back(round_sq_error(error));
+    const double best_error = sweep.val_sq_error[best];
+    if (i > 0 && (sweep.val_sq_error[i] < best_error ||
+                  (sweep.val_sq_error[i] == best_error && lambdas[i] > lambdas[best])))
+      best = i;
+  }
+  sweep.best_lambda = lambdas[best];
+  return sweep;
+}
+
 }  // namespace krrdistill

@@ -114,18 +114,21 @@ StatisticsPass linear_statistics_pass(const Preprocessor& pre, const MomentsPass
 }
 
 // Any map: G and B of the features, chunk by chunk, compensated, summed over
-// the processes (docs/design.md §2); the validation part subtracted after.
-StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
-                            const SplitSource& train, const FitPlan& plan, arma::uword chunk,
-                            const Communicator& comm, const Progress& progress,
-                            const std::string& phase, arma::mat* train_features) {
+// the processes (docs/design.md §2), with their validation part.
+struct FeatureSums {
+  CompensatedSum G, B, validation_G, validation_B;
+};
+
+FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const SplitSource& train,
+                         const FitPlan& plan, arma::uword chunk, const Communicator& comm,
+                         const Progress& progress, const std::string& phase,
+                         arma::mat* train_features) {
   const Range& shard = plan.shard;
   const arma::uvec& my_val = plan.my_val;
-  const bool sweep = plan.sweep;
   const arma::uword k = plan.k;
   const arma::uword p = feature_dim(map);
-  CompensatedSum G = compensated_zeros(p, p), B = compensated_zeros(k, p);
-  CompensatedSum G_val = compensated_zeros(p, p), B_val = compensated_zeros(k, p);
+  FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
+                   compensated_zeros(k, p)};
   Statistics part = zero_statistics(p, k);  // one chunk's, reused
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   arma::uword next_val = 0;
@@ -133,26 +136,32 @@ StatisticsPass feature_pass(const Preprocessor& pre, const FeatureMap& map,
       pre, map, train, shard, chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         const arma::uword last = first + Phi.n_cols;
-        accumulate_compensated(G, B, part, Phi, labels_of(train, first, Phi.n_cols));
+        accumulate_compensated(sums.G, sums.B, part, Phi, labels_of(train, first, Phi.n_cols));
         if (train_features != nullptr)
           train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
         const arma::uvec rows = validation_rows(my_val, last, next_val);
         if (!rows.is_empty())
-          accumulate_compensated(G_val, B_val, part, Phi.cols(rows - first),
+          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi.cols(rows - first),
                                  labels_of(train, rows));
       },
       progress, phase);
   part = Statistics{};
-  allreduce_sum(comm, G);
-  allreduce_sum(comm, B);
-  StatisticsPass pass{Statistics{value(G), value(B), train.size()}, {}};
-  G = B = CompensatedSum{};
-  if (sweep) {
-    allreduce_sum(comm, G_val);
-    allreduce_sum(comm, B_val);
-    // G without the validation samples = G − G_val: no second pass.
-    pass.without_validation = Statistics{pass.full.G - value(G_val), pass.full.B - value(B_val), 0};
+  allreduce_sum(comm, sums.G);
+  allreduce_sum(comm, sums.B);
+  if (plan.sweep) {
+    allreduce_sum(comm, sums.validation_G);
+    allreduce_sum(comm, sums.validation_B);
   }
+  return sums;
+}
+
+// The statistics of the sums; without the validation samples G − G_val: no
+// second pass.
+StatisticsPass feature_statistics(const FeatureSums& sums, arma::uword n, bool sweep) {
+  StatisticsPass pass{Statistics{value(sums.G), value(sums.B), n}, {}};
+  if (sweep)
+    pass.without_validation = Statistics{pass.full.G - value(sums.validation_G),
+                                         pass.full.B - value(sums.validation_B), 0};
   return pass;
 }
 
@@ -165,7 +174,9 @@ StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                const Communicator& comm, const Progress& progress,
                                const std::string& phase, arma::mat* train_features) {
   if (!std::holds_alternative<LinearMap>(map))
-    return feature_pass(pre, map, split, plan, chunk, comm, progress, phase, train_features);
+    return feature_statistics(
+        feature_sums(pre, map, split, plan, chunk, comm, progress, phase, train_features),
+        split.size(), plan.sweep);
   arma::mat X, scratch;
   if (train_features != nullptr) train_features->set_size(split.dim, plan.shard.size());
   const MomentsPass moments = moments_pass(
@@ -336,6 +347,61 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
   plan.k = num_classes;
   plan.shard = shard_range(plan.n, comm, chunk);
   return statistics_pass(pre, map, split, plan, chunk, comm, progress, phase, nullptr).full;
+}
+
+FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                 const FitOptions& options, const Communicator& comm, const Progress& progress) {
+  FitOptions swept = options;  // the validation part is always kept
+  swept.lambda = std::numeric_limits<double>::quiet_NaN();
+  const FitPlan plan = plan_fit(data, swept, comm);
+  FitSums sums;
+  sums.n = plan.n;
+  sums.n_validation = plan.val_index.n_elem;
+  if (std::holds_alternative<LinearMap>(map)) {
+    MomentsPass pass = moments_pass(data.train, plan, options.chunk, comm, progress, "statistics");
+    sums.moments = std::move(pass.all);
+    sums.validation_moments = std::move(pass.val);
+  } else {
+    FeatureSums pass = feature_sums(pre, map, data.train, plan, options.chunk, comm, progress,
+                                    "statistics", nullptr);
+    sums.G = std::move(pass.G);
+    sums.B = std::move(pass.B);
+    sums.validation_G = std::move(pass.validation_G);
+    sums.validation_B = std::move(pass.validation_B);
+  }
+  progress.finish();
+  return sums;
+}
+
+Model fit_from_sums(const FitSums& sums, const ImageShape& shape, Preprocessor pre, FeatureMap map,
+                    bool zca, double zca_reg_fraction, const FitOptions& options) {
+  const bool linear = std::holds_alternative<LinearMap>(map);
+  const bool sweep = std::isnan(options.lambda);
+  if (!sweep && (!(options.lambda >= 0) || !std::isfinite(options.lambda)))
+    throw Error("--lambda must be a finite number >= 0");
+  if (sums.n_validation >= sums.n)
+    throw Error("the statistics hold no training samples outside the validation split");
+  StatisticsPass pass;
+  Statistics validation;
+  if (linear) {
+    pre = preprocessor_from_moments(shape, sums.moments, zca, zca_reg_fraction, Communicator{});
+    pass = linear_statistics_pass(pre, MomentsPass{sums.moments, sums.validation_moments}, sweep);
+    if (sweep) validation = linear_statistics(pre, sums.validation_moments);
+  } else {
+    FeatureSums feature{sums.G, sums.B, sums.validation_G, sums.validation_B};
+    pass = feature_statistics(feature, sums.n, sweep);
+    if (sweep) validation = Statistics{value(sums.validation_G), value(sums.validation_B), 0};
+  }
+  Model model{std::move(pre), std::move(map), {}, options.lambda, {}, sums.n_validation};
+  if (sweep) {
+    Statistics fit_part = pass.without_validation;
+    fit_part.count = sums.n - sums.n_validation;
+    validation.count = sums.n_validation;
+    model.sweep = sweep_on_statistics(ridge_path(fit_part), validation, options.lambda_grid);
+    model.lambda = model.sweep.best_lambda;
+  }
+  model.W = fit_primal(pass.full, model.lambda);
+  return model;
 }
 
 }  // namespace krrdistill

@@ -1,10 +1,12 @@
 #include "krrdistill/pipeline.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <utility>
 
+#include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/memory.hpp"
@@ -12,6 +14,7 @@
 #include "krrdistill/pipeline_support.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/saved_statistics.hpp"
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill {
@@ -22,6 +25,30 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Fail closed: a set that does not reproduce its model is an error, unless
+// allow_inexact keeps it (with a warning).
+void judge_certificate(DistillResult& result, const DistillConfig& config,
+                       const WarningSink& warn) {
+  result.certificate_problem =
+      certificate_problem(kind_name(result.model.map), result.certificate.weight_rel_error,
+                          result.certificate.test_disagreements, result.certificate.n_test);
+  if (!result.certificate_problem.empty()) {
+    if (!config.allow_inexact)
+      throw Error(result.certificate_problem + ", or pass --allow-inexact to keep it");
+    if (warn) warn("published with --allow-inexact: " + result.certificate_problem);
+  }
+}
+
+void warn_clamped(const DistilledSet& distilled, const WarningSink& warn) {
+  if (!warn || distilled.lambda_s_clamped == distilled.lambda_s_requested) return;
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "--lambda-s %.6g clamped to %.6g (lambda_s <= ipc/(4 |W|_2^2), and real sigma "
+                "needs lambda_s <= 1/(4 s_max(D)^2))",
+                distilled.lambda_s_requested, distilled.lambda_s_clamped);
+  warn(text);
 }
 
 // Everything after the data is at hand: refusals, fit, distill, certify.
@@ -87,14 +114,7 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
     result.distilled = distill_analytic(model.map, model.W, result.start_images, analytic);
   result.timings.distill = seconds_since(phase);
   const DistilledSet& distilled = result.distilled;
-  if (comm.root() && warn && distilled.lambda_s_clamped != distilled.lambda_s_requested) {
-    char text[256];
-    std::snprintf(text, sizeof text,
-                  "--lambda-s %.6g clamped to %.6g (lambda_s <= ipc/(4 |W|_2^2), and real sigma "
-                  "needs lambda_s <= 1/(4 s_max(D)^2))",
-                  distilled.lambda_s_requested, distilled.lambda_s_clamped);
-    warn(text);
-  }
+  if (comm.root()) warn_clamped(distilled, warn);
 
   phase = Clock::now();
   result.certificate = certify(data, model, distilled, result.start_images, fit.chunk, comm,
@@ -106,14 +126,7 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   result.root = comm.root();
   // Every collective is behind us: the root alone judges the certificate.
   if (!comm.root()) return result;
-  result.certificate_problem =
-      certificate_problem(kind_name(model.map), result.certificate.weight_rel_error,
-                          result.certificate.test_disagreements, result.certificate.n_test);
-  if (!result.certificate_problem.empty()) {
-    if (!config.allow_inexact)
-      throw Error(result.certificate_problem + ", or pass --allow-inexact to keep it");
-    if (warn) warn("published with --allow-inexact: " + result.certificate_problem);
-  }
+  judge_certificate(result, config, warn);
   return result;
 }
 
@@ -176,6 +189,94 @@ DistillResult distill_dataset(const Dataset& data, const DistillConfig& config,
   return distill_view(view, config, Communicator{}, progress, warn, std::move(result));
 }
 
+DistillResult distill_statistics(const std::vector<std::string>& files, const DistillConfig& config,
+                                 const StreamDataset* test, const Progress& progress,
+                                 const WarningSink& warn) {
+  const Clock::time_point started = Clock::now();
+  const AnalyticOptions& analytic = config.analytic;
+  check_chunk(config.fit.chunk);
+  if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
+  if (analytic.init == Init::real)
+    throw Error(
+        "--init real needs the training images, which statistics do not hold: use --init noise");
+  if (files.empty()) throw Error("no statistics files");
+  progress.status("reading statistics");
+  std::vector<SavedStatistics> parts;
+  for (const std::string& file : files) parts.push_back(read_statistics(file));
+  SavedStatistics stats = merge_statistics(parts, files);
+  parts.clear();
+  const arma::uword d = stats.description.shape.size(), k = stats.description.num_classes;
+  check_ipc(analytic.ipc, stats.class_counts);
+  check_memory("distillation",
+               analytic_memory(stats.spec, d, k, k * analytic.ipc, config.fit.chunk, 0.0));
+  // The certificate's data: no training samples, and the test split if given.
+  StreamDataset view;
+  view.name = stats.description.name;
+  view.shape = stats.description.shape;
+  view.num_classes = k;
+  view.class_names = stats.description.class_names;
+  view.train.dim = view.test.dim = d;
+  if (test != nullptr) {
+    if (!same_shape(test->shape, view.shape) || test->num_classes != k)
+      throw Error("the test data (" + shape_text(test->shape) + ", " +
+                  std::to_string(test->num_classes) +
+                  " classes) is not what the statistics are of (" + shape_text(view.shape) + ", " +
+                  std::to_string(k) + " classes)");
+    view.test = test->test;
+  }
+
+  DistillResult result;
+  result.config = config;
+  result.config.spec = stats.spec;
+  result.started = started;
+  result.description = stats.description;
+  result.n_train = stats.sums.n;
+  result.n_test = view.test.size();
+  result.from_files = false;
+  result.timings.load = seconds_since(started);
+
+  Clock::time_point phase = Clock::now();
+  {
+    FeatureMap map = make_feature_map(stats.spec, d);
+    if (const std::string problem = surjectivity_problem(map); !problem.empty())
+      throw Error(problem);
+    if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
+  }
+  progress.status("fit: from statistics");
+  result.model = fit_statistics(stats, config.fit);
+  result.timings.fit = seconds_since(phase);
+
+  phase = Clock::now();
+  result.distilled = distill_analytic(result.model.map, result.model.W, {}, analytic);
+  result.timings.distill = seconds_since(phase);
+  warn_clamped(result.distilled, warn);
+
+  phase = Clock::now();
+  result.certificate =
+      certify(view, result.model, result.distilled, {}, config.fit.chunk, Communicator{}, progress);
+  result.certificate.nearest_train_distance.reset();  // no training samples at hand
+  result.timings.certify = seconds_since(phase);
+
+  nlohmann::json part_list = nlohmann::json::array();
+  for (const StatisticsPart& part : stats.parts)
+    part_list.push_back({{"dataset", part.dataset},
+                         {"dir", part.dir},
+                         {"n_train", part.n_train},
+                         {"preprocessing", part.preprocessing}});
+  result.statistics = {
+      {"files", files},
+      {"parts", part_list},
+      {"n_validation", stats.sums.n_validation},
+      {"lambda_selection",
+       std::isnan(config.fit.lambda) ? "validation squared error of the statistics" : "fixed"},
+      {"test_split", test != nullptr}};
+  result.statistics["preprocessing"] = stats.spec.kind == "linear"
+                                           ? "from the merged pixel moments"
+                                           : "fixed, fitted on " + stats.preprocessing_origin;
+  judge_certificate(result, config, warn);
+  return result;
+}
+
 Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
                      arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
                      const std::string& name) {
@@ -217,6 +318,11 @@ nlohmann::json distill_report(const DistillResult& result) {
       {"certificate", certificate_json(result.certificate, kind)},
   };
   report["dataset"]["n_train"] = result.n_train;
+  if (!result.statistics.is_null()) {
+    // eval cannot rebuild this model from a dataset: the report says so.
+    report["statistics"] = result.statistics;
+    report["dataset"]["source"] = "statistics";
+  }
   report["dataset"]["n_test"] = result.n_test;
   report["distilled"]["allow_inexact"] = config.allow_inexact;
   report["distilled"]["files"]["model_W"] = "model_W.npy";

@@ -240,6 +240,10 @@ EvalReport read_eval_report(const std::string& path) {
     out.command = report.at("command").get<std::string>();
   if (out.command == "kip" || out.command == "labelsolve")
     return read_support_report(report, path, out);
+  if (report.is_object() && report.contains("statistics"))
+    throw Error(path +
+                ": this set was distilled from statistics files, and eval refits the "
+                "preprocessing on a dataset: its certificate is in the report");
   out.source = data_source_from_json(report, path);
   out.spec = feature_spec_from_json(report, path);
 

@@ -74,9 +74,10 @@ BOOST_AUTO_TEST_CASE(unknown_command_is_one_line) {
   TempDir scratch("cli_bounds");
   const RunResult r = run_cli("frobnicate", scratch.path);
   BOOST_TEST(r.exit_code != 0);
-  BOOST_TEST(r.err ==
-             "error: unknown command 'frobnicate'; commands: distill, eval, kip, labelsolve, "
-             "compare, transfer (krrdistill --help)\n");
+  BOOST_TEST(
+      r.err ==
+      "error: unknown command 'frobnicate'; commands: distill, stats, eval, kip, labelsolve, "
+      "compare, transfer (krrdistill --help)\n");
 }
 
 BOOST_AUTO_TEST_CASE(threads_range) {

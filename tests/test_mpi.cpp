@@ -20,6 +20,7 @@
 #include "krrdistill/npy.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/saved_statistics.hpp"
 
 using namespace krrdistill;
 using fixtures::TempDir;
@@ -235,6 +236,47 @@ BOOST_AUTO_TEST_CASE(fixture_ranks_match_one_process, *boost::unit_test::enable_
   };
   for (const auto& c : cases) BOOST_TEST_CONTEXT(c.args << ", " << c.ranks << " ranks") {
       compare_runs(data_args, data, c.args, c.ranks);
+    }
+}
+
+// The statistics are exact integer moments (linear) or compensated sums
+// over the same chunks: a linear statistics file is the same bytes for any
+// number of processes, and a nonlinear one the same preprocessing and the
+// same rounded sums (the pairs' low parts may be split differently).
+BOOST_AUTO_TEST_CASE(statistics_files_do_not_depend_on_the_ranks,
+                     *boost::unit_test::enable_if<kMpiBuild>()) {
+  Fixture f;
+  TempDir tmp("mpi_stats");
+  std::string err;
+  const std::string data_args = " stats --dataset idx --data " + f.dir + " --chunk 16 --quiet";
+  const auto same = [](const arma::mat& a, const arma::mat& b) {
+    return a.n_elem == b.n_elem && std::equal(a.begin(), a.end(), b.begin());
+  };
+  for (const char* map : {"", " --model rff --features 30", " --model fcnn --zca"})
+    BOOST_TEST_CONTEXT("map:" << map) {
+      const std::string one = tmp.file("one.stats");
+      BOOST_TEST(run(std::string(KRRDISTILL_CLI) + data_args + map + " --force --out " + one,
+                     tmp.path, err) == 0,
+                 err);
+      const SavedStatistics a = read_statistics(one);
+      for (int ranks : {2, 3}) {
+        const std::string many = tmp.file("many.stats");
+        BOOST_TEST(run(mpirun(ranks) + KRRDISTILL_CLI + data_args + map + " --force --out " + many,
+                       tmp.path, err) == 0,
+                   err);
+        BOOST_TEST_CONTEXT(ranks << " ranks") {
+          if (std::string(map).empty()) {
+            BOOST_TEST(fixtures::read_bytes(one) == fixtures::read_bytes(many));
+            continue;
+          }
+          const SavedStatistics b = read_statistics(many);
+          BOOST_TEST(same(a.pre.channel_std, b.pre.channel_std));
+          BOOST_TEST(same(a.pre.zca_whiten, b.pre.zca_whiten));
+          BOOST_TEST(same(value(a.sums.G), value(b.sums.G)));
+          BOOST_TEST(same(value(a.sums.B), value(b.sums.B)));
+          BOOST_TEST(same(value(a.sums.validation_G), value(b.sums.validation_G)));
+        }
+      }
     }
 }
 

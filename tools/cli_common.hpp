@@ -65,6 +65,7 @@ TransferOptions network_options(const cxxopts::ParseResult& result, const std::s
                                 std::uint64_t seed);
 
 int run_distill(int argc, char** argv);
+int run_stats(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_kip_command(int argc, char** argv);
 int run_labelsolve(int argc, char** argv);

@@ -5,17 +5,78 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/pipeline.hpp"
+#include "krrdistill/stream.hpp"
 #include "krrdistill/threads.hpp"
 
 namespace krrdistill::cli {
 
 namespace {
+
+void print_summary(const DistillResult& run, const std::string& folder) {
+  const Certificate& cert = run.certificate;
+  std::printf(
+      "distilled %s (%llu train images, %s model, lambda %.3g) to %llu images (ipc %u, %s init) "
+      "in %.2f s\n",
+      run.description.name.c_str(), (unsigned long long)run.n_train,
+      kind_name(run.model.map).c_str(), run.model.lambda,
+      (unsigned long long)run.distilled.Xs.n_cols, unsigned(run.config.analytic.ipc),
+      init_name(run.config.analytic.init).c_str(), seconds_since(run.started));
+  if (run.n_test > 0)
+    std::printf(
+        "certificate: |Ws-W|/|W| = %.3g, test accuracy original %.4f, distilled %.4f, agreement "
+        "%.4f\n",
+        cert.weight_rel_error, cert.original.test, cert.distilled.test, cert.test_agreement);
+  else
+    std::printf("certificate: |Ws-W|/|W| = %.3g (no test split given)\n", cert.weight_rel_error);
+  std::printf(
+      "outputs: %s/{distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png, report.json}\n",
+      folder.c_str());
+}
+
+// distill --stats: the model and the map come from the files.
+int distill_from_statistics(const cxxopts::ParseResult& result, const Communicator& comm) {
+  if (comm.size > 1) throw Error("distill --stats runs on one process");
+  for (const char* fixed :
+       {"model", "features", "rff-sigma", "layers", "width", "slope", "zca", "zca-reg", "stream"})
+    if (result.count(fixed))
+      throw Error(std::string("--") + fixed +
+                  " is fixed by the statistics files (krrdistill stats takes it)");
+  DistillConfig config;
+  config.source = data_source(result);
+  config.analytic.ipc = result["ipc"].as<unsigned>();
+  // Noise unless asked: a real start needs the training images.
+  config.analytic.init =
+      result.count("init") ? parse_init(result["init"].as<std::string>()) : Init::noise;
+  config.analytic.lambda_s = finite_option(result, "lambda-s");
+  config.analytic.seed = result["seed"].as<std::uint64_t>();
+  config.fit = fit_options(result, config.analytic.seed);
+  config.allow_inexact = result.count("allow-inexact") > 0;
+  const bool quiet = result.count("quiet") > 0;
+  const Progress progress = Progress::for_terminal(quiet);
+  set_threads(result["threads"].as<int>());
+  const std::vector<std::string> files = result["stats"].as<std::vector<std::string>>();
+  const bool with_test = result.count("data") || result.count("dataset");
+  std::vector<std::string> inputs = files;
+  if (with_test)
+    for (const std::string& input : data_inputs(config.source)) inputs.push_back(input);
+  StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0, inputs);
+  StreamDataset test;
+  if (with_test)
+    test = open_stream_dataset(config.source.dataset, config.source.dir, config.source.coarse);
+  const DistillResult run =
+      distill_statistics(files, config, with_test ? &test : nullptr, progress, print_warning);
+  write_distill_result(run, out);
+  progress.finish();
+  if (!quiet) print_summary(run, out.final_dir());
+  return 0;
+}
 
 int distill(int argc, char** argv, const Communicator& comm) {
   cxxopts::Options options("krrdistill distill",
@@ -34,13 +95,18 @@ int distill(int argc, char** argv, const Communicator& comm) {
       "test prediction changed); the report then says exact: false")(
       "stream",
       "read the pixels from the files chunk by chunk in every pass instead of holding them in "
-      "memory (peak memory O(p^2 + chunk d); no feature cache)");
+      "memory (peak memory O(p^2 + chunk d); no feature cache)")(
+      "stats",
+      "distil from statistics files of krrdistill stats instead of a dataset (repeat to merge "
+      "them); --dataset/--data then name the data whose test split the certificate scores",
+      cxxopts::value<std::vector<std::string>>());
   const cxxopts::ParseResult result = parse(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help({"data", "model", "distill", "run"});
     return 0;
   }
 
+  if (result.count("stats")) return distill_from_statistics(result, comm);
   DistillConfig config;
   config.source = data_source(result);
   config.spec = feature_spec(result);
@@ -69,23 +135,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   write_distill_result(run, *out);
   progress.finish();
 
-  if (!quiet) {
-    const Certificate& cert = run.certificate;
-    std::printf(
-        "distilled %s (%llu train images, %s model, lambda %.3g) to %llu images (ipc %u, %s init) "
-        "in %.2f s\n",
-        run.description.name.c_str(), (unsigned long long)run.n_train,
-        kind_name(run.model.map).c_str(), run.model.lambda,
-        (unsigned long long)run.distilled.Xs.n_cols, unsigned(config.analytic.ipc),
-        init_name(config.analytic.init).c_str(), seconds_since(run.started));
-    std::printf(
-        "certificate: |Ws-W|/|W| = %.3g, test accuracy original %.4f, distilled %.4f, agreement "
-        "%.4f\n",
-        cert.weight_rel_error, cert.original.test, cert.distilled.test, cert.test_agreement);
-    std::printf(
-        "outputs: %s/{distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png, report.json}\n",
-        out->final_dir().c_str());
-  }
+  if (!quiet) print_summary(run, out->final_dir());
   return 0;
 }
 

@@ -15,7 +15,7 @@ krrdistill_install_missing clang libclang-rt-dev libomp-dev
 build="$root/build-fuzz"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DKRRDISTILL_FUZZ=ON -DKRRDISTILL_BUILD_TESTS=OFF >/dev/null
-targets=(idx cifar10 cifar100 npy report)
+targets=(idx cifar10 cifar100 npy report statistics)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 mkdir -p "$build/findings"

@@ -22,6 +22,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  distill   exact analytic distillation of a KRR model, with a certificate\n"
+    "  stats     a dataset's sufficient statistics to one file, for distill --stats\n"
     "  eval      refit KRR on a distilled set and print its test accuracy\n"
     "  kip       the iterative baseline: Kernel Inducing Points (Adam)\n"
     "  labelsolve closed-form labels for a real class-balanced subset\n"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   try {
     // The command's own options follow it; cxxopts sees "krrdistill <command> ...".
     if (command == "distill") return run_distill(argc - 1, argv + 1);
+    if (command == "stats") return run_stats(argc - 1, argv + 1);
     if (command == "eval") return run_eval(argc - 1, argv + 1);
     if (command == "kip") return run_kip_command(argc - 1, argv + 1);
     if (command == "labelsolve") return run_labelsolve(argc - 1, argv + 1);
@@ -53,11 +55,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     // One line, as for every other bad input.
-    std::fprintf(stderr,
-                 "error: unknown command '%s'; commands: distill, eval, kip, labelsolve, compare, "
-                 "transfer "
-                 "(krrdistill --help)\n",
-                 printable(command).c_str());
+    std::fprintf(
+        stderr,
+        "error: unknown command '%s'; commands: distill, stats, eval, kip, labelsolve, compare, "
+        "transfer "
+        "(krrdistill --help)\n",
+        printable(command).c_str());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory\n");

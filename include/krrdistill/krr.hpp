@@ -95,4 +95,11 @@ void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::
 LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
                                 arma::uword n_val);
 
+// The sweep scored on validation statistics alone (their G, B and count,
+// one-hot targets): ‖W Φ − Y‖² = n − 2⟨W, B⟩ + ⟨W G, W⟩ for each λ, rounded
+// as round_sq_error; the smallest wins, ties to the larger λ. val_accuracy
+// holds NaN: the accuracy needs the validation features themselves.
+LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& validation,
+                                const std::vector<double>& lambdas);
+
 }  // namespace krrdistill

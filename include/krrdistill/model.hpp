@@ -15,6 +15,7 @@
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/krr.hpp"
+#include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 #include "krrdistill/stream.hpp"
@@ -102,5 +103,33 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
                             const SplitSource& split, arma::uword num_classes, arma::uword chunk,
                             const Communicator& comm, const Progress& progress,
                             const std::string& phase);
+
+// The sums a fit starts from, before any solve (docs/design.md §2, §9): for a
+// linear map the exact pixel moments of the training samples and of the
+// validation split, from which the preprocessing follows; for any other map
+// G and B of the features under a preprocessing fixed beforehand, and their
+// validation part, as compensated sums. Both add exactly: across processes,
+// and across datasets (saved_statistics.hpp).
+struct FitSums {
+  arma::uword n = 0, n_validation = 0;
+  PixelMoments moments, validation_moments;         // linear map
+  CompensatedSum G, B, validation_G, validation_B;  // any other map
+};
+
+// One pass over the training split (every process of comm calls it); the
+// validation split is options' (fraction, seed) over this dataset's n.
+// pre is used for a nonlinear map only.
+FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                 const FitOptions& options, const Communicator& comm, const Progress& progress);
+
+// The model from sums (added over several datasets): a linear map's
+// preprocessing from the moments (zca, zca_reg_fraction), any other map's
+// is pre. λ is options.lambda, or, without it, chosen on the validation
+// sums alone by the smallest validation squared error, ties to the larger λ
+// (the validation features, and so the accuracy, are not at hand). With a
+// fixed λ the weights are fit_model's (fit_linear_model's for a linear
+// map) on the same samples: to the bit when the sums hold the same chunks.
+Model fit_from_sums(const FitSums& sums, const ImageShape& shape, Preprocessor pre, FeatureMap map,
+                    bool zca, double zca_reg_fraction, const FitOptions& options);
 
 }  // namespace krrdistill

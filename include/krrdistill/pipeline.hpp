@@ -9,6 +9,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/certify.hpp"
@@ -55,6 +56,7 @@ struct DistillResult {
   Certificate certificate;
   std::string certificate_problem;  // empty when the certificate holds
   DistillTimings timings;
+  nlohmann::json statistics;  // distilled from statistics files: which, and what they summed
 };
 
 // Loads (or, with several processes or config.stream, reads shard by shard)
@@ -72,6 +74,19 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
 DistillResult distill_dataset(const Dataset& data, const DistillConfig& config,
                               const Progress& progress = Progress::silent(),
                               const WarningSink& warn = {});
+
+// Distils from statistics files (saved_statistics.hpp) without the training
+// data (docs/design.md §9): merges them, fits the original model (λ fixed,
+// or chosen on the validation sums), distils from noise (a real start needs
+// the training images), and certifies on what is at hand: the refit's
+// weight error and, with test (a dataset whose test split to score, of the
+// same image shape and classes), both models' test predictions. The train
+// accuracies and the nearest training distances are absent (NaN, empty).
+// config.source describes test; config.spec is the files'.
+DistillResult distill_statistics(const std::vector<std::string>& files, const DistillConfig& config,
+                                 const StreamDataset* test,
+                                 const Progress& progress = Progress::silent(),
+                                 const WarningSink& warn = {});
 
 // A dataset from arrays the caller holds: pixels d×n (one image per column,
 // channel-first rows), labels 0..k-1. Checked (sizes, labels < k, d = shape).

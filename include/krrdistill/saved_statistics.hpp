@@ -1,0 +1,85 @@
+// A dataset's sufficient statistics in a file (docs/design.md §9): enough to
+// fit the original model and distill it without the data, and to add the
+// statistics of more data later. A linear map keeps the exact integer pixel
+// moments, from which the preprocessing follows after any merge; any other
+// map keeps G and B of its features as compensated sums, under a
+// preprocessing fixed before the first feature was formed.
+//
+// The file: the 16 bytes "KRRDISTILL-STATS", the format version (uint32),
+// the length of a JSON header (uint64) and the header, the arrays it implies
+// as little-endian float64, then zlib's CRC-32 of all the bytes before it
+// (uint32); integers little-endian.
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/data_source.hpp"
+#include "krrdistill/distributed.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/model.hpp"
+#include "krrdistill/progress.hpp"
+#include "krrdistill/stream.hpp"
+
+namespace krrdistill {
+
+constexpr std::uint32_t kStatisticsVersion = 1;
+
+// One dataset summed into a statistics file, for the report.
+struct StatisticsPart {
+  std::string dataset;  // name given to load_dataset
+  std::string dir;      // absolute folder
+  arma::uword n_train = 0;
+  std::string preprocessing;  // nonlinear map: "fitted" or "from FILE" (the --preprocessing file)
+};
+
+struct SavedStatistics {
+  Dataset description;      // name, shape, classes, class names; no pixels
+  arma::uvec class_counts;  // training samples of each class
+  FeatureMapSpec spec;      // resolved (rff p and sigma, fcnn width), with its seed
+  bool zca = false;
+  double zca_reg_fraction = 0.1;
+  double validation_fraction = 0.05;
+  std::uint64_t validation_seed = 0;
+  Preprocessor pre;                  // nonlinear map: the fixed preprocessing
+  std::string preprocessing_origin;  // nonlinear map: the folder its preprocessing was fitted on
+  std::vector<StatisticsPart> parts;
+  FitSums sums;
+};
+
+struct StatisticsConfig {
+  DataSource source;
+  FeatureMapSpec spec;
+  FitOptions fit;  // validation fraction, seed and chunk (λ is chosen at distill time)
+};
+
+// The statistics of data, described as config.source (every process of comm
+// calls it; the result is complete on all). A nonlinear map's preprocessing
+// is fixed's when given (read from fixed_path, the file the option names),
+// else fitted on data.
+SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsConfig& config,
+                                   const SavedStatistics* fixed, const Communicator& comm,
+                                   const Progress& progress, const std::string& fixed_path = "");
+
+// Writes atomically (a temporary file beside path, then renamed). An
+// existing path is replaced only with force, and only when it is a
+// statistics file (it starts with the magic bytes).
+void write_statistics(const std::string& path, const SavedStatistics& stats, bool force);
+
+// Reads and validates everything: magic, version, header fields, array
+// sizes against the file's length before any allocation, the checksum, and
+// the values (finite; the moments whole numbers that add up to the counts).
+SavedStatistics read_statistics(const std::string& path);
+
+// The sums of several files of the same map, seed, preprocessing, shape and
+// classes (refused with an Error naming what differs).
+SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
+                                 const std::vector<std::string>& names);
+
+// The original model from statistics (fit_from_sums).
+Model fit_statistics(const SavedStatistics& stats, const FitOptions& options);
+
+}  // namespace krrdistill

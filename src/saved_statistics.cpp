@@ -1,0 +1,464 @@
+#include "krrdistill/saved_statistics.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "krrdistill/dataset_files.hpp"
+#include "krrdistill/error.hpp"
+#include "krrdistill/io.hpp"
+#include "krrdistill/json_fields.hpp"
+#include "krrdistill/limits.hpp"
+#include "krrdistill/memory.hpp"
+#include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/report.hpp"
+
+namespace krrdistill {
+
+namespace {
+
+constexpr char kMagic[16] = {'K', 'R', 'R', 'D', 'I', 'S', 'T', 'I',
+                             'L', 'L', '-', 'S', 'T', 'A', 'T', 'S'};
+constexpr std::size_t kPrefixBytes = 16 + 4 + 8;  // magic, version, header length
+constexpr std::uint64_t kMaxHeaderBytes = 16u << 20;
+
+bool is_linear(const FeatureMapSpec& spec) {
+  return spec.kind == "linear";
+}
+
+// The spec with every default resolved from the map, so that the map is
+// rebuilt from it alone, whatever d the defaults would have followed.
+FeatureMapSpec resolved_spec(FeatureMapSpec spec, const FeatureMap& map) {
+  if (const auto* rff = std::get_if<RandomFourierMap>(&map)) {
+    spec.features = feature_dim(map);
+    spec.rff_sigma = rff->sigma;
+  }
+  if (const auto* fcnn = std::get_if<FcnnMap>(&map)) {
+    spec.width = feature_dim(map);
+    spec.layers = fcnn->layers.size();
+    spec.slope = fcnn->slope;
+  }
+  return spec;
+}
+
+nlohmann::json spec_json(const FeatureMapSpec& spec) {
+  nlohmann::json j = {{"kind", spec.kind}, {"seed", spec.seed}};
+  if (spec.kind == "rff") {
+    j["p"] = spec.features;
+    j["rff_sigma"] = spec.rff_sigma;
+  }
+  if (spec.kind == "fcnn") {
+    j["layers"] = spec.layers;
+    j["width"] = spec.width;
+    j["slope"] = spec.slope;
+  }
+  return j;
+}
+
+nlohmann::json header_json(const SavedStatistics& s) {
+  const ImageShape& shape = s.description.shape;
+  nlohmann::json parts = nlohmann::json::array();
+  for (const StatisticsPart& part : s.parts)
+    parts.push_back({{"dataset", part.dataset},
+                     {"dir", part.dir},
+                     {"n_train", part.n_train},
+                     {"preprocessing", part.preprocessing}});
+  nlohmann::json pre = {{"zca", s.zca}, {"zca_reg_fraction", s.zca_reg_fraction}};
+  if (!is_linear(s.spec)) {
+    pre["origin"] = s.preprocessing_origin;
+    pre["zca_reg"] = s.pre.zca_reg;
+  }
+  return {
+      {"format", "krrdistill statistics"},
+      {"dataset",
+       {{"name", s.description.name},
+        {"d", shape.size()},
+        {"shape", {shape.channels, shape.height, shape.width}},
+        {"k", s.description.num_classes},
+        {"class_names", s.description.class_names},
+        {"class_counts", arma::conv_to<std::vector<arma::uword>>::from(s.class_counts)},
+        {"n_train", s.sums.n},
+        {"n_validation", s.sums.n_validation},
+        {"parts", parts}}},
+      {"preprocessing", pre},
+      {"model", spec_json(s.spec)},
+      {"validation", {{"fraction", s.validation_fraction}, {"seed", s.validation_seed}}},
+  };
+}
+
+// The arrays of a file in their order, each with the shape the header implies.
+struct ArraySlot {
+  arma::mat* values;
+  arma::uword rows, cols;
+};
+
+std::vector<ArraySlot> array_slots(SavedStatistics& s) {
+  const arma::uword d = s.description.shape.size(), k = s.description.num_classes;
+  std::vector<ArraySlot> slots;
+  if (is_linear(s.spec)) {
+    for (PixelMoments* m : {&s.sums.moments, &s.sums.validation_moments}) {
+      slots.push_back({&m->gram, d, d});
+      slots.push_back({&m->class_sums, d, k});
+      slots.push_back({&m->class_counts, k, 1});
+    }
+    return slots;
+  }
+  const arma::uword c = s.description.shape.channels,
+                    p = s.spec.kind == "rff" ? s.spec.features : s.spec.width;
+  slots.push_back({&s.pre.channel_mean, c, 1});
+  slots.push_back({&s.pre.channel_std, c, 1});
+  if (s.zca) {
+    slots.push_back({&s.pre.zca_whiten, d, d});
+    slots.push_back({&s.pre.zca_unwhiten, d, d});
+  }
+  for (CompensatedSum* sum : {&s.sums.G, &s.sums.validation_G}) {
+    sum->n_rows = sum->n_cols = p;
+    slots.push_back({&sum->pairs, 2, p * p});
+  }
+  for (CompensatedSum* sum : {&s.sums.B, &s.sums.validation_B}) {
+    sum->n_rows = k;
+    sum->n_cols = p;
+    slots.push_back({&sum->pairs, 2, k * p});
+  }
+  return slots;
+}
+
+void put_le(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(char((value >> (8 * i)) & 0xff));
+}
+
+std::uint64_t get_le(const unsigned char* p, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) value = (value << 8) | p[i];
+  return value;
+}
+
+void append_doubles(std::string& out, const arma::mat& values) {
+  static_assert(sizeof(double) == 8 && std::numeric_limits<double>::is_iec559, "IEEE doubles");
+  const std::size_t at = out.size();
+  out.resize(at + values.n_elem * 8);
+  // Little-endian hosts only (the npy writer assumes the same).
+  std::memcpy(&out[at], values.memptr(), values.n_elem * 8);
+}
+
+void read_exact(InputFile& file, void* out, std::size_t size, uLong& crc) {
+  if (file.read(out, size) != size) throw Error(file.path() + ": the statistics file ends early");
+  crc = crc32_z(crc, static_cast<const Bytef*>(out), size);
+}
+
+bool whole_numbers(const arma::mat& values) {
+  for (double v : values)
+    if (!(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v))) return false;
+  return true;
+}
+
+// The checks of the values, after the checksum: what a file from another
+// program, or edited by hand, could get wrong.
+void check_values(const SavedStatistics& s, const std::string& path) {
+  const auto bad = [&](const std::string& what) {
+    throw Error(path + ": " + what + " (not a statistics file krrdistill wrote?)");
+  };
+  const arma::uword k = s.description.num_classes;
+  if (is_linear(s.spec)) {
+    const PixelMoments& all = s.sums.moments;
+    const PixelMoments& val = s.sums.validation_moments;
+    for (const PixelMoments* m : {&all, &val})
+      if (!whole_numbers(m->gram) || !whole_numbers(m->class_sums) ||
+          !whole_numbers(m->class_counts))
+        bad("pixel moments that are not whole numbers from 0 to 2^53");
+    for (arma::uword c = 0; c < k; ++c) {
+      if (all.class_counts[c] != double(s.class_counts[c]))
+        bad("class counts that differ from the header's");
+      if (val.class_counts[c] > all.class_counts[c])
+        bad("more validation samples than training samples in a class");
+    }
+    if (arma::accu(val.class_counts) != double(s.sums.n_validation))
+      bad("validation counts that do not add up to n_validation");
+    return;
+  }
+  if (!s.pre.channel_mean.is_finite() || !s.pre.channel_std.is_finite() ||
+      arma::any(s.pre.channel_std <= 0))
+    bad("a channel mean or std that is not finite, or a std that is not positive");
+  if (s.zca && (!s.pre.zca_whiten.is_finite() || !s.pre.zca_unwhiten.is_finite()))
+    bad("a ZCA matrix that is not finite");
+  for (const CompensatedSum* sum :
+       {&s.sums.G, &s.sums.B, &s.sums.validation_G, &s.sums.validation_B})
+    if (!sum->pairs.is_finite()) bad("sums that are not finite");
+}
+
+bool starts_with_magic(const std::string& path) {
+  try {
+    InputFile file(path, false);
+    char head[sizeof kMagic];
+    return file.read(head, sizeof head) == sizeof head &&
+           std::memcmp(head, kMagic, sizeof kMagic) == 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::string same_or_merged(const std::string& a, const std::string& b) {
+  return a == b ? a : "merged";
+}
+
+}  // namespace
+
+SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsConfig& config,
+                                   const SavedStatistics* fixed, const Communicator& comm,
+                                   const Progress& progress, const std::string& fixed_path) {
+  const arma::uword d = data.shape.size(), n = data.train.size();
+  check_chunk(config.fit.chunk);
+  check_feature_sizes(config.spec, d);
+  SavedStatistics out;
+  out.description.name = data.name;
+  out.description.shape = data.shape;
+  out.description.num_classes = data.num_classes;
+  out.description.class_names = data.class_names;
+  out.class_counts = checked_class_counts(labels_of(data.train, 0, n), data.num_classes, data.name);
+  out.zca = config.source.zca;
+  out.zca_reg_fraction = config.source.zca_reg_fraction;
+  out.validation_fraction = config.fit.validation_fraction;
+  out.validation_seed = config.fit.seed;
+  const FeatureMap map = make_feature_map(config.spec, d);
+  out.spec = resolved_spec(config.spec, map);
+  if (is_linear(out.spec)) {
+    if (fixed != nullptr)
+      throw Error(
+          "--preprocessing is for nonlinear maps: a linear map's statistics are exact pixel "
+          "moments, and its preprocessing follows from them after any merge");
+  } else if (fixed != nullptr) {
+    if (!same_shape(fixed->description.shape, data.shape))
+      throw Error("the preprocessing file is for images of " +
+                  shape_text(fixed->description.shape) + ", the data's are " +
+                  shape_text(data.shape));
+    if (is_linear(fixed->spec))
+      throw Error(
+          "the preprocessing file holds a linear map's statistics, which fix no "
+          "preprocessing");
+    if (fixed->zca != out.zca || fixed->zca_reg_fraction != out.zca_reg_fraction)
+      throw Error("--zca and --zca-reg must be those of the preprocessing file");
+    out.pre = fixed->pre;
+    out.preprocessing_origin = fixed->preprocessing_origin;
+  } else {
+    progress.status("preprocessing");
+    out.pre = fit_preprocessor(data, out.zca, out.zca_reg_fraction, config.fit.chunk, comm);
+    out.preprocessing_origin = absolute_data_dir(config.source);
+  }
+  out.sums = fit_sums(data, out.pre, map, config.fit, comm, progress);
+  out.parts = {{config.source.dataset, absolute_data_dir(config.source), n, ""}};
+  if (!is_linear(out.spec))
+    out.parts[0].preprocessing = fixed != nullptr ? "from " + fixed_path : "fitted";
+  return out;
+}
+
+void write_statistics(const std::string& path, const SavedStatistics& stats, bool force) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode))
+      throw Error(path + ": exists and is not a regular file; not replaced");
+    if (!force) throw Error(path + ": exists (--force replaces a statistics file)");
+    if (!starts_with_magic(path))
+      throw Error(path + ": exists and is not a statistics file krrdistill wrote; not replaced");
+  }
+  std::string bytes(kMagic, sizeof kMagic);
+  put_le(bytes, kStatisticsVersion, 4);
+  const std::string header = header_json(stats).dump();
+  put_le(bytes, header.size(), 8);
+  bytes += header;
+  for (const ArraySlot& slot : array_slots(const_cast<SavedStatistics&>(stats))) {
+    if (slot.values->n_rows != slot.rows || slot.values->n_cols != slot.cols)
+      throw Error(path + ": the statistics do not match their header");
+    append_doubles(bytes, *slot.values);
+  }
+  const uLong crc =
+      crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  put_le(bytes, crc, 4);
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+
+SavedStatistics read_statistics(const std::string& path) {
+  InputFile file(path, false);
+  const std::uint64_t size = file.size();
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  unsigned char prefix[kPrefixBytes];
+  if (size < kPrefixBytes + 4) throw Error(path + ": too short for a statistics file");
+  read_exact(file, prefix, kPrefixBytes, crc);
+  if (std::memcmp(prefix, kMagic, sizeof kMagic) != 0)
+    throw Error(path + ": not a krrdistill statistics file (it does not start with " +
+                std::string(kMagic, sizeof kMagic) + ")");
+  const std::uint64_t version = get_le(prefix + 16, 4);
+  if (version != kStatisticsVersion)
+    throw Error(path + ": statistics format version " + std::to_string(version) +
+                ", this krrdistill reads version " + std::to_string(kStatisticsVersion));
+  const std::uint64_t header_bytes = get_le(prefix + 20, 8);
+  if (header_bytes > kMaxHeaderBytes || header_bytes > size - kPrefixBytes - 4)
+    throw Error(path + ": the header length is larger than the file");
+  std::string text(header_bytes, '\0');
+  read_exact(file, text.data(), text.size(), crc);
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    throw Error(path + ": the header is not valid JSON");
+  }
+  if (!header.is_object() || !header.contains("format") ||
+      header.at("format") != "krrdistill statistics")
+    throw Error(path + ": the header does not name the krrdistill statistics format");
+
+  SavedStatistics s;
+  const nlohmann::json& dataset = section(header, "dataset", path);
+  const std::uint64_t d = report_image_size(header, path);
+  const nlohmann::json& shape = dataset.at("shape");
+  s.description.shape = {shape[0].get<arma::uword>(), shape[1].get<arma::uword>(),
+                         shape[2].get<arma::uword>()};
+  s.description.name = string_field(dataset, "name", "dataset", path);
+  const std::uint64_t k = unsigned_field(dataset, "k", "dataset", path);
+  if (k < 2 || k > kMaxClasses)
+    wrong("k", "dataset", path, "must lie in 2.." + std::to_string(kMaxClasses));
+  s.description.num_classes = k;
+  const nlohmann::json& names = field(dataset, "class_names", "dataset", path);
+  const nlohmann::json& counts = field(dataset, "class_counts", "dataset", path);
+  if (!names.is_array() || names.size() != k)
+    wrong("class_names", "dataset", path, "must hold k names");
+  if (!counts.is_array() || counts.size() != k)
+    wrong("class_counts", "dataset", path, "must hold k counts");
+  s.class_counts.set_size(k);
+  std::uint64_t total = 0;
+  for (std::uint64_t c = 0; c < k; ++c) {
+    if (!names[c].is_string()) wrong("class_names", "dataset", path, "must hold strings");
+    if (!counts[c].is_number_unsigned() || counts[c].get<std::uint64_t>() > (1ull << 53))
+      wrong("class_counts", "dataset", path, "must hold counts below 2^53");
+    s.description.class_names.push_back(names[c].get<std::string>());
+    s.class_counts[c] = counts[c].get<arma::uword>();
+    total += s.class_counts[c];
+  }
+  s.sums.n = unsigned_field(dataset, "n_train", "dataset", path);
+  s.sums.n_validation = unsigned_field(dataset, "n_validation", "dataset", path);
+  if (s.sums.n != total) wrong("n_train", "dataset", path, "is not the sum of class_counts");
+  if (s.sums.n_validation >= s.sums.n)
+    wrong("n_validation", "dataset", path, "must be smaller than n_train");
+  const nlohmann::json& parts = field(dataset, "parts", "dataset", path);
+  if (!parts.is_array() || parts.empty()) wrong("parts", "dataset", path, "must be a list");
+  for (const nlohmann::json& part : parts)
+    s.parts.push_back({string_field(part, "dataset", "dataset.parts", path),
+                       string_field(part, "dir", "dataset.parts", path),
+                       unsigned_field(part, "n_train", "dataset.parts", path),
+                       string_field(part, "preprocessing", "dataset.parts", path)});
+
+  s.spec = feature_spec_from_json(header, path);
+  const nlohmann::json& pre = section(header, "preprocessing", path);
+  s.zca = bool_field(pre, "zca", "preprocessing", path);
+  s.zca_reg_fraction = finite_field(pre, "zca_reg_fraction", "preprocessing", path);
+  if (!(s.zca_reg_fraction > 0))
+    wrong("zca_reg_fraction", "preprocessing", path, "must be positive");
+  if (!is_linear(s.spec)) {
+    s.preprocessing_origin = string_field(pre, "origin", "preprocessing", path);
+    s.pre.shape = s.description.shape;
+    s.pre.zca = s.zca;
+    s.pre.zca_reg = finite_field(pre, "zca_reg", "preprocessing", path);
+    if (s.zca && !(s.pre.zca_reg > 0)) wrong("zca_reg", "preprocessing", path, "must be positive");
+  }
+  const nlohmann::json& validation = section(header, "validation", path);
+  s.validation_fraction = finite_field(validation, "fraction", "validation", path);
+  if (!(s.validation_fraction > 0 && s.validation_fraction < 1))
+    wrong("fraction", "validation", path, "must lie in (0, 1)");
+  s.validation_seed = unsigned_field(validation, "seed", "validation", path);
+  if (s.spec.kind == "rff" && s.spec.features == 0) wrong("p", "model", path, "must be at least 1");
+
+  // The arrays must fill the file exactly: checked before any is sized.
+  std::vector<ArraySlot> slots = array_slots(s);
+  long double values = 0;
+  for (const ArraySlot& slot : slots) values += (long double)slot.rows * (long double)slot.cols;
+  const long double expected = (long double)(kPrefixBytes + header_bytes + 4) + 8.0L * values;
+  if (expected != (long double)size)
+    throw Error(path + ": " + std::to_string(size) + " bytes, but the header (d = " +
+                std::to_string(d) + ", k = " + std::to_string(k) + ") implies " +
+                std::to_string((unsigned long long)std::min<long double>(expected, 1e19L)));
+  check_memory("reading " + path, {{"the statistics", double(8.0L * values)}});
+  for (const ArraySlot& slot : slots) {
+    slot.values->set_size(slot.rows, slot.cols);
+    read_exact(file, slot.values->memptr(), slot.values->n_elem * 8, crc);
+  }
+  unsigned char stored[4];
+  if (file.read(stored, 4) != 4) throw Error(path + ": the statistics file ends early");
+  if (get_le(stored, 4) != (crc & 0xffffffffu))
+    throw Error(path + ": checksum mismatch: the file is damaged");
+  if (is_linear(s.spec)) {
+    s.sums.moments.count = s.sums.n;
+    s.sums.validation_moments.count = s.sums.n_validation;
+  }
+  check_values(s, path);
+  return s;
+}
+
+SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
+                                 const std::vector<std::string>& names) {
+  if (parts.empty()) throw Error("no statistics to merge");
+  SavedStatistics out = parts[0];
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const SavedStatistics& s = parts[i];
+    const std::string which = i < names.size() ? names[i] : "statistics " + std::to_string(i);
+    const std::string first = names.empty() ? "the first" : names[0];
+    const auto refuse = [&](const std::string& what) {
+      throw Error(which + " cannot be merged with " + first + ": " + what);
+    };
+    if (!same_shape(s.description.shape, out.description.shape))
+      refuse("images of " + shape_text(s.description.shape) + " against " +
+             shape_text(out.description.shape));
+    if (s.description.num_classes != out.description.num_classes ||
+        s.description.class_names != out.description.class_names)
+      refuse("different classes");
+    // A linear map has no random parts: its seed does not matter here.
+    if (!is_linear(out.spec) ? spec_json(s.spec) != spec_json(out.spec)
+                             : s.spec.kind != out.spec.kind)
+      refuse("a different feature map or seed (" + spec_json(s.spec).dump() + " against " +
+             spec_json(out.spec).dump() + ")");
+    if (s.zca != out.zca || s.zca_reg_fraction != out.zca_reg_fraction)
+      refuse("different --zca or --zca-reg");
+    if (s.validation_fraction != out.validation_fraction) refuse("a different validation fraction");
+    if (!is_linear(out.spec)) {
+      const Preprocessor& a = s.pre;
+      const Preprocessor& b = out.pre;
+      const bool same = arma::approx_equal(a.channel_mean, b.channel_mean, "absdiff", 0.0) &&
+                        arma::approx_equal(a.channel_std, b.channel_std, "absdiff", 0.0) &&
+                        a.zca_reg == b.zca_reg &&
+                        arma::approx_equal(a.zca_whiten, b.zca_whiten, "absdiff", 0.0);
+      if (!same)
+        refuse(
+            "a different preprocessing (a nonlinear map's statistics add only under one fixed "
+            "preprocessing: compute the new statistics with --preprocessing naming an existing "
+            "file)");
+      add(out.sums.G, s.sums.G);
+      add(out.sums.B, s.sums.B);
+      add(out.sums.validation_G, s.sums.validation_G);
+      add(out.sums.validation_B, s.sums.validation_B);
+    } else {
+      for (auto [to, from] :
+           {std::pair{&out.sums.moments, &s.sums.moments},
+            std::pair{&out.sums.validation_moments, &s.sums.validation_moments}}) {
+        to->gram += from->gram;
+        to->class_sums += from->class_sums;
+        to->class_counts += from->class_counts;
+        to->count += from->count;
+      }
+    }
+    out.description.name = same_or_merged(out.description.name, s.description.name);
+    out.class_counts += s.class_counts;
+    out.sums.n += s.sums.n;
+    out.sums.n_validation += s.sums.n_validation;
+    out.parts.insert(out.parts.end(), s.parts.begin(), s.parts.end());
+  }
+  return out;
+}
+
+Model fit_statistics(const SavedStatistics& stats, const FitOptions& options) {
+  const arma::uword d = stats.description.shape.size();
+  return fit_from_sums(stats.sums, stats.description.shape, stats.pre,
+                       make_feature_map(stats.spec, d), stats.zca, stats.zca_reg_fraction, options);
+}
+
+}  // namespace krrdistill

@@ -1,0 +1,126 @@
+// krrdistill stats and distill --stats from the command line: the files of
+// two parts distil to the concatenated data's set, and every refusal is one
+// "error:" line that leaves the user's files alone.
+#define BOOST_TEST_MODULE cli_stats
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fixtures.hpp"
+#include "krrdistill/data.hpp"
+#include "krrdistill/npy.hpp"
+
+using namespace fixtures;
+
+namespace {
+
+struct Case {
+  TempDir scratch{"cli_stats"};
+  std::string all = scratch.file("all");
+  std::string first = scratch.file("first");
+  std::string second = scratch.file("second");
+  Case() {
+    write_idx_folder(all, 300, 60, 8, 4);
+    // The same samples in two folders: the first 128 and the other 172.
+    const krrdistill::Dataset data = krrdistill::load_dataset("idx", all, false);
+    const auto write_part = [&](const std::string& dir, arma::uword from, arma::uword to) {
+      fs::create_directories(dir);
+      const krrdistill::PixelMatrix pixels = data.train.pixels.cols(from, to - 1);
+      std::vector<unsigned> labels;
+      for (arma::uword i = from; i < to; ++i) labels.push_back(unsigned(data.train.labels[i]));
+      write_bytes(dir + "/train-images-idx3-ubyte",
+                  idx_images(std::uint32_t(to - from), 8, 8, Bytes(pixels.begin(), pixels.end())));
+      write_bytes(dir + "/train-labels-idx1-ubyte", idx_labels(labels));
+      fs::copy_file(all + "/t10k-images-idx3-ubyte", dir + "/t10k-images-idx3-ubyte");
+      fs::copy_file(all + "/t10k-labels-idx1-ubyte", dir + "/t10k-labels-idx1-ubyte");
+    };
+    write_part(first, 0, 128);
+    write_part(second, 128, 300);
+  }
+
+  RunResult run(const std::string& args) { return run_cli(args + " --quiet", scratch.path); }
+
+  void expect_refusal(const std::string& args, const std::string& message_part) {
+    const RunResult r = run(args);
+    BOOST_TEST_CONTEXT("args: " << args << "\nstderr: " << r.err) {
+      BOOST_TEST(r.exit_code != 0);
+      BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
+      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+      BOOST_TEST(r.err.find(message_part) != std::string::npos);
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(two_parts_distil_to_the_concatenated_data) {
+  Case c;
+  const std::string a = c.scratch.file("a.stats"), b = c.scratch.file("b.stats");
+  const std::string map = " --model fcnn --seed 3 --chunk 64";
+  BOOST_TEST(c.run("stats --data " + c.first + map + " --out " + a).exit_code == 0);
+  // The second part under the first part's preprocessing, so that the sums add.
+  const RunResult second =
+      c.run("stats --data " + c.second + map + " --preprocessing " + a + " --out " + b);
+  BOOST_TEST(second.exit_code == 0, second.err);
+  const std::string merged = c.scratch.file("merged");
+  const RunResult r = c.run("distill --stats " + a + " --stats " + b + " --data " + c.all +
+                            " --seed 3 --lambda 0.5 --chunk 64 --ipc 2 --out " + merged);
+  BOOST_TEST(r.exit_code == 0, r.err);
+  const nlohmann::json report = nlohmann::json::parse(read_text(merged + "/report.json"));
+  BOOST_TEST(report["statistics"]["parts"].size() == 2u);
+  BOOST_TEST(report["statistics"]["parts"][0]["preprocessing"] == "fitted");
+  BOOST_TEST(report["statistics"]["parts"][1]["preprocessing"] == "from " + a);
+  BOOST_TEST(contains(report["statistics"]["preprocessing"].get<std::string>(), c.first));
+  BOOST_TEST(report["dataset"]["n_train"] == 300);
+  BOOST_TEST(report["certificate"]["exact"] == true);
+  BOOST_TEST(report["certificate"]["original"]["train_acc"].is_null());
+  BOOST_TEST(report["model"]["kind"] == "fcnn");
+  // eval cannot rebuild a model it has no data for: it says so.
+  const RunResult eval = run_cli("eval --distilled " + merged, c.scratch.path);
+  BOOST_TEST(eval.exit_code != 0);
+  BOOST_TEST(contains(eval.err, "statistics files"));
+
+  // A linear map needs no fixed preprocessing, and gives the same files as
+  // distilling the concatenated data.
+  const std::string la = c.scratch.file("la.stats"), lb = c.scratch.file("lb.stats");
+  BOOST_TEST(c.run("stats --data " + c.first + " --out " + la).exit_code == 0);
+  BOOST_TEST(c.run("stats --data " + c.second + " --out " + lb).exit_code == 0);
+  const std::string from_stats = c.scratch.file("from_stats"), direct = c.scratch.file("direct");
+  BOOST_TEST(c.run("distill --stats " + la + " --stats " + lb + " --lambda 0.5 --ipc 2 --out " +
+                   from_stats)
+                 .exit_code == 0);
+  BOOST_TEST(c.run("distill --data " + c.all + " --init noise --lambda 0.5 --ipc 2 --out " + direct)
+                 .exit_code == 0);
+  for (const char* file : {"distilled_X.npy", "distilled_Y.npy", "model_W.npy"})
+    BOOST_TEST(read_bytes(from_stats + "/" + file) == read_bytes(direct + "/" + file), file);
+}
+
+BOOST_AUTO_TEST_CASE(refusals_are_one_line_and_touch_nothing) {
+  Case c;
+  const std::string good = c.scratch.file("good.stats");
+  BOOST_TEST(c.run("stats --data " + c.all + " --out " + good).exit_code == 0);
+  const std::string out = c.scratch.file("out");
+  c.expect_refusal("distill --stats " + good + " --model rff --out " + out,
+                   "fixed by the statistics");
+  c.expect_refusal("distill --stats " + good + " --init real --out " + out, "--init noise");
+  c.expect_refusal("distill --stats " + good + " --ipc 1000 --out " + out, "ipc");
+  Bytes damaged = read_bytes(good);
+  damaged[damaged.size() / 2] ^= 4;
+  const std::string bad = c.scratch.file("bad.stats");
+  write_bytes(bad, damaged);
+  c.expect_refusal("distill --stats " + bad + " --out " + out, "checksum");
+  c.expect_refusal("distill --stats " + c.all + "/train-images-idx3-ubyte --out " + out,
+                   "not a krrdistill statistics file");
+  BOOST_TEST(!fs::exists(out));
+  // A linear file does not fix a preprocessing; a file of other images cannot.
+  c.expect_refusal("stats --data " + c.all + " --model rff --preprocessing " + good + " --out " +
+                       c.scratch.file("x.stats"),
+                   "fix no preprocessing");
+  // The output file: never a user's file, an existing one only with --force.
+  const std::string notes = c.scratch.file("notes.txt");
+  write_text(notes, "keep me");
+  c.expect_refusal("stats --data " + c.all + " --out " + notes + " --force", "not a statistics");
+  BOOST_TEST(read_text(notes) == "keep me");
+  c.expect_refusal("stats --data " + c.all + " --out " + good, "--force");
+  BOOST_TEST(c.run("stats --data " + c.all + " --out " + good + " --force").exit_code == 0);
+  c.expect_refusal("stats --data " + c.all + " --lambda 1 --out " + good + " --force", "--lambda");
+}
