@@ -180,30 +180,38 @@ inline std::string report_json(const std::string& kind) {
 }
 
 // A statistics file as `krrdistill stats` writes it, of six images of shape
-// 1×2×2 in 3 classes, for a map of kind ("linear", "rff", "fcnn").
-inline Bytes statistics_file(const std::string& kind, const fs::path& dir) {
+// 1×2×2 in 3 classes, for a map of kind ("linear", "rff", "fcnn"), written
+// to path as the statistics of the folder named source_dir; a nonlinear map
+// takes fixed's preprocessing when given.
+inline krrdistill::SavedStatistics write_statistics_file(
+    const std::string& kind, const std::string& path, const std::string& source_dir,
+    const krrdistill::SavedStatistics* fixed = nullptr) {
   krrdistill::PixelMatrix pixels(4, 6);
-  for (arma::uword i = 0; i < pixels.n_elem; ++i) pixels[i] = std::uint8_t(i * 41 % 256);
+  for (arma::uword i = 0; i < pixels.n_elem; ++i)
+    pixels[i] = std::uint8_t((i * 41 + source_dir.size() * 7) % 256);
   const arma::uvec labels = {0, 1, 2, 0, 1, 2};
   const krrdistill::Dataset data = krrdistill::make_dataset(
       pixels, labels, pixels, labels, krrdistill::ImageShape{1, 2, 2}, 3, "idx");
   krrdistill::StatisticsConfig config;
   config.source.dataset = "idx";
+  config.source.dir = source_dir;
   config.source.zca = kind == "fcnn";
   config.spec.kind = kind;
   config.spec.seed = 5;
   config.fit.validation_fraction = 0.2;
-  const krrdistill::SavedStatistics stats =
-      krrdistill::compute_statistics(krrdistill::view_dataset(data), config, nullptr,
-                                     krrdistill::Communicator{}, krrdistill::Progress::silent());
-  const std::string path = (dir / ("seed_" + kind + ".stats")).string();
+  const krrdistill::SavedStatistics stats = krrdistill::compute_statistics(
+      krrdistill::view_dataset(data), config, kind == "linear" ? nullptr : fixed,
+      krrdistill::Communicator{}, krrdistill::Progress::silent(), "first.stats");
   krrdistill::write_statistics(path, stats, true);
+  return stats;
+}
+
+inline Bytes file_bytes(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   Bytes out;
   for (int ch; f != nullptr && (ch = std::fgetc(f)) != EOF;)
     out.push_back(static_cast<unsigned char>(ch));
   if (f != nullptr) std::fclose(f);
-  fs::remove(path);
   return out;
 }
 
@@ -262,8 +270,15 @@ class Harness {
         valid_ = {{"report.json", text_bytes(report_json("linear"))}};
         break;
       case Target::statistics:
-        for (const char* kind : {"linear", "rff", "fcnn"})
-          valid_.push_back({std::string(kind) + ".stats", statistics_file(kind, dir_)});
+        // Each fuzzed file is merged with a partner: the same map over other
+        // images, under the fuzzed file's preprocessing.
+        for (const std::string kind : {"linear", "rff", "fcnn"}) {
+          const std::string path = (dir_ / (kind + ".stats")).string();
+          const krrdistill::SavedStatistics first = write_statistics_file(kind, path, "/first");
+          valid_.push_back({kind + ".stats", file_bytes(path)});
+          write_statistics_file(kind, (dir_ / ("partner_" + kind + ".stats")).string(), "/second",
+                                &first);
+        }
         break;
     }
     for (const auto& [name, bytes] : valid_) write(name, bytes);
@@ -433,14 +448,13 @@ class Harness {
         break;
       }
       case Target::statistics: {
-        // distill --stats: read, merge with a valid file of the same map,
-        // fit with a fixed λ and with the sweep.
+        // distill --stats: read, merge with the partner file, fit with a
+        // fixed λ and with the sweep.
         const std::string path = (dir_ / valid_[slot].first).string();
         const krrdistill::SavedStatistics read = krrdistill::read_statistics(path);
-        const std::string valid_path = (dir_ / "valid.stats").string();
-        write("valid.stats", valid_[slot].second);
+        const std::string partner = (dir_ / ("partner_" + valid_[slot].first)).string();
         const krrdistill::SavedStatistics merged = krrdistill::merge_statistics(
-            {krrdistill::read_statistics(valid_path), read}, {valid_path, path});
+            {krrdistill::read_statistics(partner), read}, {partner, path});
         krrdistill::FitOptions fit;
         fit.lambda = 0.5;
         krrdistill::fit_statistics(read, fit);

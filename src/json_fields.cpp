@@ -57,7 +57,7 @@ const nlohmann::json& section(const nlohmann::json& report, const char* key,
   return report.at(key);
 }
 
-std::uint64_t report_image_size(const nlohmann::json& report, const std::string& path) {
+std::uint64_t header_image_size(const nlohmann::json& report, const std::string& path) {
   const nlohmann::json& dataset = section(report, "dataset", path);
   const nlohmann::json& shape = field(dataset, "shape", "dataset", path);
   if (!shape.is_array() || shape.size() != 3)

@@ -276,10 +276,13 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
       });
 }
 
-arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed) {
+arma::uword validation_count(arma::uword n, double fraction) {
   if (!(fraction > 0 && fraction < 1)) throw Error("the validation fraction must lie in (0, 1)");
-  const arma::uword n_val =
-      std::max<arma::uword>(1, arma::uword(std::llround(fraction * double(n))));
+  return std::max<arma::uword>(1, arma::uword(std::llround(fraction * double(n))));
+}
+
+arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed) {
+  const arma::uword n_val = validation_count(n, fraction);
   if (n_val >= n) throw Error("too few training images for a validation split");
   // Partial Fisher–Yates on the identity permutation, storing only the
   // entries that moved: position i is final once step i is done.

@@ -206,6 +206,10 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   SavedStatistics stats = merge_statistics(parts, files);
   parts.clear();
   const arma::uword d = stats.description.shape.size(), k = stats.description.num_classes;
+  for (arma::uword c = 0; c < k; ++c)
+    if (stats.class_counts[c] == 0)
+      throw Error("class " + stats.description.class_names[c] +
+                  " has no training sample in the statistics");
   check_ipc(analytic.ipc, stats.class_counts);
   check_memory("distillation",
                analytic_memory(stats.spec, d, k, k * analytic.ipc, config.fit.chunk, 0.0));
@@ -257,15 +261,9 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   result.certificate.nearest_train_distance.reset();  // no training samples at hand
   result.timings.certify = seconds_since(phase);
 
-  nlohmann::json part_list = nlohmann::json::array();
-  for (const StatisticsPart& part : stats.parts)
-    part_list.push_back({{"dataset", part.dataset},
-                         {"dir", part.dir},
-                         {"n_train", part.n_train},
-                         {"preprocessing", part.preprocessing}});
   result.statistics = {
       {"files", files},
-      {"parts", part_list},
+      {"parts", parts_json(stats.parts)},
       {"n_validation", stats.sums.n_validation},
       {"lambda_selection",
        std::isnan(config.fit.lambda) ? "validation squared error of the statistics" : "fixed"},

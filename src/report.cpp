@@ -37,7 +37,7 @@ PredictionDigest digest_from_json(const nlohmann::json& j, const std::string& wh
 EvalReport read_support_report(const nlohmann::json& report, const std::string& path,
                                EvalReport out) {
   out.source = data_source_from_json(report, path);
-  out.d = report_image_size(report, path);
+  out.d = header_image_size(report, path);
   const nlohmann::json& dataset = section(report, "dataset", path);
   out.k = unsigned_field(dataset, "k", "dataset", path);
   if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
@@ -224,7 +224,7 @@ FeatureMapSpec feature_spec_from_json(const nlohmann::json& report, const std::s
   // Analytic distillation needs a surjective map (docs/design.md §3): p <= d and
   // width <= d, which also bounds what the map allocates.
   if (spec.kind == "rff" || spec.kind == "fcnn") {
-    const std::uint64_t d = report_image_size(report, path);
+    const std::uint64_t d = header_image_size(report, path);
     if (spec.kind == "rff" && spec.features > d)
       wrong("p", "model", path, "is larger than the image size d = " + std::to_string(d));
     if (spec.kind == "fcnn" && spec.width > d)
@@ -242,14 +242,14 @@ EvalReport read_eval_report(const std::string& path) {
     return read_support_report(report, path, out);
   if (report.is_object() && report.contains("statistics"))
     throw Error(path +
-                ": this set was distilled from statistics files, and eval refits the "
-                "preprocessing on a dataset: its certificate is in the report");
+                ": this set was distilled from statistics files, not from a dataset, so there is "
+                "no dataset to check or train it against (its certificate is in the report)");
   out.source = data_source_from_json(report, path);
   out.spec = feature_spec_from_json(report, path);
 
   // The sizes the set was made for, checked against the dataset later
   // (check_report_matches) before any map is built.
-  out.d = report_image_size(report, path);
+  out.d = header_image_size(report, path);
   const nlohmann::json& dataset = section(report, "dataset", path);
   out.k = unsigned_field(dataset, "k", "dataset", path);
   if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");

@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <climits>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
+#include <set>
+#include <type_traits>
 
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
@@ -61,12 +65,6 @@ nlohmann::json spec_json(const FeatureMapSpec& spec) {
 
 nlohmann::json header_json(const SavedStatistics& s) {
   const ImageShape& shape = s.description.shape;
-  nlohmann::json parts = nlohmann::json::array();
-  for (const StatisticsPart& part : s.parts)
-    parts.push_back({{"dataset", part.dataset},
-                     {"dir", part.dir},
-                     {"n_train", part.n_train},
-                     {"preprocessing", part.preprocessing}});
   nlohmann::json pre = {{"zca", s.zca}, {"zca_reg_fraction", s.zca_reg_fraction}};
   if (!is_linear(s.spec)) {
     pre["origin"] = s.preprocessing_origin;
@@ -83,47 +81,43 @@ nlohmann::json header_json(const SavedStatistics& s) {
         {"class_counts", arma::conv_to<std::vector<arma::uword>>::from(s.class_counts)},
         {"n_train", s.sums.n},
         {"n_validation", s.sums.n_validation},
-        {"parts", parts}}},
+        {"parts", parts_json(s.parts)}}},
       {"preprocessing", pre},
       {"model", spec_json(s.spec)},
       {"validation", {{"fraction", s.validation_fraction}, {"seed", s.validation_seed}}},
   };
 }
 
-// The arrays of a file in their order, each with the shape the header implies.
+// The arrays of a file in their order, each with the shape the header
+// implies (Matrix: arma::mat to read into, const arma::mat to write from).
+template <typename Matrix>
 struct ArraySlot {
-  arma::mat* values;
+  Matrix* values;
   arma::uword rows, cols;
 };
 
-std::vector<ArraySlot> array_slots(SavedStatistics& s) {
+template <typename Stats>
+auto array_slots(Stats& s) {
+  using Matrix = std::conditional_t<std::is_const_v<Stats>, const arma::mat, arma::mat>;
   const arma::uword d = s.description.shape.size(), k = s.description.num_classes;
-  std::vector<ArraySlot> slots;
+  std::vector<ArraySlot<Matrix>> slots;
   if (is_linear(s.spec)) {
-    for (PixelMoments* m : {&s.sums.moments, &s.sums.validation_moments}) {
+    for (auto* m : {&s.sums.moments, &s.sums.validation_moments}) {
       slots.push_back({&m->gram, d, d});
       slots.push_back({&m->class_sums, d, k});
       slots.push_back({&m->class_counts, k, 1});
     }
     return slots;
   }
-  const arma::uword c = s.description.shape.channels,
-                    p = s.spec.kind == "rff" ? s.spec.features : s.spec.width;
+  const arma::uword c = s.description.shape.channels, p = output_dim(s.spec, d);
   slots.push_back({&s.pre.channel_mean, c, 1});
   slots.push_back({&s.pre.channel_std, c, 1});
   if (s.zca) {
     slots.push_back({&s.pre.zca_whiten, d, d});
     slots.push_back({&s.pre.zca_unwhiten, d, d});
   }
-  for (CompensatedSum* sum : {&s.sums.G, &s.sums.validation_G}) {
-    sum->n_rows = sum->n_cols = p;
-    slots.push_back({&sum->pairs, 2, p * p});
-  }
-  for (CompensatedSum* sum : {&s.sums.B, &s.sums.validation_B}) {
-    sum->n_rows = k;
-    sum->n_cols = p;
-    slots.push_back({&sum->pairs, 2, k * p});
-  }
+  for (auto* sum : {&s.sums.G, &s.sums.validation_G}) slots.push_back({&sum->pairs, 2, p * p});
+  for (auto* sum : {&s.sums.B, &s.sums.validation_B}) slots.push_back({&sum->pairs, 2, k * p});
   return slots;
 }
 
@@ -178,6 +172,29 @@ void check_values(const SavedStatistics& s, const std::string& path) {
     }
     if (arma::accu(val.class_counts) != double(s.sums.n_validation))
       bad("validation counts that do not add up to n_validation");
+    // What sums of pixels q ∈ {0…255} always satisfy: 0 ≤ S ≤ 255 n per class,
+    // Σ q² ≤ 255 Σ q, (Σ q)² ≤ n Σ q² (so a channel's variance is never
+    // negative) and |Σ q_i q_j|² ≤ Σ q_i² Σ q_j², the validation part within
+    // the whole; and few enough samples for the sums to stay below 2^53.
+    if (double(s.sums.n) > kMaxMomentSamples) bad("more samples than exact moments allow");
+    const arma::uword d = all.gram.n_rows;
+    for (const PixelMoments* m : {&all, &val}) {
+      const double n = double(m->count);
+      for (arma::uword i = 0; i < d; ++i) {
+        const double q = arma::accu(m->class_sums.row(i)), q2 = m->gram(i, i);
+        for (arma::uword c = 0; c < k; ++c)
+          if (m->class_sums(i, c) > 255.0 * m->class_counts[c])
+            bad("a class's pixel sum above 255 times its count");
+        if (q2 > 255.0 * q || (long double)q * q > (long double)n * q2)
+          bad("pixel sums no images can have");
+        for (arma::uword j = 0; j < i; ++j)
+          if ((long double)m->gram(i, j) * m->gram(i, j) > (long double)q2 * m->gram(j, j))
+            bad("pixel products no images can have");
+      }
+    }
+    if (arma::any(arma::vectorise(val.class_sums > all.class_sums)) ||
+        arma::any(val.gram.diag() > all.gram.diag()))
+      bad("validation sums above the whole's");
     return;
   }
   if (!s.pre.channel_mean.is_finite() || !s.pre.channel_std.is_finite() ||
@@ -188,6 +205,12 @@ void check_values(const SavedStatistics& s, const std::string& path) {
   for (const CompensatedSum* sum :
        {&s.sums.G, &s.sums.B, &s.sums.validation_G, &s.sums.validation_B})
     if (!sum->pairs.is_finite()) bad("sums that are not finite");
+  // G = Σ φ φᵀ is symmetric (each chunk's is made so) with a diagonal that
+  // is never negative, and the validation part is within the whole.
+  const arma::mat G = value(s.sums.G), G_val = value(s.sums.validation_G);
+  if (!G.is_symmetric() || !G_val.is_symmetric() || arma::any(G_val.diag() < 0) ||
+      arma::any(G_val.diag() > G.diag()))
+    bad("a Gram matrix that no features can have");
 }
 
 bool starts_with_magic(const std::string& path) {
@@ -207,6 +230,16 @@ std::string same_or_merged(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+nlohmann::json parts_json(const std::vector<StatisticsPart>& parts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const StatisticsPart& part : parts)
+    out.push_back({{"dataset", part.dataset},
+                   {"dir", part.dir},
+                   {"n_train", part.n_train},
+                   {"preprocessing", part.preprocessing}});
+  return out;
+}
+
 SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsConfig& config,
                                    const SavedStatistics* fixed, const Communicator& comm,
                                    const Progress& progress, const std::string& fixed_path) {
@@ -218,7 +251,9 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
   out.description.shape = data.shape;
   out.description.num_classes = data.num_classes;
   out.description.class_names = data.class_names;
-  out.class_counts = checked_class_counts(labels_of(data.train, 0, n), data.num_classes, data.name);
+  // A part may lack a class (a later batch of data): the merge must not.
+  out.class_counts.zeros(data.num_classes);
+  for (const arma::uword label : labels_of(data.train, 0, n)) ++out.class_counts[label];
   out.zca = config.source.zca;
   out.zca_reg_fraction = config.source.zca_reg_fraction;
   out.validation_fraction = config.fit.validation_fraction;
@@ -255,7 +290,7 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
   return out;
 }
 
-void write_statistics(const std::string& path, const SavedStatistics& stats, bool force) {
+void check_statistics_output(const std::string& path, bool force) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode))
@@ -264,12 +299,19 @@ void write_statistics(const std::string& path, const SavedStatistics& stats, boo
     if (!starts_with_magic(path))
       throw Error(path + ": exists and is not a statistics file krrdistill wrote; not replaced");
   }
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  if (!parent.empty() && (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+    throw Error(path + ": the folder " + parent + " does not exist");
+}
+
+void write_statistics(const std::string& path, const SavedStatistics& stats, bool force) {
+  check_statistics_output(path, force);
   std::string bytes(kMagic, sizeof kMagic);
   put_le(bytes, kStatisticsVersion, 4);
   const std::string header = header_json(stats).dump();
   put_le(bytes, header.size(), 8);
   bytes += header;
-  for (const ArraySlot& slot : array_slots(const_cast<SavedStatistics&>(stats))) {
+  for (const auto& slot : array_slots(stats)) {
     if (slot.values->n_rows != slot.rows || slot.values->n_cols != slot.cols)
       throw Error(path + ": the statistics do not match their header");
     append_doubles(bytes, *slot.values);
@@ -311,7 +353,9 @@ SavedStatistics read_statistics(const std::string& path) {
 
   SavedStatistics s;
   const nlohmann::json& dataset = section(header, "dataset", path);
-  const std::uint64_t d = report_image_size(header, path);
+  const std::uint64_t d = header_image_size(header, path);
+  // Within 32-bit BLAS indices, so that no array size below can overflow.
+  if (d > std::uint64_t(INT_MAX)) wrong("shape", "dataset", path, "is too large");
   const nlohmann::json& shape = dataset.at("shape");
   s.description.shape = {shape[0].get<arma::uword>(), shape[1].get<arma::uword>(),
                          shape[2].get<arma::uword>()};
@@ -327,7 +371,7 @@ SavedStatistics read_statistics(const std::string& path) {
   if (!counts.is_array() || counts.size() != k)
     wrong("class_counts", "dataset", path, "must hold k counts");
   s.class_counts.set_size(k);
-  std::uint64_t total = 0;
+  long double total = 0;
   for (std::uint64_t c = 0; c < k; ++c) {
     if (!names[c].is_string()) wrong("class_names", "dataset", path, "must hold strings");
     if (!counts[c].is_number_unsigned() || counts[c].get<std::uint64_t>() > (1ull << 53))
@@ -336,11 +380,15 @@ SavedStatistics read_statistics(const std::string& path) {
     s.class_counts[c] = counts[c].get<arma::uword>();
     total += s.class_counts[c];
   }
+  if (total > kMaxMomentSamples)
+    wrong("class_counts", "dataset", path,
+          "add up to more samples than sums in double hold exactly");
   s.sums.n = unsigned_field(dataset, "n_train", "dataset", path);
   s.sums.n_validation = unsigned_field(dataset, "n_validation", "dataset", path);
-  if (s.sums.n != total) wrong("n_train", "dataset", path, "is not the sum of class_counts");
-  if (s.sums.n_validation >= s.sums.n)
-    wrong("n_validation", "dataset", path, "must be smaller than n_train");
+  if ((long double)s.sums.n != total)
+    wrong("n_train", "dataset", path, "is not the sum of class_counts");
+  if (s.sums.n_validation == 0 || s.sums.n_validation >= s.sums.n)
+    wrong("n_validation", "dataset", path, "must lie in 1..n_train-1");
   const nlohmann::json& parts = field(dataset, "parts", "dataset", path);
   if (!parts.is_array() || parts.empty()) wrong("parts", "dataset", path, "must be a list");
   for (const nlohmann::json& part : parts)
@@ -367,19 +415,22 @@ SavedStatistics read_statistics(const std::string& path) {
   if (!(s.validation_fraction > 0 && s.validation_fraction < 1))
     wrong("fraction", "validation", path, "must lie in (0, 1)");
   s.validation_seed = unsigned_field(validation, "seed", "validation", path);
-  if (s.spec.kind == "rff" && s.spec.features == 0) wrong("p", "model", path, "must be at least 1");
+  // One dataset's file holds the validation split that fraction draws from it.
+  if (s.parts.size() == 1 &&
+      s.sums.n_validation != validation_count(s.sums.n, s.validation_fraction))
+    wrong("n_validation", "dataset", path, "is not the validation split of n_train");
 
   // The arrays must fill the file exactly: checked before any is sized.
-  std::vector<ArraySlot> slots = array_slots(s);
+  const auto slots = array_slots(s);
   long double values = 0;
-  for (const ArraySlot& slot : slots) values += (long double)slot.rows * (long double)slot.cols;
+  for (const auto& slot : slots) values += (long double)slot.rows * (long double)slot.cols;
   const long double expected = (long double)(kPrefixBytes + header_bytes + 4) + 8.0L * values;
   if (expected != (long double)size)
     throw Error(path + ": " + std::to_string(size) + " bytes, but the header (d = " +
                 std::to_string(d) + ", k = " + std::to_string(k) + ") implies " +
                 std::to_string((unsigned long long)std::min<long double>(expected, 1e19L)));
   check_memory("reading " + path, {{"the statistics", double(8.0L * values)}});
-  for (const ArraySlot& slot : slots) {
+  for (const auto& slot : slots) {
     slot.values->set_size(slot.rows, slot.cols);
     read_exact(file, slot.values->memptr(), slot.values->n_elem * 8, crc);
   }
@@ -390,6 +441,13 @@ SavedStatistics read_statistics(const std::string& path) {
   if (is_linear(s.spec)) {
     s.sums.moments.count = s.sums.n;
     s.sums.validation_moments.count = s.sums.n_validation;
+  } else {
+    const arma::uword p = output_dim(s.spec, d);
+    for (CompensatedSum* sum : {&s.sums.G, &s.sums.validation_G}) sum->n_rows = sum->n_cols = p;
+    for (CompensatedSum* sum : {&s.sums.B, &s.sums.validation_B}) {
+      sum->n_rows = k;
+      sum->n_cols = p;
+    }
   }
   check_values(s, path);
   return s;
@@ -411,7 +469,16 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
              shape_text(out.description.shape));
     if (s.description.num_classes != out.description.num_classes ||
         s.description.class_names != out.description.class_names)
-      refuse("different classes");
+      refuse(std::to_string(s.description.num_classes) + " classes (" +
+             nlohmann::json(s.description.class_names).dump() + ") against " +
+             std::to_string(out.description.num_classes) + " (" +
+             nlohmann::json(out.description.class_names).dump() + ")");
+    for (const StatisticsPart& part : s.parts)
+      for (const StatisticsPart& earlier : out.parts)
+        if (part.dir == earlier.dir && part.dataset == earlier.dataset &&
+            part.n_train == earlier.n_train)
+          refuse("both hold the statistics of " + part.dir + " (" + std::to_string(part.n_train) +
+                 " samples): the same data would count twice");
     // A linear map has no random parts: its seed does not matter here.
     if (!is_linear(out.spec) ? spec_json(s.spec) != spec_json(out.spec)
                              : s.spec.kind != out.spec.kind)
@@ -426,7 +493,8 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
       const bool same = arma::approx_equal(a.channel_mean, b.channel_mean, "absdiff", 0.0) &&
                         arma::approx_equal(a.channel_std, b.channel_std, "absdiff", 0.0) &&
                         a.zca_reg == b.zca_reg &&
-                        arma::approx_equal(a.zca_whiten, b.zca_whiten, "absdiff", 0.0);
+                        arma::approx_equal(a.zca_whiten, b.zca_whiten, "absdiff", 0.0) &&
+                        arma::approx_equal(a.zca_unwhiten, b.zca_unwhiten, "absdiff", 0.0);
       if (!same)
         refuse(
             "a different preprocessing (a nonlinear map's statistics add only under one fixed "
@@ -452,11 +520,17 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
     out.sums.n_validation += s.sums.n_validation;
     out.parts.insert(out.parts.end(), s.parts.begin(), s.parts.end());
   }
+  if (is_linear(out.spec) && double(out.sums.n) > kMaxMomentSamples)
+    throw Error("the merged statistics hold more samples than exact pixel moments allow");
   return out;
 }
 
 Model fit_statistics(const SavedStatistics& stats, const FitOptions& options) {
-  const arma::uword d = stats.description.shape.size();
+  const arma::uword d = stats.description.shape.size(), p = output_dim(stats.spec, d);
+  // The map (p×d), and G with its eigenvectors and solve (a few p×p).
+  std::vector<MemoryItem> need = feature_map_memory(stats.spec, d);
+  need.push_back({"G and its factorisations", 4.0 * double(p) * double(p) * 8.0});
+  check_memory("the fit", need);
   return fit_from_sums(stats.sums, stats.description.shape, stats.pre,
                        make_feature_map(stats.spec, d), stats.zca, stats.zca_reg_fraction, options);
 }

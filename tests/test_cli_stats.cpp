@@ -103,6 +103,7 @@ BOOST_AUTO_TEST_CASE(refusals_are_one_line_and_touch_nothing) {
                    "fixed by the statistics");
   c.expect_refusal("distill --stats " + good + " --init real --out " + out, "--init noise");
   c.expect_refusal("distill --stats " + good + " --ipc 1000 --out " + out, "ipc");
+  c.expect_refusal("distill --stats " + good + " --stats " + good + " --out " + out, "twice");
   Bytes damaged = read_bytes(good);
   damaged[damaged.size() / 2] ^= 4;
   const std::string bad = c.scratch.file("bad.stats");

@@ -43,8 +43,12 @@ struct Case {
     return c;
   }
 
-  static SavedStatistics stats_of(const Dataset& d, const StatisticsConfig& c,
+  // Each call as from a folder of its own (a folder's statistics merged
+  // twice are refused).
+  static SavedStatistics stats_of(const Dataset& d, StatisticsConfig c,
                                   const SavedStatistics* fixed = nullptr) {
+    static int folder = 0;
+    c.source.dir = "/part" + std::to_string(folder++);
     return compute_statistics(view_dataset(d), c, fixed, Communicator{}, Progress::silent());
   }
 };
@@ -126,6 +130,42 @@ BOOST_AUTO_TEST_CASE(damage_is_refused) {
   BOOST_TEST(contains(error_of([&] { read_statistics(bad); }), "checksum"));
 }
 
+// A file with a correct checksum whose sums no images can have (written by
+// another program, or edited): refused before any fit.
+BOOST_AUTO_TEST_CASE(impossible_sums_are_refused) {
+  Case c;
+  const SavedStatistics good = Case::stats_of(c.data, Case::config("linear"));
+  const std::string path = c.scratch.file("forged.stats");
+  const auto refused = [&](const SavedStatistics& s, const std::string& part) {
+    write_statistics(path, s, true);
+    return contains(error_of([&] { read_statistics(path); }), part);
+  };
+  SavedStatistics s = good;
+  s.sums.moments.gram(3, 3) = 0;  // Σ q² = 0 with Σ q > 0: a negative variance
+  BOOST_TEST(refused(s, "no images can have"));
+  s = good;
+  s.sums.moments.gram(5, 2) = 1e12;
+  BOOST_TEST(refused(s, "pixel products"));
+  s = good;
+  s.sums.moments.class_sums(0, 1) += 0.5;
+  BOOST_TEST(refused(s, "whole numbers"));
+  s = good;
+  s.sums.validation_moments.class_sums(7, 0) = s.sums.moments.class_sums(7, 0) + 1;
+  BOOST_TEST(refused(s, "255"));
+  s = good;
+  s.sums.validation_moments.class_counts[2] += 1;
+  BOOST_TEST(refused(s, "n_validation"));
+  const SavedStatistics fcnn = Case::stats_of(c.data, Case::config("fcnn"));
+  s = fcnn;
+  s.pre.channel_std[0] = 0;
+  BOOST_TEST(refused(s, "std"));
+  s = fcnn;
+  s.sums.G.pairs(0, 5) = arma::datum::nan;
+  BOOST_TEST(refused(s, "not finite"));
+  write_statistics(path, good, true);
+  BOOST_CHECK_NO_THROW(read_statistics(path));
+}
+
 BOOST_AUTO_TEST_CASE(write_replaces_only_its_own_files) {
   Case c;
   const SavedStatistics s = Case::stats_of(c.data, Case::config("linear"));
@@ -201,12 +241,40 @@ BOOST_AUTO_TEST_CASE(incompatible_statistics_are_refused) {
   const SavedStatistics seeded = Case::stats_of(c.part(150, 300), other_seed, &a);
   BOOST_TEST(contains(error_of([&] { merge_statistics({a, seeded}, {"a", "b"}); }), "seed"));
   const SavedStatistics linear = Case::stats_of(c.part(150, 300), Case::config("linear"));
+  // The same data twice would count twice.
+  BOOST_TEST(contains(error_of([&] { merge_statistics({a, a}, {"a", "a"}); }), "twice"));
   BOOST_TEST(contains(error_of([&] { merge_statistics({a, linear}, {"a", "b"}); }), "feature map"));
   BOOST_TEST(contains(error_of([&] { Case::stats_of(c.data, Case::config("linear"), &a); }),
                       "nonlinear maps"));
   StatisticsConfig zca = rff;
   zca.source.zca = true;
   BOOST_TEST(contains(error_of([&] { Case::stats_of(c.data, zca, &a); }), "--zca"));
+}
+
+// Data that arrives later may lack a class: its statistics are kept, and
+// only a merge without that class is refused.
+BOOST_AUTO_TEST_CASE(a_part_may_lack_a_class) {
+  Case c;
+  const arma::uvec no_class_1 = arma::find(c.data.train.labels != 1);
+  const arma::uvec only_class_1 = arma::find(c.data.train.labels == 1);
+  const auto subset = [&](const arma::uvec& columns) {
+    return make_dataset(c.data.train.pixels.cols(columns), c.data.train.labels.elem(columns),
+                        c.data.test.pixels, c.data.test.labels, c.data.shape, 4, "idx");
+  };
+  const SavedStatistics without = Case::stats_of(subset(no_class_1), Case::config("linear"));
+  BOOST_TEST(without.class_counts[1] == 0u);
+  const SavedStatistics with = Case::stats_of(subset(only_class_1), Case::config("linear"));
+  const std::string a = c.scratch.file("without.stats"), b = c.scratch.file("with.stats");
+  write_statistics(a, without, true);
+  write_statistics(b, with, true);
+  DistillConfig run;
+  run.fit = fixed_lambda(0.5);
+  run.analytic.init = Init::noise;
+  BOOST_TEST(
+      contains(error_of([&] { distill_statistics({a}, run, nullptr); }), "no training sample"));
+  const DistillResult merged = distill_statistics({a, b}, run, nullptr);
+  BOOST_TEST(merged.n_train == 300u);
+  BOOST_TEST(merged.certificate.weight_rel_error <= certificate_tolerance("linear"));
 }
 
 // ‖W Φ − Y‖² from the validation statistics alone equals the squared error

@@ -36,6 +36,8 @@ int stats(int argc, char** argv, const Communicator& comm) {
   if (!result.count("out")) throw Error("--out FILE is required");
   if (result.count("lambda"))
     throw Error("--lambda belongs to distill: the statistics serve every lambda");
+  if (result.count("feature-cache-mb"))
+    throw Error("--feature-cache-mb belongs to distill: stats keeps no features");
   StatisticsConfig config;
   config.source = data_source(result);
   config.spec = feature_spec(result);
@@ -46,6 +48,8 @@ int stats(int argc, char** argv, const Communicator& comm) {
   const Progress progress = comm.root() ? Progress::for_terminal(quiet) : Progress::silent();
   set_threads(result["threads"].as<int>());
 
+  // Checked before the pass, so a refused file costs nothing.
+  if (comm.root()) check_statistics_output(out, force);
   SavedStatistics fixed;
   if (result.count("preprocessing"))
     fixed = read_statistics(result["preprocessing"].as<std::string>());

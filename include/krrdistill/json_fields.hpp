@@ -28,6 +28,6 @@ const nlohmann::json& section(const nlohmann::json& report, const char* key,
                               const std::string& path);
 // The image size d a file was made for: the product of dataset.shape
 // ([channels, height, width]), which must equal dataset.d.
-std::uint64_t report_image_size(const nlohmann::json& report, const std::string& path);
+std::uint64_t header_image_size(const nlohmann::json& report, const std::string& path);
 
 }  // namespace krrdistill

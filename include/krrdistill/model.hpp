@@ -62,6 +62,8 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
 // (held sparsely, O(n_val) memory), sorted. A function of (n, fraction, seed)
 // only, so the same whatever the number of processes.
 arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed);
+// How many: max(1, round(fraction · n)).
+arma::uword validation_count(arma::uword n, double fraction);
 
 // One pass over the training set for G and B (over all samples and over the
 // validation split); the λ sweep of docs/design.md §2 on one eigendecomposition,

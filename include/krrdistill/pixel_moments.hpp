@@ -17,6 +17,9 @@
 
 namespace krrdistill {
 
+// Samples whose moments stay exact: Σ q² ≤ 65025 n below 2^53 (about 1.4e11).
+constexpr double kMaxMomentSamples = 9007199254740992.0 / 65025.0;
+
 struct PixelMoments {
   arma::mat gram;          // d×d, Σ q qᵀ (the lower triangle; the upper is not kept)
   arma::mat class_sums;    // d×k, column c = Σ q over the samples of class c

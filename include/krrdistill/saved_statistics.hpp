@@ -13,6 +13,7 @@
 
 #include <armadillo>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,9 @@ struct StatisticsConfig {
 
 // The statistics of data, described as config.source (every process of comm
 // calls it; the result is complete on all). A nonlinear map's preprocessing
-// is fixed's when given (read from fixed_path, the file the option names),
-// else fitted on data.
+// is fitted on data, or, when fixed is given, taken from that statistics
+// file (read from fixed_path, which the report names). A class may have no
+// sample here; distilling from the merge needs every class.
 SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsConfig& config,
                                    const SavedStatistics* fixed, const Communicator& comm,
                                    const Progress& progress, const std::string& fixed_path = "");
@@ -75,11 +77,20 @@ void write_statistics(const std::string& path, const SavedStatistics& stats, boo
 SavedStatistics read_statistics(const std::string& path);
 
 // The sums of several files of the same map, seed, preprocessing, shape and
-// classes (refused with an Error naming what differs).
+// classes (refused with an Error naming what differs), of different data (a
+// dataset folder summed twice is refused).
 SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
                                  const std::vector<std::string>& names);
 
-// The original model from statistics (fit_from_sums).
+// The parts as report.json and the file's header list them.
+nlohmann::json parts_json(const std::vector<StatisticsPart>& parts);
+
+// Refuses (Error) an output path that write_statistics would refuse, so a
+// command can check it before the long work.
+void check_statistics_output(const std::string& path, bool force);
+
+// The original model from statistics (fit_from_sums), after checking that
+// the map and G fit in memory.
 Model fit_statistics(const SavedStatistics& stats, const FitOptions& options);
 
 }  // namespace krrdistill
