@@ -85,6 +85,10 @@ WrittenSet read_set_data(const std::string& dir) {
   WrittenSet set;
   set.report = read_eval_report(path);
   const EvalReport& report = set.report;
+  if (report.from_statistics)
+    throw Error(path +
+                ": this set was distilled from statistics files: there is no dataset to "
+                "load for it (eval checks its weights alone)");
   set.data = load(report.source);
   check_report_matches(report, set.data, path);
   if (report.command == "kip" || report.command == "labelsolve")
@@ -111,6 +115,75 @@ WrittenSet read_written_set(const std::string& dir) {
   return set;
 }
 
+namespace {
+
+// model_W.npy is the model the report describes: the same ‖W‖F (a relative
+// 1e-12 allows only a different summation order); and the refit Ws is
+// within the kind's tolerance of it.
+void check_weights(const arma::mat& W, const arma::mat& Ws, const EvalReport& report,
+                   nlohmann::json& checks, std::vector<std::string>& failures) {
+  const double w_norm = arma::norm(W, "fro");
+  const bool norm_ok = std::abs(w_norm - report.weight_norm) <= 1e-12 * report.weight_norm;
+  checks["model_weight_norm"] = {
+      {"value", w_norm}, {"report", report.weight_norm}, {"pass", norm_ok}};
+  if (!norm_ok)
+    failures.push_back(
+        format("model_W.npy has |W| = %.17g, the report %.17g", w_norm, report.weight_norm));
+  const double tolerance = certificate_tolerance(report.spec.kind);
+  const double rel = arma::norm(Ws - W, "fro") / w_norm;
+  const bool rel_ok = rel <= tolerance;  // false for NaN
+  checks["weight_rel_error"] = {{"value", rel}, {"tolerance", tolerance}, {"pass", rel_ok}};
+  if (!rel_ok) failures.push_back(format("|Ws-W|/|W| = %.3g > %.3g", rel, tolerance));
+}
+
+SetCheck finish_check(const std::string& dir, const EvalReport& report, nlohmann::json out,
+                      const nlohmann::json& checks, const std::vector<std::string>& failures) {
+  out["checks"] = checks;
+  out["pass"] = failures.empty();
+  std::string failure;
+  if (!failures.empty()) {
+    failure = dir + ": the distilled set does not reproduce the model: ";
+    for (std::size_t i = 0; i < failures.size(); ++i) failure += (i ? "; " : "") + failures[i];
+    if (!report.exact) failure += " (the report says it was published with --allow-inexact)";
+  }
+  return {out, failure};
+}
+
+// A set distilled from statistics files: no dataset, so no preprocessing to
+// score test images with; the refit from the written files alone is checked
+// against model_W.npy and the report.
+SetCheck check_weights_only(const std::string& dir, const EvalReport& report, bool refit_original) {
+  if (refit_original)
+    throw Error(
+        "--refit-original needs the dataset; this set was distilled from statistics "
+        "files, which replace it");
+  check_memory("eval", feature_map_memory(report.spec, report.d));
+  const FeatureMap map = make_feature_map(report.spec, report.d);
+  const arma::uword k = report.k, p = feature_dim(map);
+  const arma::mat Xs = read_records(dir + "/distilled_X.npy", report.d);
+  const arma::mat Ys = read_records(dir + "/distilled_Y.npy", k);
+  if (Xs.n_cols != Ys.n_cols)
+    throw Error(dir + ": distilled_X.npy and distilled_Y.npy hold different numbers of images");
+  const arma::mat W_records = read_records(dir + "/model_W.npy", p);
+  if (W_records.n_cols != k)
+    throw Error(dir + "/model_W.npy: expected " + std::to_string(k) + " rows (classes) of " +
+                std::to_string(p) + " weights");
+  std::vector<std::string> failures;
+  nlohmann::json checks;
+  check_weights(W_records.t(), refit_distilled(map, Xs, Ys, report.lambda_s), report, checks,
+                failures);
+  checks["test_predictions"] = {
+      {"skipped", "distilled from statistics files: no dataset to score test images with"}};
+  nlohmann::json out = {{"distilled", dir},
+                        {"m", Xs.n_cols},
+                        {"model", report.spec.kind},
+                        {"lambda_s", report.lambda_s},
+                        {"n_test", 0}};
+  return finish_check(dir, report, std::move(out), checks, failures);
+}
+
+}  // namespace
+
 SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
   // Every field checked (types, ranges, p and width <= d) before anything is
   // built from it; each problem is one Error naming the file.
@@ -127,6 +200,7 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
                 ": records no original model to check the set against (certificate.original."
                 "test_predictions, model_W.npy); only sets written by 'krrdistill distill' can be "
                 "checked: distill again");
+  if (report.from_statistics) return check_weights_only(dir, report, refit_original);
   const FeatureMapSpec& spec = report.spec;
   const double lambda_s = report.lambda_s;
   const double tolerance = certificate_tolerance(spec.kind);
@@ -154,20 +228,8 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
 
   std::vector<std::string> failures;
   nlohmann::json checks;
-  // model_W.npy is the model the report describes: the same ‖W‖F (a
-  // relative 1e-12 allows only a different summation order).
   const double w_norm = arma::norm(W, "fro");
-  const bool norm_ok = std::abs(w_norm - report.weight_norm) <= 1e-12 * report.weight_norm;
-  checks["model_weight_norm"] = {
-      {"value", w_norm}, {"report", report.weight_norm}, {"pass", norm_ok}};
-  if (!norm_ok)
-    failures.push_back(
-        format("model_W.npy has |W| = %.17g, the report %.17g", w_norm, report.weight_norm));
-
-  const double rel = arma::norm(Ws - W, "fro") / w_norm;
-  const bool rel_ok = rel <= tolerance;  // false for NaN
-  checks["weight_rel_error"] = {{"value", rel}, {"tolerance", tolerance}, {"pass", rel_ok}};
-  if (!rel_ok) failures.push_back(format("|Ws-W|/|W| = %.3g > %.3g", rel, tolerance));
+  check_weights(W, Ws, report, checks, failures);
 
   // Every test prediction, scored as certify scored them: the original W
   // must give what the report recorded, and so must the refit.
@@ -232,15 +294,7 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
       failures.push_back(text);
     }
   }
-  out["checks"] = checks;
-  out["pass"] = failures.empty();
-  std::string failure;
-  if (!failures.empty()) {
-    failure = dir + ": the distilled set does not reproduce the model: ";
-    for (std::size_t i = 0; i < failures.size(); ++i) failure += (i ? "; " : "") + failures[i];
-    if (!report.exact) failure += " (the report says it was published with --allow-inexact)";
-  }
-  return {out, failure};
+  return finish_check(dir, report, std::move(out), checks, failures);
 }
 
 }  // namespace krrdistill

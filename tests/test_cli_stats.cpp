@@ -74,10 +74,30 @@ BOOST_AUTO_TEST_CASE(two_parts_distil_to_the_concatenated_data) {
   BOOST_TEST(report["certificate"]["exact"] == true);
   BOOST_TEST(report["certificate"]["original"]["train_acc"].is_null());
   BOOST_TEST(report["model"]["kind"] == "fcnn");
-  // eval cannot rebuild a model it has no data for: it says so.
+  // eval checks the weights from the written files alone (no dataset to
+  // score test images with), and finds a changed image.
   const RunResult eval = run_cli("eval --distilled " + merged, c.scratch.path);
-  BOOST_TEST(eval.exit_code != 0);
-  BOOST_TEST(contains(eval.err, "statistics files"));
+  BOOST_TEST(eval.exit_code == 0, eval.err);
+  const nlohmann::json checks = nlohmann::json::parse(eval.out)["checks"];
+  BOOST_TEST(checks["weight_rel_error"]["pass"] == true);
+  BOOST_TEST(checks["model_weight_norm"]["pass"] == true);
+  BOOST_TEST(checks["test_predictions"].contains("skipped"));
+  BOOST_TEST(
+      contains(run_cli("eval --distilled " + merged + " --refit-original", c.scratch.path).err,
+               "statistics files"));
+  BOOST_TEST(
+      contains(run_cli("transfer --distilled " + merged + " --out " + c.scratch.file("transfer"),
+                       c.scratch.path)
+                   .err,
+               "statistics files"));
+  std::vector<double> xs = krrdistill::npy_as_double(
+      krrdistill::read_npy(merged + "/distilled_X.npy"), merged + "/distilled_X.npy");
+  xs[5] += 1e-3;
+  const krrdistill::NpyArray original = krrdistill::read_npy(merged + "/distilled_X.npy");
+  krrdistill::write_npy(merged + "/distilled_X.npy", original.shape, xs.data());
+  const RunResult changed = run_cli("eval --distilled " + merged, c.scratch.path);
+  BOOST_TEST(changed.exit_code != 0);
+  BOOST_TEST(contains(changed.err, "|Ws-W|/|W|"));
 
   // A linear map needs no fixed preprocessing, and gives the same files as
   // distilling the concatenated data.

@@ -50,8 +50,13 @@ int run_transfer_command(int argc, char** argv) {
   const Progress progress = Progress::for_terminal(quiet);
   set_threads(result["threads"].as<int>());
   // The output must stay clear of the set and of the dataset its report names.
-  std::vector<std::string> inputs =
-      data_inputs(read_eval_report(config.distilled_dir + "/report.json").source);
+  const std::string report_path = config.distilled_dir + "/report.json";
+  const EvalReport report = read_eval_report(report_path);
+  if (report.from_statistics)
+    throw Error(report_path +
+                ": this set was distilled from statistics files: there is no dataset to train "
+                "and score the networks on");
+  std::vector<std::string> inputs = data_inputs(report.source);
   inputs.push_back(config.distilled_dir);
   StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0, inputs);
 

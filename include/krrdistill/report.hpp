@@ -65,6 +65,9 @@ struct EvalReport {
   // accuracy (result.test_acc, into reported_test_acc); spec.kind may also
   // be ntk, nngp (kernel_depth) or rbf (rbf_bandwidth, resolved).
   std::string command = "distill";
+  // distill --stats: no dataset to load (source names none); eval checks the
+  // weights only.
+  bool from_statistics = false;
   arma::uword kernel_depth = 0;
   double rbf_bandwidth = 0.0;
   double regularizer = 0.0;  // ε of Kss_reg (distilled.regularizer)
