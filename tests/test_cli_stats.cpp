@@ -114,6 +114,19 @@ BOOST_AUTO_TEST_CASE(two_parts_distil_to_the_concatenated_data) {
     BOOST_TEST(read_bytes(from_stats + "/" + file) == read_bytes(direct + "/" + file), file);
 }
 
+// The same data, map and seed give the same file, byte for byte, on any
+// number of threads.
+BOOST_AUTO_TEST_CASE(files_do_not_depend_on_the_threads) {
+  Case c;
+  for (const char* map : {"", " --model rff", " --model fcnn --zca"}) {
+    const std::string one = c.scratch.file("one.stats"), two = c.scratch.file("two.stats");
+    const std::string args = "stats --data " + c.all + map + " --chunk 64 --force --out ";
+    BOOST_TEST(c.run(args + one + " --threads 1").exit_code == 0);
+    BOOST_TEST(c.run(args + two + " --threads 2").exit_code == 0);
+    BOOST_TEST(read_bytes(one) == read_bytes(two), map);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(refusals_are_one_line_and_touch_nothing) {
   Case c;
   const std::string good = c.scratch.file("good.stats");
