@@ -211,8 +211,6 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
       throw Error("class " + stats.description.class_names[c] +
                   " has no training sample in the statistics");
   check_ipc(analytic.ipc, stats.class_counts);
-  check_memory("distillation",
-               analytic_memory(stats.spec, d, k, k * analytic.ipc, config.fit.chunk, 0.0));
   // The certificate's data: no training samples, and the test split if given.
   StreamDataset view;
   view.name = stats.description.name;

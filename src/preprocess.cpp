@@ -59,7 +59,11 @@ void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums
   pre.channel_std.set_size(sums.size());
   for (std::size_t c = 0; c < sums.size(); ++c) {
     const ChannelSums& s = sums[c];
-    const unsigned __int128 numerator = s.count * s.square_sum - s.sum * s.sum;  // >= 0
+    // count·Σv² ≥ (Σv)² for any values (Cauchy–Schwarz); sums that break it
+    // come from no data.
+    if (s.count * s.square_sum < s.sum * s.sum)
+      throw Error("channel " + std::to_string(c) + ": sums of pixel values that no images have");
+    const unsigned __int128 numerator = s.count * s.square_sum - s.sum * s.sum;
     if (s.count == 0 || numerator == 0)
       throw Error("channel " + std::to_string(c) +
                   " of the training images is constant; cannot standardise");

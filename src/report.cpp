@@ -240,7 +240,22 @@ EvalReport read_eval_report(const std::string& path) {
     out.command = report.at("command").get<std::string>();
   if (out.command == "kip" || out.command == "labelsolve")
     return read_support_report(report, path, out);
+  // distill --stats: the dataset names no source to load, and the
+  // statistics section lists the files (eval then checks the weights only).
   out.from_statistics = report.is_object() && report.contains("statistics");
+  if (out.from_statistics) {
+    const nlohmann::json& files =
+        field(section(report, "statistics", path), "files", "statistics", path);
+    if (!files.is_array() || files.empty())
+      wrong("files", "statistics", path, "must list the statistics files");
+    if (string_field(section(report, "dataset", path), "source", "dataset", path) != "statistics")
+      wrong("source", "dataset", path, "must be \"statistics\" in a set distilled from statistics");
+  } else if (report.is_object() && report.contains("dataset") && report.at("dataset").is_object() &&
+             report.at("dataset").contains("source") &&
+             report.at("dataset").at("source") == "statistics") {
+    throw Error(path +
+                ": \"dataset.source\" says statistics but there is no \"statistics\" section");
+  }
   out.source = data_source_from_json(report, path);
   out.spec = feature_spec_from_json(report, path);
 

@@ -179,13 +179,14 @@ void check_values(const SavedStatistics& s, const std::string& path) {
     if (double(s.sums.n) > kMaxMomentSamples) bad("more samples than exact moments allow");
     const arma::uword d = all.gram.n_rows;
     for (const PixelMoments* m : {&all, &val}) {
-      const double n = double(m->count);
       for (arma::uword i = 0; i < d; ++i) {
         const double q = arma::accu(m->class_sums.row(i)), q2 = m->gram(i, i);
         for (arma::uword c = 0; c < k; ++c)
           if (m->class_sums(i, c) > 255.0 * m->class_counts[c])
             bad("a class's pixel sum above 255 times its count");
-        if (q2 > 255.0 * q || (long double)q * q > (long double)n * q2)
+        // Whole numbers below 2^53: exact in 128-bit integers.
+        const unsigned __int128 qi = std::uint64_t(q), q2i = std::uint64_t(q2);
+        if (q2 > 255.0 * q || qi * qi > (unsigned __int128)m->count * q2i)
           bad("pixel sums no images can have");
         for (arma::uword j = 0; j < i; ++j)
           if ((long double)m->gram(i, j) * m->gram(i, j) > (long double)q2 * m->gram(j, j))
@@ -228,6 +229,41 @@ std::string same_or_merged(const std::string& a, const std::string& b) {
   return a == b ? a : "merged";
 }
 
+// FNV-1a, 64 bits, of one sample: its pixels and its label.
+std::uint64_t sample_hash(const std::uint8_t* pixels, arma::uword d, arma::uword label) {
+  std::uint64_t h = 14695981039346656037ull;
+  const auto mix = [&h](std::uint8_t byte) {
+    h ^= byte;
+    h *= 1099511628211ull;
+  };
+  for (arma::uword i = 0; i < d; ++i) mix(pixels[i]);
+  for (int shift = 0; shift < 64; shift += 8) mix(std::uint8_t(label >> shift));
+  return h;
+}
+
+// The sum (mod 2^64) of the samples' hashes: the same for any order of the
+// samples and any number of processes, so that the same data given twice is
+// recognised whatever its folder is called.
+std::uint64_t data_fingerprint(const SplitSource& train, arma::uword chunk,
+                               const Communicator& comm) {
+  arma::uvec total(1, arma::fill::zeros);
+  for_each_pixel_chunk(
+      train, shard_range(train.size(), comm, chunk), chunk,
+      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        const arma::uvec labels = labels_of(train, first, count);
+        for (arma::uword j = 0; j < count; ++j)
+          total[0] += sample_hash(pixels.colptr(column + j), train.dim, labels[j]);
+      });
+  allreduce_sum(comm, total);
+  return total[0];
+}
+
+std::string hex(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", (unsigned long long)value);
+  return text;
+}
+
 }  // namespace
 
 nlohmann::json parts_json(const std::vector<StatisticsPart>& parts) {
@@ -236,6 +272,7 @@ nlohmann::json parts_json(const std::vector<StatisticsPart>& parts) {
     out.push_back({{"dataset", part.dataset},
                    {"dir", part.dir},
                    {"n_train", part.n_train},
+                   {"fingerprint", hex(part.fingerprint)},
                    {"preprocessing", part.preprocessing}});
   return out;
 }
@@ -284,7 +321,8 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
     out.preprocessing_origin = absolute_data_dir(config.source);
   }
   out.sums = fit_sums(data, out.pre, map, config.fit, comm, progress);
-  out.parts = {{config.source.dataset, absolute_data_dir(config.source), n, ""}};
+  out.parts = {{config.source.dataset, absolute_data_dir(config.source), n,
+                data_fingerprint(data.train, config.fit.chunk, comm), ""}};
   if (!is_linear(out.spec))
     out.parts[0].preprocessing = fixed != nullptr ? "from " + fixed_path : "fitted";
   return out;
@@ -391,11 +429,16 @@ SavedStatistics read_statistics(const std::string& path) {
     wrong("n_validation", "dataset", path, "must lie in 1..n_train-1");
   const nlohmann::json& parts = field(dataset, "parts", "dataset", path);
   if (!parts.is_array() || parts.empty()) wrong("parts", "dataset", path, "must be a list");
-  for (const nlohmann::json& part : parts)
+  for (const nlohmann::json& part : parts) {
+    const std::string print = string_field(part, "fingerprint", "dataset.parts", path);
+    if (print.size() != 16 || print.find_first_not_of("0123456789abcdef") != std::string::npos)
+      wrong("fingerprint", "dataset.parts", path, "must be 16 hexadecimal digits");
     s.parts.push_back({string_field(part, "dataset", "dataset.parts", path),
                        string_field(part, "dir", "dataset.parts", path),
                        unsigned_field(part, "n_train", "dataset.parts", path),
+                       std::stoull(print, nullptr, 16),
                        string_field(part, "preprocessing", "dataset.parts", path)});
+  }
 
   s.spec = feature_spec_from_json(header, path);
   const nlohmann::json& pre = section(header, "preprocessing", path);
@@ -475,10 +518,9 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
              nlohmann::json(out.description.class_names).dump() + ")");
     for (const StatisticsPart& part : s.parts)
       for (const StatisticsPart& earlier : out.parts)
-        if (part.dir == earlier.dir && part.dataset == earlier.dataset &&
-            part.n_train == earlier.n_train)
-          refuse("both hold the statistics of " + part.dir + " (" + std::to_string(part.n_train) +
-                 " samples): the same data would count twice");
+        if (part.fingerprint == earlier.fingerprint && part.n_train == earlier.n_train)
+          refuse("both hold the statistics of the same " + std::to_string(part.n_train) +
+                 " samples (" + part.dir + ", " + earlier.dir + "): they would count twice");
     // A linear map has no random parts: its seed does not matter here.
     if (!is_linear(out.spec) ? spec_json(s.spec) != spec_json(out.spec)
                              : s.spec.kind != out.spec.kind)

@@ -157,4 +157,22 @@ BOOST_AUTO_TEST_CASE(refusals_are_one_line_and_touch_nothing) {
   c.expect_refusal("stats --data " + c.all + " --out " + good, "--force");
   BOOST_TEST(c.run("stats --data " + c.all + " --out " + good + " --force").exit_code == 0);
   c.expect_refusal("stats --data " + c.all + " --lambda 1 --out " + good + " --force", "--lambda");
+  // Never over the file that fixes the preprocessing.
+  const std::string fixing = c.scratch.file("fixing.stats");
+  BOOST_TEST(c.run("stats --data " + c.first + " --model rff --out " + fixing).exit_code == 0);
+  const Bytes fixing_bytes = read_bytes(fixing);
+  c.expect_refusal("stats --data " + c.second + " --model rff --preprocessing " + fixing +
+                       " --out " + fixing + " --force",
+                   "is the --preprocessing file");
+  BOOST_TEST(read_bytes(fixing) == fixing_bytes);
+  // A report of a set distilled from data is not switched to the
+  // weights-only check by a stray key.
+  const std::string data_set = c.scratch.file("from_data");
+  BOOST_TEST(c.run("distill --data " + c.all + " --out " + data_set).exit_code == 0);
+  nlohmann::json report = nlohmann::json::parse(read_text(data_set + "/report.json"));
+  report["statistics"] = nlohmann::json::object();
+  write_text(data_set + "/report.json", report.dump());
+  const RunResult eval = run_cli("eval --distilled " + data_set, c.scratch.path);
+  BOOST_TEST(eval.exit_code != 0);
+  BOOST_TEST(contains(eval.err, "\"files\" in statistics"), eval.err);
 }

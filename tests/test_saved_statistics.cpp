@@ -241,8 +241,15 @@ BOOST_AUTO_TEST_CASE(incompatible_statistics_are_refused) {
   const SavedStatistics seeded = Case::stats_of(c.part(150, 300), other_seed, &a);
   BOOST_TEST(contains(error_of([&] { merge_statistics({a, seeded}, {"a", "b"}); }), "seed"));
   const SavedStatistics linear = Case::stats_of(c.part(150, 300), Case::config("linear"));
-  // The same data twice would count twice.
+  // The same data twice would count twice, whatever its folder is called
+  // (each stats_of call names another folder); other data of the same size
+  // under the same name is new data.
   BOOST_TEST(contains(error_of([&] { merge_statistics({a, a}, {"a", "a"}); }), "twice"));
+  const SavedStatistics again = Case::stats_of(c.part(0, 150), rff, &a);
+  BOOST_TEST(contains(error_of([&] { merge_statistics({a, again}, {"a", "b"}); }), "twice"));
+  SavedStatistics renamed = Case::stats_of(c.part(150, 300), rff, &a);
+  renamed.parts[0].dir = a.parts[0].dir;
+  BOOST_CHECK_NO_THROW(merge_statistics({a, renamed}, {"a", "b"}));
   BOOST_TEST(contains(error_of([&] { merge_statistics({a, linear}, {"a", "b"}); }), "feature map"));
   BOOST_TEST(contains(error_of([&] { Case::stats_of(c.data, Case::config("linear"), &a); }),
                       "nonlinear maps"));

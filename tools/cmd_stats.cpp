@@ -2,6 +2,7 @@
 // (saved_statistics.hpp), for distill --stats; on one process or, built with
 // MPI, on the processes of mpirun.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <new>
 #include <string>
@@ -48,8 +49,13 @@ int stats(int argc, char** argv, const Communicator& comm) {
   const Progress progress = comm.root() ? Progress::for_terminal(quiet) : Progress::silent();
   set_threads(result["threads"].as<int>());
 
-  // Checked before the pass, so a refused file costs nothing.
+  // Checked before the pass, so a refused file costs nothing; and never the
+  // file that fixes the preprocessing, which the new one is to be merged with.
   if (comm.root()) check_statistics_output(out, force);
+  std::error_code same_error;
+  if (result.count("preprocessing") &&
+      std::filesystem::equivalent(out, result["preprocessing"].as<std::string>(), same_error))
+    throw Error(out + " is the --preprocessing file: write the new statistics to another file");
   SavedStatistics fixed;
   if (result.count("preprocessing"))
     fixed = read_statistics(result["preprocessing"].as<std::string>());

@@ -34,6 +34,7 @@ struct StatisticsPart {
   std::string dataset;  // name given to load_dataset
   std::string dir;      // absolute folder
   arma::uword n_train = 0;
+  std::uint64_t fingerprint = 0;  // sum of the samples' 64-bit hashes (pixels and label)
   std::string preprocessing;  // nonlinear map: "fitted" or "from FILE" (the --preprocessing file)
 };
 
@@ -77,8 +78,9 @@ void write_statistics(const std::string& path, const SavedStatistics& stats, boo
 SavedStatistics read_statistics(const std::string& path);
 
 // The sums of several files of the same map, seed, preprocessing, shape and
-// classes (refused with an Error naming what differs), of different data (a
-// dataset folder summed twice is refused).
+// classes (refused with an Error naming what differs), of different data
+// (parts with the same samples, by count and fingerprint, are refused;
+// parts that merely overlap cannot be told).
 SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
                                  const std::vector<std::string>& names);
 
