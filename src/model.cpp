@@ -122,7 +122,7 @@ struct FeatureSums {
 FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const SplitSource& train,
                          const FitPlan& plan, arma::uword chunk, const Communicator& comm,
                          const Progress& progress, const std::string& phase,
-                         arma::mat* train_features) {
+                         arma::mat* train_features, const PixelVisitor& also = {}) {
   const Range& shard = plan.shard;
   const arma::uvec& my_val = plan.my_val;
   const arma::uword k = plan.k;
@@ -144,7 +144,7 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
           accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi.cols(rows - first),
                                  labels_of(train, rows));
       },
-      progress, phase);
+      progress, phase, nullptr, also);
   part = Statistics{};
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
@@ -258,13 +258,14 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
-                    const arma::mat* cached_features) {
+                    const arma::mat* cached_features, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
   const double total = double(std::max<arma::uword>(1, range.size()));
   arma::mat X, scratch;  // reused from chunk to chunk
   for_each_pixel_chunk(
       split, range, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        if (also) also(first, pixels, column, count);
         model_inputs_into(pre, pixels, column, count, X, scratch);
         if (linear)
           visit(first, X, X);
@@ -353,7 +354,8 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
 }
 
 FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
-                 const FitOptions& options, const Communicator& comm, const Progress& progress) {
+                 const FitOptions& options, const Communicator& comm, const Progress& progress,
+                 const PixelVisitor& also) {
   FitOptions swept = options;  // the validation part is always kept
   swept.lambda = std::numeric_limits<double>::quiet_NaN();
   const FitPlan plan = plan_fit(data, swept, comm);
@@ -361,12 +363,13 @@ FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const Featu
   sums.n = plan.n;
   sums.n_validation = plan.val_index.n_elem;
   if (std::holds_alternative<LinearMap>(map)) {
-    MomentsPass pass = moments_pass(data.train, plan, options.chunk, comm, progress, "statistics");
+    MomentsPass pass =
+        moments_pass(data.train, plan, options.chunk, comm, progress, "statistics", also);
     sums.moments = std::move(pass.all);
     sums.validation_moments = std::move(pass.val);
   } else {
     FeatureSums pass = feature_sums(pre, map, data.train, plan, options.chunk, comm, progress,
-                                    "statistics", nullptr);
+                                    "statistics", nullptr, also);
     sums.G = std::move(pass.G);
     sums.B = std::move(pass.B);
     sums.validation_G = std::move(pass.validation_G);

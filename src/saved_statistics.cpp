@@ -241,21 +241,17 @@ std::uint64_t sample_hash(const std::uint8_t* pixels, arma::uword d, arma::uword
   return h;
 }
 
-// The sum (mod 2^64) of the samples' hashes: the same for any order of the
-// samples and any number of processes, so that the same data given twice is
-// recognised whatever its folder is called.
-std::uint64_t data_fingerprint(const SplitSource& train, arma::uword chunk,
-                               const Communicator& comm) {
-  arma::uvec total(1, arma::fill::zeros);
-  for_each_pixel_chunk(
-      train, shard_range(train.size(), comm, chunk), chunk,
-      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        const arma::uvec labels = labels_of(train, first, count);
-        for (arma::uword j = 0; j < count; ++j)
-          total[0] += sample_hash(pixels.colptr(column + j), train.dim, labels[j]);
-      });
-  allreduce_sum(comm, total);
-  return total[0];
+// Adds each sample's hash to total (mod 2^64): summed over the processes,
+// the same for any order of the samples and any number of processes, so
+// that the same data given twice is recognised whatever its folder is
+// called. Seen by the statistics pass itself, so it costs no pass of its own.
+PixelVisitor fingerprint_visitor(const SplitSource& train, arma::uword& total) {
+  return [&train, &total](arma::uword first, const PixelMatrix& pixels, arma::uword column,
+                          arma::uword count) {
+    const arma::uvec labels = labels_of(train, first, count);
+    for (arma::uword j = 0; j < count; ++j)
+      total += sample_hash(pixels.colptr(column + j), train.dim, labels[j]);
+  };
 }
 
 std::string hex(std::uint64_t value) {
@@ -320,9 +316,11 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
     out.pre = fit_preprocessor(data, out.zca, out.zca_reg_fraction, config.fit.chunk, comm);
     out.preprocessing_origin = absolute_data_dir(config.source);
   }
-  out.sums = fit_sums(data, out.pre, map, config.fit, comm, progress);
-  out.parts = {{config.source.dataset, absolute_data_dir(config.source), n,
-                data_fingerprint(data.train, config.fit.chunk, comm), ""}};
+  arma::uvec fingerprint(1, arma::fill::zeros);
+  out.sums = fit_sums(data, out.pre, map, config.fit, comm, progress,
+                      fingerprint_visitor(data.train, fingerprint[0]));
+  allreduce_sum(comm, fingerprint);
+  out.parts = {{config.source.dataset, absolute_data_dir(config.source), n, fingerprint[0], ""}};
   if (!is_linear(out.spec))
     out.parts[0].preprocessing = fixed != nullptr ? "from " + fixed_path : "fitted";
   return out;

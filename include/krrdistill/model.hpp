@@ -52,11 +52,11 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
 
 // The same for samples [range.first, range.last) of a split held in memory or
 // in files (first = index in the split); cached_features (p×range.size())
-// hold the range's features.
+// hold the range's features; also, when given, sees each chunk's raw pixels.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
-                    const arma::mat* cached_features = nullptr);
+                    const arma::mat* cached_features = nullptr, const PixelVisitor& also = {});
 
 // The seeded validation split of n samples: a partial Fisher–Yates shuffle
 // (held sparsely, O(n_val) memory), sorted. A function of (n, fraction, seed)
@@ -120,9 +120,11 @@ struct FitSums {
 
 // One pass over the training split (every process of comm calls it); the
 // validation split is options' (fraction, seed) over this dataset's n.
-// pre is used for a nonlinear map only.
+// pre is used for a nonlinear map only; also sees every chunk's raw pixels
+// (this process's shard), so that the caller needs no pass of its own.
 FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
-                 const FitOptions& options, const Communicator& comm, const Progress& progress);
+                 const FitOptions& options, const Communicator& comm, const Progress& progress,
+                 const PixelVisitor& also = {});
 
 // The model from sums (added over several datasets): a linear map's
 // preprocessing from the moments (zca, zca_reg_fraction), any other map's
