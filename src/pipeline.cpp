@@ -273,6 +273,15 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   return result;
 }
 
+DistillResult distill_statistics(const std::vector<std::string>& files, const DistillConfig& config,
+                                 bool score_test, const Progress& progress,
+                                 const WarningSink& warn) {
+  if (!score_test) return distill_statistics(files, config, nullptr, progress, warn);
+  const StreamDataset test =
+      open_stream_dataset(config.source.dataset, config.source.dir, config.source.coarse);
+  return distill_statistics(files, config, &test, progress, warn);
+}
+
 Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
                      arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
                      const std::string& name) {

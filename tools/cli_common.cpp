@@ -3,8 +3,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <sstream>
 
+#include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/model.hpp"
@@ -183,6 +185,20 @@ TransferOptions network_options(const cxxopts::ParseResult& result, const std::s
   o.subsets = result[prefix + "subsets"].as<unsigned>();
   check_transfer_options(o, prefix);
   return o;
+}
+
+int run_on_processes(int argc, char** argv,
+                     int (*command)(int argc, char** argv, const Communicator& comm)) {
+  MpiSession mpi;
+  const Communicator comm = mpi.world();
+  if (comm.size == 1) return command(argc, argv, comm);
+  try {
+    return command(argc, argv, comm);
+  } catch (const std::bad_alloc&) {
+    abort_all(comm, "out of memory");
+  } catch (const std::exception& e) {
+    abort_all(comm, error_text(e));
+  }
 }
 
 }  // namespace krrdistill::cli

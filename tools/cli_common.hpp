@@ -64,6 +64,12 @@ void add_network_options(cxxopts::Options& options, const std::string& group,
 TransferOptions network_options(const cxxopts::ParseResult& result, const std::string& prefix,
                                 std::uint64_t seed);
 
+// Runs command on the processes of mpirun (one without it). With several,
+// a failure on one rank ends them all with its message: the others would
+// otherwise wait in a collective for ever.
+int run_on_processes(int argc, char** argv,
+                     int (*command)(int argc, char** argv, const Communicator& comm));
+
 int run_distill(int argc, char** argv);
 int run_stats(int argc, char** argv);
 int run_eval(int argc, char** argv);

@@ -12,7 +12,6 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/output_dir.hpp"
 #include "krrdistill/pipeline.hpp"
-#include "krrdistill/stream.hpp"
 #include "krrdistill/threads.hpp"
 
 namespace krrdistill::cli {
@@ -67,11 +66,7 @@ int distill_from_statistics(const cxxopts::ParseResult& result, const Communicat
   if (with_test)
     for (const std::string& input : data_inputs(config.source)) inputs.push_back(input);
   StagedOutputDir out(result["out"].as<std::string>(), result.count("force") > 0, inputs);
-  StreamDataset test;
-  if (with_test)
-    test = open_stream_dataset(config.source.dataset, config.source.dir, config.source.coarse);
-  const DistillResult run =
-      distill_statistics(files, config, with_test ? &test : nullptr, progress, print_warning);
+  const DistillResult run = distill_statistics(files, config, with_test, progress, print_warning);
   write_distill_result(run, out);
   progress.finish();
   if (!quiet) print_summary(run, out.final_dir());
@@ -141,19 +136,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
 
 }  // namespace
 
-// With several processes (mpirun) a failure on one rank ends them all, with
-// its message: the others would otherwise wait in a collective for ever.
 int run_distill(int argc, char** argv) {
-  MpiSession mpi;
-  const Communicator comm = mpi.world();
-  if (comm.size == 1) return distill(argc, argv, comm);
-  try {
-    return distill(argc, argv, comm);
-  } catch (const std::bad_alloc&) {
-    abort_all(comm, "out of memory");
-  } catch (const std::exception& e) {
-    abort_all(comm, error_text(e));
-  }
+  return run_on_processes(argc, argv, distill);
 }
 
 }  // namespace krrdistill::cli

@@ -80,16 +80,7 @@ int stats(int argc, char** argv, const Communicator& comm) {
 }  // namespace
 
 int run_stats(int argc, char** argv) {
-  MpiSession mpi;
-  const Communicator comm = mpi.world();
-  if (comm.size == 1) return stats(argc, argv, comm);
-  try {
-    return stats(argc, argv, comm);
-  } catch (const std::bad_alloc&) {
-    abort_all(comm, "out of memory");
-  } catch (const std::exception& e) {
-    abort_all(comm, error_text(e));
-  }
+  return run_on_processes(argc, argv, stats);
 }
 
 }  // namespace krrdistill::cli

@@ -88,6 +88,12 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
                                  const Progress& progress = Progress::silent(),
                                  const WarningSink& warn = {});
 
+// The same with the test split of config.source's dataset (opened, its
+// training split not read) when score_test, else none.
+DistillResult distill_statistics(const std::vector<std::string>& files, const DistillConfig& config,
+                                 bool score_test, const Progress& progress = Progress::silent(),
+                                 const WarningSink& warn = {});
+
 // A dataset from arrays the caller holds: pixels d×n (one image per column,
 // channel-first rows), labels 0..k-1. Checked (sizes, labels < k, d = shape).
 Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
