@@ -12,6 +12,7 @@
 
 #include "krrdistill/pipeline.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 
 namespace {
 

@@ -33,6 +33,7 @@
 #include "krrdistill/pipeline.hpp"
 #include "krrdistill/report.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill_fuzz {

@@ -15,6 +15,7 @@
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/report.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill {

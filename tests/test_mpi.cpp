@@ -21,6 +21,7 @@
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/report.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 
 using namespace krrdistill;
 using fixtures::TempDir;

@@ -10,6 +10,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/pipeline.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 
 using namespace krrdistill;
 using namespace fixtures;

@@ -11,6 +11,7 @@
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/saved_statistics.hpp"
+#include "krrdistill/statistics_file.hpp"
 #include "krrdistill/stream.hpp"
 #include "krrdistill/threads.hpp"
 

@@ -3,12 +3,8 @@
 // statistics of more data later. A linear map keeps the exact integer pixel
 // moments, from which the preprocessing follows after any merge; any other
 // map keeps G and B of its features as compensated sums, under a
-// preprocessing fixed before the first feature was formed.
-//
-// The file: the 16 bytes "KRRDISTILL-STATS", the format version (uint32),
-// the length of a JSON header (uint64) and the header, the arrays it implies
-// as little-endian float64, then zlib's CRC-32 of all the bytes before it
-// (uint32); integers little-endian.
+// preprocessing fixed before the first feature was formed. The file format
+// is statistics_file.hpp's.
 #pragma once
 
 #include <armadillo>
@@ -26,8 +22,6 @@
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill {
-
-constexpr std::uint32_t kStatisticsVersion = 1;
 
 // One dataset summed into a statistics file, for the report.
 struct StatisticsPart {
@@ -67,29 +61,12 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
                                    const SavedStatistics* fixed, const Communicator& comm,
                                    const Progress& progress, const std::string& fixed_path = "");
 
-// Writes atomically (a temporary file beside path, then renamed). An
-// existing path is replaced only with force, and only when it is a
-// statistics file (it starts with the magic bytes).
-void write_statistics(const std::string& path, const SavedStatistics& stats, bool force);
-
-// Reads and validates everything: magic, version, header fields, array
-// sizes against the file's length before any allocation, the checksum, and
-// the values (finite; the moments whole numbers that add up to the counts).
-SavedStatistics read_statistics(const std::string& path);
-
 // The sums of several files of the same map, seed, preprocessing, shape and
 // classes (refused with an Error naming what differs), of different data
 // (parts with the same samples, by count and fingerprint, are refused;
 // parts that merely overlap cannot be told).
 SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
                                  const std::vector<std::string>& names);
-
-// The parts as report.json and the file's header list them.
-nlohmann::json parts_json(const std::vector<StatisticsPart>& parts);
-
-// Refuses (Error) an output path that write_statistics would refuse, so a
-// command can check it before the long work.
-void check_statistics_output(const std::string& path, bool force);
 
 // The original model from statistics (fit_from_sums), after checking that
 // the map and G fit in memory.
