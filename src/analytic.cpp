@@ -83,6 +83,21 @@ arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes,
   return chosen;
 }
 
+arma::uvec choose_real_samples(arma::uword n, arma::uword m, std::uint64_t seed) {
+  if (m > n)
+    throw Error("--init real needs " + std::to_string(m) + " training samples, the data has " +
+                std::to_string(n));
+  std::vector<arma::uword> pool(n);
+  for (arma::uword i = 0; i < n; ++i) pool[i] = i;
+  std::mt19937_64 rng = make_rng(seed, RngStream::real_init);
+  arma::uvec chosen(m);
+  for (arma::uword i = 0; i < m; ++i) {  // partial Fisher–Yates, as choose_real_images
+    std::swap(pool[i], pool[i + arma::uword(rng() % (n - i))]);
+    chosen[i] = pool[i];
+  }
+  return chosen;
+}
+
 DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const arma::mat& X0,
                               const AnalyticOptions& options) {
   const arma::uword k = W.n_rows, p = W.n_cols, d = input_dim(map);

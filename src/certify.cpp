@@ -45,7 +45,7 @@ std::string certificate_problem(const std::string& kind, double weight_rel_error
   const std::string count = std::to_string(test_disagreements) + " of " + std::to_string(n_test);
   if (test_disagreements > 0)
     text += (weights_ok ? " but " : " and ") + count + " test predictions differ";
-  else
+  else if (n_test > 0)
     text += " (all " + std::to_string(n_test) + " test predictions agree)";
   if (kind == "fcnn")
     text +=
@@ -58,6 +58,12 @@ std::string certificate_problem(const std::string& kind, double weight_rel_error
   else
     text += "; the model's weights are ill-conditioned (try a larger --lambda or --lambda-s)";
   return text;
+}
+
+std::string certificate_problem(const std::string& kind, const Certificate& cert) {
+  // Real targets have no classes that could change: the weights alone judge.
+  return certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements,
+                             cert.regression ? 0 : cert.n_test);
 }
 
 std::string rff_sigma_problem(const FeatureMap& map) {
@@ -97,6 +103,58 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
                           double lambda_s) {
   return fit_krr(map_features(map, Xs), Ys, lambda_s);
 }
+
+namespace {
+
+// Two models' squared errors on real targets, per output: rows W's k, then
+// Ws's k, summed one sample at a time (order-independent, as the sweep's),
+// and their largest prediction difference.
+class PairErrors {
+ public:
+  explicit PairErrors(arma::uword k) : k_(k), sq_(compensated_zeros(2 * k, 1)) {}
+  // scores: 2k×n (both models' predictions), truth: k×n.
+  void add(const arma::mat& scores, const arma::mat& truth) {
+    arma::mat errors = scores;
+    errors.rows(0, k_ - 1) -= truth;
+    errors.rows(k_, 2 * k_ - 1) -= truth;
+    errors = arma::square(errors);
+    arma::mat sample(2 * k_, 1);
+    for (arma::uword j = 0; j < errors.n_cols; ++j) {
+      sample.col(0) = errors.col(j);
+      krrdistill::add(sq_, sample);
+    }
+    n_ += scores.n_cols;
+    if (scores.n_cols > 0)
+      negated_difference_(0, 0) =
+          std::min(negated_difference_(0, 0),
+                   -arma::abs(scores.rows(0, k_ - 1) - scores.rows(k_, 2 * k_ - 1)).max());
+  }
+  void allreduce(const Communicator& comm) {
+    allreduce_sum(comm, sq_);
+    arma::uvec n(1);
+    n[0] = n_;
+    allreduce_sum(comm, n);
+    n_ = n[0];
+    allreduce_min(comm, negated_difference_);
+  }
+  // Model 0 (W) or 1 (Ws): MSE and mean R² (variation: target_variation of the split).
+  RegressionScores scores(arma::uword model, const arma::vec& variation) const {
+    const arma::vec total = value(sq_);
+    const arma::vec mine = total.subvec(model * k_, model * k_ + k_ - 1);
+    RegressionScores out;
+    out.test_mse = arma::accu(mine) / (double(n_) * double(k_));
+    out.test_r2 = mean_r2(mine, variation);
+    return out;
+  }
+  double largest_difference() const { return -negated_difference_(0, 0); }
+
+ private:
+  arma::uword k_, n_ = 0;
+  CompensatedSum sq_;
+  arma::mat negated_difference_ = arma::mat(1, 1, arma::fill::zeros);  // for allreduce_min
+};
+
+}  // namespace
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
@@ -140,6 +198,8 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // With classes given, the test classes of both models are written there
   // (the original's from first, the distilled's n_test further on).
   const arma::uword n_test_images = data.test.size();
+  const bool regression = data.regression();
+  PairErrors train_errors(k), test_errors(k);
   auto classify = [&](const arma::mat& scores, const arma::uvec& truth, arma::uword at,
                       arma::uvec* classes = nullptr, arma::uword first = 0) {
     const arma::urowvec orig = arma::index_max(scores.rows(0, k - 1), 0);
@@ -170,7 +230,10 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
           scores = multiply(both, Phi);
           d2 = -2.0 * multiply_transposed(Xs, X);
         }
-        classify(scores, labels_of(data.train, first, X.n_cols), 0);
+        if (regression)
+          train_errors.add(scores, targets_of(data.train, first, X.n_cols));
+        else
+          classify(scores, labels_of(data.train, first, X.n_cols), 0);
         arma::rowvec x_sq(X.n_cols);
 #pragma omp parallel for schedule(static)
         for (arma::uword j = 0; j < X.n_cols; ++j) x_sq[j] = arma::dot(X.col(j), X.col(j));
@@ -186,13 +249,20 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   for_each_chunk(
       model.pre, model.map, data.test, test_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, X.n_cols), 2,
-                              &test_classes, first);
+        if (regression)
+          test_errors.add(multiply(both, Phi), targets_of(data.test, first, X.n_cols));
+        else
+          counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, X.n_cols), 2,
+                                &test_classes, first);
       },
       progress, "certify: test set");
   allreduce_sum(comm, counts);
   allreduce_min(comm, nearest_sq);
   allreduce_sum(comm, test_classes);
+  if (regression) {
+    train_errors.allreduce(comm);
+    test_errors.allreduce(comm);
+  }
 
   const double n_train = double(data.train.size()), n_test = double(data.test.size());
   cert.original.train = counts[0] / n_train;
@@ -208,8 +278,40 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
     cert.distilled_test_predictions = prediction_digest(test_classes.tail(n_test_images));
   }
   cert.nearest_train_distance = arma::sqrt(arma::clamp(nearest_sq, 0.0, arma::datum::inf));
+  if (regression) {
+    cert.regression = true;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    cert.original = cert.distilled = Accuracy{nan, nan};
+    cert.test_agreement = nan;
+    cert.test_disagreements = 0;
+    cert.test_max_prediction_difference = test_errors.largest_difference();
+    const arma::vec variation = target_variation(data.test.targets);
+    for (arma::uword model = 0; model < 2; ++model) {
+      RegressionScores& scores = model == 0 ? cert.original_errors : cert.distilled_errors;
+      scores = test_errors.scores(model, variation);
+      scores.train_mse = train_errors.scores(model, variation).test_mse;
+    }
+  }
   progress.finish();
   return cert;
+}
+
+arma::vec target_variation(const arma::mat& targets) {
+  arma::vec total(targets.n_rows);
+  for (arma::uword j = 0; j < targets.n_rows; ++j) {
+    const arma::rowvec y = targets.row(j);
+    total[j] = y.is_empty() ? 0.0 : arma::accu(arma::square(y - arma::mean(y)));
+  }
+  return total;
+}
+
+double mean_r2(const arma::vec& sq_error, const arma::vec& variation) {
+  if (sq_error.is_empty() || sq_error.n_elem != variation.n_elem)
+    return std::numeric_limits<double>::quiet_NaN();
+  double total = 0.0;
+  for (arma::uword j = 0; j < sq_error.n_elem; ++j)
+    total += variation[j] > 0 ? 1.0 - sq_error[j] / variation[j] : (sq_error[j] == 0 ? 1.0 : 0.0);
+  return total / double(sq_error.n_elem);
 }
 
 arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
@@ -229,6 +331,23 @@ arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
       Progress::silent(), "");
   allreduce_sum(comm, classes);
   return arma::reshape(classes, n, 2).t();
+}
+
+std::pair<RegressionScores, RegressionScores> test_regression_scores(
+    const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map, const arma::mat& W,
+    const arma::mat& Ws, arma::uword chunk, const Communicator& comm) {
+  if (!data.regression()) throw Error("the dataset holds class labels, not real targets");
+  const arma::mat both = arma::join_cols(W, Ws);
+  PairErrors errors(W.n_rows);
+  for_each_chunk(
+      pre, map, data.test, shard_range(data.test.size(), comm, chunk), chunk,
+      [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
+        errors.add(multiply(both, Phi), targets_of(data.test, first, X.n_cols));
+      },
+      Progress::silent(), "");
+  errors.allreduce(comm);
+  const arma::vec variation = target_variation(data.test.targets);
+  return {errors.scores(0, variation), errors.scores(1, variation)};
 }
 
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,

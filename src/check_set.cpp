@@ -182,6 +182,64 @@ SetCheck check_weights_only(const std::string& dir, const EvalReport& report, bo
   return finish_check(dir, report, std::move(out), checks, failures);
 }
 
+// --refit-original: the original model fitted again from the dataset at the
+// report's λ must be model_W.npy and the refit, within the kind's tolerance.
+void check_refit_original(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                          const arma::mat& W, const arma::mat& Ws, const EvalReport& report,
+                          nlohmann::json& checks, std::vector<std::string>& failures) {
+  const double tolerance = certificate_tolerance(report.spec.kind);
+  const double w_norm = arma::norm(W, "fro");
+  FitOptions fit;
+  fit.lambda = report.model_lambda;
+  fit.seed = report.spec.seed;
+  fit.chunk = report.chunk;
+  const Model model = fit_model(data, pre, map, fit, Communicator{}, Progress::silent());
+  const double to_file = arma::norm(model.W - W, "fro") / w_norm;
+  const double to_refit = arma::norm(model.W - Ws, "fro") / w_norm;
+  const bool ok = to_file <= tolerance && to_refit <= tolerance;
+  checks["refit_original"] = {{"lambda", report.model_lambda},
+                              {"rel_error_to_model_W", to_file},
+                              {"rel_error_to_refit", to_refit},
+                              {"tolerance", tolerance},
+                              {"pass", ok}};
+  if (!ok) {
+    char text[192];
+    std::snprintf(text, sizeof text,
+                  "the original model fitted again is %.3g from model_W.npy and %.3g from the "
+                  "refit (tolerance %.3g)",
+                  to_file, to_refit, tolerance);
+    failures.push_back(text);
+  }
+}
+
+// Real targets (docs/design.md §10): both models' test MSE, scored as
+// certify scored them, against the report's. The same chunks and sums give
+// the same bits on the same machine; 1e-9 relative allows another BLAS.
+void check_regression(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
+                      const arma::mat& W, const arma::mat& Ws, const EvalReport& report,
+                      nlohmann::json& out, nlohmann::json& checks,
+                      std::vector<std::string>& failures) {
+  const auto [original, refit] =
+      test_regression_scores(data, pre, map, W, Ws, report.chunk, Communicator{});
+  const auto close = [](double value, double reference) {
+    return std::abs(value - reference) <= 1e-9 * std::abs(reference);  // false for NaN
+  };
+  const bool original_ok = close(original.test_mse, report.original_test_mse);
+  const bool refit_ok = close(refit.test_mse, report.distilled_test_mse);
+  checks["original_test_mse"] = {
+      {"value", original.test_mse}, {"report", report.original_test_mse}, {"pass", original_ok}};
+  checks["test_mse"] = {
+      {"value", refit.test_mse}, {"report", report.distilled_test_mse}, {"pass", refit_ok}};
+  out["test_mse"] = refit.test_mse;
+  out["test_r2"] = refit.test_r2;
+  if (!original_ok)
+    failures.push_back(format("model_W.npy gives test MSE %.17g, the report %.17g",
+                              original.test_mse, report.original_test_mse));
+  if (!refit_ok)
+    failures.push_back(format("the refit gives test MSE %.17g, the report %.17g", refit.test_mse,
+                              report.distilled_test_mse));
+}
+
 }  // namespace
 
 SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
@@ -203,7 +261,6 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
   if (report.from_statistics) return check_weights_only(dir, report, refit_original);
   const FeatureMapSpec& spec = report.spec;
   const double lambda_s = report.lambda_s;
-  const double tolerance = certificate_tolerance(spec.kind);
 
   // The report's d and k checked against the data found, before the map is sized.
   WrittenSet set = read_set_data(dir);
@@ -228,8 +285,18 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
 
   std::vector<std::string> failures;
   nlohmann::json checks;
-  const double w_norm = arma::norm(W, "fro");
   check_weights(W, Ws, report, checks, failures);
+
+  if (report.regression) {
+    nlohmann::json out = {{"distilled", dir},
+                          {"m", Xs.n_cols},
+                          {"model", spec.kind},
+                          {"lambda_s", lambda_s},
+                          {"n_test", data.test.size()}};
+    check_regression(data, pre, map, W, Ws, report, out, checks, failures);
+    if (refit_original) check_refit_original(data, pre, map, W, Ws, report, checks, failures);
+    return finish_check(dir, report, std::move(out), checks, failures);
+  }
 
   // Every test prediction, scored as certify scored them: the original W
   // must give what the report recorded, and so must the refit.
@@ -271,29 +338,7 @@ SetCheck check_distilled_set(const std::string& dir, bool refit_original) {
           format("test accuracy %.6g, the report %.6g", acc, report.reported_test_acc));
   }
 
-  if (refit_original) {
-    FitOptions fit;
-    fit.lambda = report.model_lambda;
-    fit.seed = spec.seed;
-    fit.chunk = report.chunk;
-    const Model model = fit_model(data, pre, map, fit, Communicator{}, Progress::silent());
-    const double to_file = arma::norm(model.W - W, "fro") / w_norm;
-    const double to_refit = arma::norm(model.W - Ws, "fro") / w_norm;
-    const bool ok = to_file <= tolerance && to_refit <= tolerance;
-    checks["refit_original"] = {{"lambda", report.model_lambda},
-                                {"rel_error_to_model_W", to_file},
-                                {"rel_error_to_refit", to_refit},
-                                {"tolerance", tolerance},
-                                {"pass", ok}};
-    if (!ok) {
-      char text[192];
-      std::snprintf(text, sizeof text,
-                    "the original model fitted again is %.3g from model_W.npy and %.3g from the "
-                    "refit (tolerance %.3g)",
-                    to_file, to_refit, tolerance);
-      failures.push_back(text);
-    }
-  }
+  if (refit_original) check_refit_original(data, pre, map, W, Ws, report, checks, failures);
   return finish_check(dir, report, std::move(out), checks, failures);
 }
 

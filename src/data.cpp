@@ -13,6 +13,7 @@ namespace {
 Split read_split(const SplitSource& source) {
   Split split;
   split.labels = arma::conv_to<arma::uvec>::from(source.labels);
+  split.targets = source.targets;
   PixelReader reader(source);
   split.pixels = reader.read(0, source.size());
   return split;

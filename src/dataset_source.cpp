@@ -234,10 +234,32 @@ LabelVector labels_from(const NpyArray& a, const std::string& path) {
   return labels;
 }
 
-LabelVector npy_labels(const std::string& path) {
-  const NpyArray a = read_npy(path);
+// Float targets, shape (n,) or (n, k), C order: k×n, each finite
+// (docs/design.md §10).
+arma::mat npy_targets(const NpyArray& a, const std::string& path) {
+  if (a.shape.size() != 1 && a.shape.size() != 2)
+    throw Error(path + ": float targets must have shape (n,) or (n, k), got " +
+                shape_text(a.shape));
+  const std::uint64_t n = a.shape[0], k = a.shape.size() == 2 ? a.shape[1] : 1;
+  if (k == 0) throw Error(path + ": targets of dimension 0 (shape " + shape_text(a.shape) + ")");
+  if (k > kMaxClasses)
+    throw Error(path + ": " + std::to_string(k) + " target dimensions (at most " +
+                std::to_string(kMaxClasses) + " are supported)");
+  const std::vector<double> values = npy_as_double(a, path);
+  // C order (n, k): sample i's k targets are contiguous, a column of k×n.
+  arma::mat targets(values.data(), arma::uword(k), arma::uword(n));
+  if (!targets.is_finite()) {
+    const arma::uword at = arma::uvec(arma::find_nonfinite(targets))[0];
+    throw Error(path + ": target " + std::to_string(at % k) + " of item " + std::to_string(at / k) +
+                " is not a finite number");
+  }
+  return targets;
+}
+
+LabelVector npy_labels(const NpyArray& a, const std::string& path) {
   const std::string& t = a.dtype;
-  if (t[1] != 'i' && t[1] != 'u') throw Error(path + ": labels must be integers, got '" + t + "'");
+  if (t[1] != 'i' && t[1] != 'u')
+    throw Error(path + ": labels must be integers (or float targets), got '" + t + "'");
   if (a.shape.size() != 1)
     throw Error(path + ": labels must be 1-D, got shape " + shape_text(a.shape));
   if (t == "|u1") return labels_from<std::uint8_t>(a, path);
@@ -250,16 +272,28 @@ LabelVector npy_labels(const std::string& path) {
   return labels_from<std::int64_t>(a, path);  // "<i8", the last integer type
 }
 
+// y_*.npy: integer class labels (1-D), or float targets.
+void read_npy_targets(const std::string& path, SplitSource& split) {
+  const NpyArray a = read_npy(path);
+  const std::string& t = a.dtype;
+  if (t[1] == 'f') {
+    split.targets = npy_targets(a, path);
+    return;
+  }
+  split.labels = npy_labels(a, path);
+}
+
 SplitSource npy_split(const std::string& dir, const std::string& which, ImageShape& shape) {
   const std::string x_path = join_path(dir, "x_" + which + ".npy");
   const std::string y_path = join_path(dir, "y_" + which + ".npy");
   SplitSource split;
   split.files.push_back(npy_image_file(x_path, shape));
   split.dim = shape.size();
-  split.labels = npy_labels(y_path);
-  if (split.labels.n_elem != split.files[0].count)
-    throw Error(y_path + ": holds " + std::to_string(split.labels.n_elem) + " labels but " +
-                x_path + " holds " + std::to_string(split.files[0].count) + " images");
+  read_npy_targets(y_path, split);
+  if (split.size() != split.files[0].count)
+    throw Error(y_path + ": holds " + std::to_string(split.size()) +
+                (split.regression() ? " targets" : " labels") + " but " + x_path + " holds " +
+                std::to_string(split.files[0].count) + " images");
   return split;
 }
 
@@ -326,8 +360,21 @@ DatasetSource open_npy(const std::string& dir) {
   if (!same_shape(ds.shape, test_shape))
     throw Error(join_path(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
                 " (channels x height x width) but the training images are " + shape_text(ds.shape));
-  ds.num_classes = max_label(ds) + 1;
-  ds.class_names = number_names(ds.num_classes);
+  if (ds.train.regression() != ds.test.regression())
+    throw Error(join_path(dir, "y_train.npy") + " and " + join_path(dir, "y_test.npy") +
+                ": one holds float targets and the other integer labels");
+  if (!ds.regression()) {
+    ds.num_classes = max_label(ds) + 1;
+    ds.class_names = number_names(ds.num_classes);
+    return ds;
+  }
+  ds.num_classes = ds.train.targets.n_rows;
+  if (ds.test.targets.n_rows != ds.num_classes)
+    throw Error(join_path(dir, "y_test.npy") + ": targets of dimension " +
+                std::to_string(ds.test.targets.n_rows) + " but the training targets have " +
+                std::to_string(ds.num_classes));
+  for (arma::uword j = 0; j < ds.num_classes; ++j)
+    ds.class_names.push_back("y" + std::to_string(j));
   return ds;
 }
 
@@ -338,6 +385,7 @@ SplitSource view_split(const Split& split) {
     throw Error("label " + std::to_string(split.labels.max()) + " is too large (at most " +
                 std::to_string(kMaxClasses) + " classes are supported)");
   source.labels = arma::conv_to<LabelVector>::from(split.labels);
+  source.targets = split.targets;
   source.memory = &split.pixels;
   return source;
 }
@@ -351,6 +399,17 @@ arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword co
 
 arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices) {
   return arma::conv_to<arma::uvec>::from(split.labels.elem(indices));
+}
+
+arma::mat targets_of(const SplitSource& split, arma::uword first, arma::uword count) {
+  if (!split.regression()) throw Error("class labels are not real targets");
+  if (count == 0) return arma::mat(split.targets.n_rows, 0);
+  return split.targets.cols(first, first + count - 1);
+}
+
+arma::mat targets_of(const SplitSource& split, const arma::uvec& indices) {
+  if (!split.regression()) throw Error("class labels are not real targets");
+  return split.targets.cols(indices);
 }
 
 DatasetSource open_stream_dataset(const std::string& name, const std::string& dir, bool coarse) {

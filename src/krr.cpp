@@ -40,11 +40,28 @@ void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& label
   stats.count += labels.n_elem;
 }
 
+void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y) {
+  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != Y.n_cols || Y.n_rows != stats.B.n_rows)
+    throw Error("statistics: feature chunk does not match");
+  add_gram(stats.G, Phi);
+  stats.B += multiply(Phi, arma::mat(Y.t())).t();
+  stats.count += Y.n_cols;
+}
+
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::uvec& labels) {
   scratch.G.zeros();
   scratch.B.zeros();
   accumulate(scratch, Phi, labels);
+  add(G, scratch.G);
+  add(B, scratch.B);
+}
+
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::mat& Phi, const arma::mat& Y) {
+  scratch.G.zeros();
+  scratch.B.zeros();
+  accumulate(scratch, Phi, Y);
   add(G, scratch.G);
   add(B, scratch.B);
 }
@@ -165,6 +182,20 @@ LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<
   return scores;
 }
 
+namespace {
+
+// Adds each sample's squared errors (grid×n, one column a sample) one at a
+// time, so that the total does not depend on how the samples were grouped.
+void add_sample_errors(CompensatedSum& sq_error, const arma::mat& errors) {
+  arma::mat sample(errors.n_rows, 1);
+  for (arma::uword j = 0; j < errors.n_cols; ++j) {
+    sample.col(0) = errors.col(j);
+    add(sq_error, sample);
+  }
+}
+
+}  // namespace
+
 void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels) {
   const arma::uword grid = scores.correct.n_elem, k = scores.weights.n_rows / grid;
   // grid·k rows: fewer than the p of Vᵀ Phi_val whenever grid·k < p, and never more work.
@@ -177,25 +208,47 @@ void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::
     for (arma::uword j = 0; j < labels.n_elem; ++j) predicted_scores(labels[j], j) -= 1.0;
     errors.row(i) = arma::sum(arma::square(predicted_scores), 0);
   }
-  arma::mat sample(grid, 1);
-  for (arma::uword j = 0; j < errors.n_cols; ++j) {
-    sample.col(0) = errors.col(j);
-    add(scores.sq_error, sample);
-  }
+  add_sample_errors(scores.sq_error, errors);
+}
+
+void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::mat& Y) {
+  const arma::uword grid = scores.correct.n_elem, k = scores.weights.n_rows / grid;
+  if (Y.n_rows != k || Y.n_cols != Phi_val.n_cols)
+    throw Error("lambda sweep: targets do not match the features");
+  const arma::mat all_scores = multiply(scores.weights, Phi_val);
+  arma::mat errors(grid, Y.n_cols);
+  for (arma::uword i = 0; i < grid; ++i)
+    errors.row(i) = arma::sum(arma::square(all_scores.rows(i * k, (i + 1) * k - 1) - Y), 0);
+  add_sample_errors(scores.sq_error, errors);
 }
 
 LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
-                                arma::uword n_val) {
+                                arma::uword n_val, bool regression) {
   if (n_val == 0) throw Error("empty validation split");
   LambdaSweep sweep;
   sweep.lambdas = lambdas;
   const arma::mat sq_total = value(scores.sq_error);
   for (std::size_t i = 0; i < lambdas.size(); ++i) {
-    sweep.val_accuracy.push_back(double(scores.correct[i]) / double(n_val));
+    sweep.val_accuracy.push_back(regression ? std::numeric_limits<double>::quiet_NaN()
+                                            : double(scores.correct[i]) / double(n_val));
     sweep.val_sq_error.push_back(round_sq_error(sq_total[i]));
   }
-  choose_lambda(sweep);
+  if (regression)
+    choose_lambda_by_sq_error(sweep);
+  else
+    choose_lambda(sweep);
   return sweep;
+}
+
+void choose_lambda_by_sq_error(LambdaSweep& sweep) {
+  if (sweep.lambdas.empty() || sweep.val_sq_error.size() != sweep.lambdas.size())
+    throw Error("lambda sweep: scores do not match the grid");
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < sweep.lambdas.size(); ++i) {
+    const double err = sweep.val_sq_error[i], best_err = sweep.val_sq_error[best];
+    if (err < best_err || (err == best_err && sweep.lambdas[i] > sweep.lambdas[best])) best = i;
+  }
+  sweep.best_lambda = sweep.lambdas[best];
 }
 
 LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& validation,
@@ -203,7 +256,6 @@ LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& v
   if (lambdas.empty()) throw Error("empty lambda grid");
   LambdaSweep sweep;
   sweep.lambdas = lambdas;
-  std::size_t best = 0;
   for (std::size_t i = 0; i < lambdas.size(); ++i) {
     if (!(lambdas[i] > 0)) throw Error("the lambda grid must hold positive values");
     const arma::mat W = path_weights(train_path, lambdas[i]);
@@ -211,12 +263,8 @@ LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& v
                          arma::accu((W * validation.G) % W);
     sweep.val_accuracy.push_back(std::numeric_limits<double>::quiet_NaN());
     sweep.val_sq_error.push_back(round_sq_error(error));
-    const double best_error = sweep.val_sq_error[best];
-    if (i > 0 && (sweep.val_sq_error[i] < best_error ||
-                  (sweep.val_sq_error[i] == best_error && lambdas[i] > lambdas[best])))
-      best = i;
   }
-  sweep.best_lambda = lambdas[best];
+  choose_lambda_by_sq_error(sweep);
   return sweep;
 }
 

@@ -83,4 +83,13 @@ void check_ipc(std::uint64_t ipc, const arma::uvec& train_counts) {
                 " (the training images of the smallest class), got " + std::to_string(ipc));
 }
 
+void check_target_ipc(std::uint64_t ipc, arma::uword k, arma::uword n_train) {
+  const arma::uword largest = k == 0 ? 0 : n_train / k;
+  if (ipc == 0 || ipc > largest)
+    throw Error("--ipc must be between 1 and " + std::to_string(largest) +
+                " (ipc points a target dimension, " + std::to_string(k) +
+                " dimensions, at most the " + std::to_string(n_train) + " training samples), got " +
+                std::to_string(ipc));
+}
+
 }  // namespace krrdistill

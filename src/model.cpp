@@ -136,12 +136,20 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
       pre, map, train, shard, chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         const arma::uword last = first + Phi.n_cols;
-        accumulate_compensated(sums.G, sums.B, part, Phi, labels_of(train, first, Phi.n_cols));
+        if (train.regression())
+          accumulate_compensated(sums.G, sums.B, part, Phi, targets_of(train, first, Phi.n_cols));
+        else
+          accumulate_compensated(sums.G, sums.B, part, Phi, labels_of(train, first, Phi.n_cols));
         if (train_features != nullptr)
           train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
         const arma::uvec rows = validation_rows(my_val, last, next_val);
-        if (!rows.is_empty())
-          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi.cols(rows - first),
+        if (rows.is_empty()) return;
+        const arma::mat Phi_val = Phi.cols(rows - first);
+        if (train.regression())
+          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi_val,
+                                 targets_of(train, rows));
+        else
+          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi_val,
                                  labels_of(train, rows));
       },
       progress, phase, nullptr, also);
@@ -166,14 +174,15 @@ StatisticsPass feature_statistics(const FeatureSums& sums, arma::uword n, bool s
 }
 
 // One pass over a split for G and B (and their validation part): the exact
-// pixel moments for a linear map, the features' compensated sums for any
-// other, so that every caller accumulates a map's statistics the same way.
+// pixel moments for a linear map with class labels, the features'
+// compensated sums for any other map or real targets (whose B = Y Xᵀ is not
+// an integer sum), so that every caller accumulates them the same way.
 // train_features, when given, receives the shard's features.
 StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                const SplitSource& split, const FitPlan& plan, arma::uword chunk,
                                const Communicator& comm, const Progress& progress,
                                const std::string& phase, arma::mat* train_features) {
-  if (!std::holds_alternative<LinearMap>(map))
+  if (!std::holds_alternative<LinearMap>(map) || split.regression())
     return feature_statistics(
         feature_sums(pre, map, split, plan, chunk, comm, progress, phase, train_features),
         split.size(), plan.sweep);
@@ -219,12 +228,17 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
       const arma::mat Phi_val = train_features != nullptr
                                     ? arma::mat(train_features->cols(rows - plan.shard.first))
                                     : features_of(model.pre, model.map, reader, rows);
-      add_validation(scores, Phi_val, labels_of(train, rows));
+      if (train.regression())
+        add_validation(scores, Phi_val, targets_of(train, rows));
+      else
+        add_validation(scores, Phi_val, labels_of(train, rows));
     }
     allreduce_sum(comm, scores.correct);
     allreduce_sum(comm, scores.sq_error);
-    // docs/design.md §2: accuracy, then squared error, then the larger λ.
-    model.sweep = finish_lambda_sweep(scores, options.lambda_grid, plan.val_index.n_elem);
+    // docs/design.md §2: accuracy, then squared error, then the larger λ
+    // (for real targets the squared error alone, §10).
+    model.sweep =
+        finish_lambda_sweep(scores, options.lambda_grid, plan.val_index.n_elem, train.regression());
     model.lambda = model.sweep.best_lambda;
   }
   if (comm.root()) model.W = fit_primal(pass.full, model.lambda);
@@ -326,6 +340,13 @@ Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fract
                        const Progress& progress) {
   if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
     throw Error("--zca-reg must be a positive number");
+  if (data.regression()) {
+    // B = Y Xᵀ of real targets is no integer moment: the preprocessing
+    // first, then the features' compensated sums (docs/design.md §10).
+    progress.status("preprocessing");
+    Preprocessor pre = fit_preprocessor(data, zca, zca_reg_fraction, options.chunk, comm);
+    return fit_model(data, std::move(pre), LinearMap{data.train.dim}, options, comm, progress);
+  }
   const FitPlan plan = plan_fit(data, options, comm);
   Preprocessor pre;
   StatisticsPass pass;
@@ -356,6 +377,8 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
 FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
                  const FitOptions& options, const Communicator& comm, const Progress& progress,
                  const PixelVisitor& also) {
+  if (data.regression())
+    throw Error("statistics files hold class labels' sums; real targets are not supported");
   FitOptions swept = options;  // the validation part is always kept
   swept.lambda = std::numeric_limits<double>::quiet_NaN();
   const FitPlan plan = plan_fit(data, swept, comm);

@@ -32,9 +32,7 @@ double seconds_since(Clock::time_point start) {
 // allow_inexact keeps it (with a warning).
 void judge_certificate(DistillResult& result, const DistillConfig& config,
                        const WarningSink& warn) {
-  result.certificate_problem =
-      certificate_problem(kind_name(result.model.map), result.certificate.weight_rel_error,
-                          result.certificate.test_disagreements, result.certificate.n_test);
+  result.certificate_problem = certificate_problem(kind_name(result.model.map), result.certificate);
   if (!result.certificate_problem.empty()) {
     if (!config.allow_inexact)
       throw Error(result.certificate_problem + ", or pass --allow-inexact to keep it");
@@ -52,6 +50,24 @@ void warn_clamped(const DistilledSet& distilled, const WarningSink& warn) {
   warn(text);
 }
 
+// KRR has no intercept (docs/design.md §10): an output whose training mean
+// is far from 0 costs about mean²/variance of R². Says so when that exceeds
+// 1% for some output; empty otherwise.
+std::string intercept_warning(const arma::mat& targets) {
+  for (arma::uword j = 0; j < targets.n_rows; ++j) {
+    const arma::rowvec y = targets.row(j);
+    const double mean = arma::mean(y), variance = y.n_elem > 1 ? arma::var(y, 1) : 0.0;
+    if (mean * mean <= 0.01 * variance) continue;
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "target y%llu has training mean %.3g against std %.3g, and KRR has no "
+                  "intercept: centre the targets (subtract their training mean) to fit it",
+                  static_cast<unsigned long long>(j), mean, std::sqrt(variance));
+    return text;
+  }
+  return "";
+}
+
 // Everything after the data is at hand: refusals, fit, distill, certify.
 DistillResult distill_view(const StreamDataset& data, const DistillConfig& config,
                            const Communicator& comm, const Progress& progress,
@@ -63,9 +79,16 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
   // Everything that can be refused is refused before the long work: the
   // classes, --ipc, then the memory the run will need.
-  const arma::uvec train_labels = labels_of(data.train, 0, data.train.size());
-  const arma::uvec counts = checked_class_counts(train_labels, data.num_classes, data.name);
-  check_ipc(analytic.ipc, counts);
+  arma::uvec train_labels;
+  if (data.regression()) {
+    check_target_ipc(analytic.ipc, data.num_classes, data.train.size());
+    if (const std::string note = intercept_warning(data.train.targets);
+        !note.empty() && warn && comm.root())
+      warn(note);
+  } else {
+    train_labels = labels_of(data.train, 0, data.train.size());
+    check_ipc(analytic.ipc, checked_class_counts(train_labels, data.num_classes, data.name));
+  }
   const arma::uword d = data.shape.size(), p = output_dim(spec, d);
   check_feature_sizes(spec, d);
   const std::vector<MemoryItem> need =
@@ -87,7 +110,9 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
   if (analytic.init == Init::real)
     result.start_index =
-        choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
+        data.regression()
+            ? choose_real_samples(data.train.size(), data.num_classes * analytic.ipc, analytic.seed)
+            : choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
 
   Clock::time_point phase = Clock::now();
   arma::mat train_features;
@@ -142,6 +167,8 @@ DistillResult start_result(const DistillConfig& config, const StreamDataset& dat
   result.description.shape = data.shape;
   result.description.num_classes = data.num_classes;
   result.description.class_names = data.class_names;
+  // A description holds no samples; for real targets their dimension k.
+  if (data.regression()) result.description.train.targets.set_size(data.num_classes, 0);
   result.n_train = data.train.size();
   result.n_test = data.test.size();
   return result;
@@ -220,6 +247,7 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   view.class_names = stats.description.class_names;
   view.train.dim = view.test.dim = d;
   if (test != nullptr) {
+    refuse_real_targets(test->regression(), test->name, "a test split for statistics files");
     if (!same_shape(test->shape, view.shape) || test->num_classes != k)
       throw Error("the test data (" + shape_text(test->shape) + ", " +
                   std::to_string(test->num_classes) +
@@ -308,8 +336,39 @@ Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMat
   data.shape = shape;
   data.num_classes = num_classes;
   for (arma::uword c = 0; c < num_classes; ++c) data.class_names.push_back(std::to_string(c));
-  data.train = {std::move(train_pixels), std::move(train_labels)};
-  data.test = {std::move(test_pixels), std::move(test_labels)};
+  data.train = {std::move(train_pixels), std::move(train_labels), {}};
+  data.test = {std::move(test_pixels), std::move(test_labels), {}};
+  return data;
+}
+
+Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_targets,
+                                PixelMatrix test_pixels, arma::mat test_targets,
+                                const ImageShape& shape, const std::string& name) {
+  const arma::uword d = shape.size(), k = train_targets.n_rows;
+  if (d == 0) throw Error(name + ": the image shape is empty");
+  if (k == 0 || k > kMaxClasses)
+    throw Error(name + ": " + std::to_string(k) + " target dimensions (1 to " +
+                std::to_string(kMaxClasses) + " are supported)");
+  const auto check_split = [&](const std::string& split, const PixelMatrix& pixels,
+                               const arma::mat& targets) {
+    if (pixels.n_rows != d)
+      throw Error(name + ": " + split + " images of " + std::to_string(pixels.n_rows) +
+                  " values, the shape says " + std::to_string(d));
+    if (targets.n_rows != k || targets.n_cols != pixels.n_cols)
+      throw Error(name + ": " + std::to_string(pixels.n_cols) + " " + split + " images but " +
+                  std::to_string(targets.n_rows) + "×" + std::to_string(targets.n_cols) +
+                  " targets (expected " + std::to_string(k) + " rows, one column an image)");
+    if (!targets.is_finite()) throw Error(name + ": a " + split + " target is not finite");
+  };
+  check_split("training", train_pixels, train_targets);
+  check_split("test", test_pixels, test_targets);
+  Dataset data;
+  data.name = name;
+  data.shape = shape;
+  data.num_classes = k;
+  for (arma::uword j = 0; j < k; ++j) data.class_names.push_back("y" + std::to_string(j));
+  data.train = {std::move(train_pixels), {}, std::move(train_targets)};
+  data.test = {std::move(test_pixels), {}, std::move(test_targets)};
   return data;
 }
 

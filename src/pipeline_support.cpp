@@ -22,6 +22,12 @@ arma::uvec checked_class_counts(const arma::uvec& train_labels, arma::uword k,
   return counts;
 }
 
+void refuse_real_targets(bool regression, const std::string& dataset, const std::string& what) {
+  if (regression)
+    throw Error(dataset + " holds real targets, not class labels: " + what +
+                " needs classes (distill and eval take real targets)");
+}
+
 void check_feature_sizes(const FeatureMapSpec& spec, arma::uword d) {
   if (spec.kind == "rff" && spec.features > d)
     throw Error("random Fourier features with p = " + std::to_string(spec.features) +

@@ -92,6 +92,7 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
       {"n_test", data.test.pixels.n_cols},
       {"d", data.shape.size()},
       {"k", data.num_classes},
+      {"targets", data.regression() ? "regression" : "classes"},
       {"shape", {data.shape.channels, data.shape.height, data.shape.width}},
       {"class_names", data.class_names},
       {"preprocessing",
@@ -157,11 +158,36 @@ nlohmann::json digest_json(const PredictionDigest& digest) {
       {"count", digest.count}, {"crc32", digest.crc32}, {"digest", "crc32 of uint32le classes"}};
 }
 
-nlohmann::json certificate_json(const Certificate& cert, const std::string& kind) {
+// Real targets: both models' errors (docs/design.md §10) where classes
+// would have accuracies and prediction digests.
+nlohmann::json regression_certificate_json(const Certificate& cert, const std::string& kind) {
+  const auto scores = [](const RegressionScores& s) {
+    return nlohmann::json{
+        {"train_mse", s.train_mse}, {"test_mse", s.test_mse}, {"test_r2", s.test_r2}};
+  };
+  nlohmann::json original = scores(cert.original_errors);
+  original["weight_norm"] = cert.original_weight_norm;
   return {
-      {"exact",
-       certificate_problem(kind, cert.weight_rel_error, cert.test_disagreements, cert.n_test)
-           .empty()},
+      {"exact", certificate_problem(kind, cert).empty()},
+      {"tolerance", certificate_tolerance(kind)},
+      {"weight_rel_error", cert.weight_rel_error},
+      {"cosine", cert.cosine},
+      {"feature_rel_error", cert.feature_rel_error},
+      {"original", original},
+      {"distilled", scores(cert.distilled_errors)},
+      {"n_test", cert.n_test},
+      {"test_max_prediction_difference", cert.test_max_prediction_difference},
+      {"init_distance", summary_json(cert.init_distance)},
+      {"init_relative_distance", summary_json(cert.init_relative_distance)},
+      {"nearest_train_distance", summary_json(cert.nearest_train_distance)},
+      {"distance_space", "model input (standardised)"},
+  };
+}
+
+nlohmann::json certificate_json(const Certificate& cert, const std::string& kind) {
+  if (cert.regression) return regression_certificate_json(cert, kind);
+  return {
+      {"exact", certificate_problem(kind, cert).empty()},
       {"tolerance", certificate_tolerance(kind)},
       {"weight_rel_error", cert.weight_rel_error},
       {"cosine", cert.cosine},
@@ -265,6 +291,14 @@ EvalReport read_eval_report(const std::string& path) {
   const nlohmann::json& dataset = section(report, "dataset", path);
   out.k = unsigned_field(dataset, "k", "dataset", path);
   if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
+  if (dataset.contains("targets")) {
+    const std::string targets = string_field(dataset, "targets", "dataset", path);
+    if (targets != "classes" && targets != "regression")
+      wrong("targets", "dataset", path, "must be \"classes\" or \"regression\"");
+    out.regression = targets == "regression";
+    if (out.regression && out.from_statistics)
+      wrong("targets", "dataset", path, "cannot be regression for a set distilled from statistics");
+  }
 
   out.lambda_s = finite_field(section(report, "distilled", path), "lambda_s", "distilled", path);
   if (out.lambda_s < 0) wrong("lambda_s", "distilled", path, "must be >= 0");
@@ -273,9 +307,10 @@ EvalReport read_eval_report(const std::string& path) {
     const nlohmann::json& cert = section(report, "certificate", path);
     const nlohmann::json& distilled = field(cert, "distilled", "certificate", path);
     if (!distilled.is_object()) wrong("distilled", "certificate", path, "must be an object");
-    // Distilled from statistics without a test split: no test accuracy.
-    if (!(out.from_statistics && distilled.contains("test_acc") &&
-          distilled.at("test_acc").is_null())) {
+    // Distilled from statistics without a test split, or real targets: no
+    // test accuracy.
+    if (!out.regression && !(out.from_statistics && distilled.contains("test_acc") &&
+                             distilled.at("test_acc").is_null())) {
       out.reported_test_acc = finite_field(distilled, "test_acc", "certificate.distilled", path);
       if (out.reported_test_acc < 0 || out.reported_test_acc > 1)
         wrong("test_acc", "certificate.distilled", path, "must lie in [0, 1]");
@@ -284,8 +319,16 @@ EvalReport read_eval_report(const std::string& path) {
 
     // The checks' references, all or none (older and hand-made reports have none).
     const nlohmann::json& original = field(cert, "original", "certificate", path);
-    if (original.is_object() && original.contains("test_predictions")) {
-      out.original_predictions = digest_from_json(original, "certificate.original", path);
+    const char* reference = out.regression ? "test_mse" : "test_predictions";
+    if (original.is_object() && original.contains(reference)) {
+      if (out.regression) {
+        out.original_test_mse = finite_field(original, "test_mse", "certificate.original", path);
+        out.distilled_test_mse = finite_field(distilled, "test_mse", "certificate.distilled", path);
+        if (out.original_test_mse < 0 || out.distilled_test_mse < 0)
+          wrong("test_mse", "certificate", path, "must be >= 0");
+      } else {
+        out.original_predictions = digest_from_json(original, "certificate.original", path);
+      }
       out.weight_norm = finite_field(original, "weight_norm", "certificate.original", path);
       if (!(out.weight_norm > 0))
         wrong("weight_norm", "certificate.original", path, "must be positive");
@@ -304,8 +347,12 @@ void check_report_matches(const EvalReport& report, const Dataset& data, const s
   if (data.shape.size() != report.d)
     throw Error(path + ": made for images of " + std::to_string(report.d) +
                 " values, but the dataset's images have " + std::to_string(data.shape.size()));
+  if (data.regression() != report.regression)
+    throw Error(path + ": made for " + (report.regression ? "real targets" : "class labels") +
+                ", but the dataset holds " + (data.regression() ? "real targets" : "class labels"));
   if (data.num_classes != report.k)
-    throw Error(path + ": made for " + std::to_string(report.k) + " classes, but the dataset has " +
+    throw Error(path + ": made for " + std::to_string(report.k) +
+                (report.regression ? " target dimensions" : " classes") + ", but the dataset has " +
                 std::to_string(data.num_classes));
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -694,12 +695,83 @@ BOOST_AUTO_TEST_CASE(npy_folder_wrong_image_dtype_and_shape) {
              tmp.file("x_train.npy") + ": holds zero images");
 }
 
+// Float y files are real targets (docs/design.md §10): (n,) is k = 1, (n, k)
+// is k columns of k×n, float32 and float64 alike, read to the bit.
+BOOST_AUTO_TEST_CASE(npy_folder_real_targets) {
+  TempDir tmp("data");
+  const NpyFixture f = write_npy_folder(tmp.dir(), 0);
+  const std::vector<double> train = {0.5, -1.25, 3,  1e-300, -0.0, 7,  8,  9,  10,
+                                     11,  12,    13, 14,     15,   16, 17, 18, 19};
+  const std::vector<float> test = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f};
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 2)", le_bytes(train)));
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f4", "(5, 2)", Bytes(40, 0)));
+  Dataset ds = krrdistill::load_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(ds.regression());
+  BOOST_TEST(ds.num_classes == 2u);
+  BOOST_TEST(ds.class_names == std::vector<std::string>({"y0", "y1"}));
+  BOOST_TEST(ds.train.labels.is_empty());
+  BOOST_REQUIRE(ds.train.targets.n_rows == 2u);
+  BOOST_REQUIRE(ds.train.targets.n_cols == 9u);
+  for (arma::uword i = 0; i < 9; ++i)
+    for (arma::uword j = 0; j < 2; ++j) BOOST_TEST(ds.train.targets(j, i) == train[2 * i + j]);
+  BOOST_TEST(pixels_of(ds.train.pixels) == f.train_pixels);
+  const krrdistill::StreamDataset source = krrdistill::open_stream_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(source.regression());
+  BOOST_TEST(source.train.size() == 9u);
+  BOOST_TEST(arma::approx_equal(krrdistill::targets_of(source.train, 2, 3),
+                                ds.train.targets.cols(2, 4), "absdiff", 0.0));
+
+  // k = 1 from a 1-D float32 file.
+  write_plain(tmp.file("y_train.npy"),
+              krrdistill_fuzz::npy("<f4", "(9,)", le_bytes(std::vector<float>(9, 2.5f))));
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f4", "(5,)", le_bytes(test)));
+  ds = krrdistill::load_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(ds.num_classes == 1u);
+  BOOST_TEST(ds.test.targets(0, 3) == double(0.4f));
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_bad_real_targets) {
+  TempDir tmp("data");
+  write_npy_folder(tmp.dir(), 0);
+  const auto error = [&] {
+    return error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); });
+  };
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f8", "(5, 2)", Bytes(80, 0)));
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 3)", Bytes(216, 0)));
+  BOOST_TEST(error() ==
+             tmp.file("y_test.npy") + ": targets of dimension 2 but the training targets have 3");
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(8, 2)", Bytes(128, 0)));
+  BOOST_TEST(error() == tmp.file("y_train.npy") + ": holds 8 targets but " +
+                            tmp.file("x_train.npy") + " holds 9 images");
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 0)", {}));
+  BOOST_TEST(error() == tmp.file("y_train.npy") + ": targets of dimension 0 (shape (9, 0))");
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f4", "(9, 1, 1)", Bytes(36, 0)));
+  BOOST_TEST(error() == tmp.file("y_train.npy") +
+                            ": float targets must have shape (n,) or (n, k), got (9, 1, 1)");
+  std::vector<double> values(18, 1.0);
+  values[7] = std::numeric_limits<double>::quiet_NaN();
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 2)", le_bytes(values)));
+  BOOST_TEST(error() == tmp.file("y_train.npy") + ": target 1 of item 3 is not a finite number");
+  values[7] = std::numeric_limits<double>::infinity();
+  write_plain(tmp.file("y_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 2)", le_bytes(values)));
+  BOOST_TEST(error() == tmp.file("y_train.npy") + ": target 1 of item 3 is not a finite number");
+  write_plain(tmp.file("y_train.npy"),
+              krrdistill_fuzz::npy("<f8", "(9, 20000)", Bytes(9 * 20000 * 8, 0)));
+  BOOST_TEST(error() ==
+             tmp.file("y_train.npy") + ": 20000 target dimensions (at most 10000 are supported)");
+}
+
 BOOST_AUTO_TEST_CASE(npy_folder_bad_labels) {
   TempDir tmp("data");
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("<f4", "(5,)", Bytes(20, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
-             tmp.file("y_test.npy") + ": labels must be integers, got '<f4'");
+             tmp.file("y_train.npy") + " and " + tmp.file("y_test.npy") +
+                 ": one holds float targets and the other integer labels");
+  write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("|b1", "(5,)", Bytes(5, 0)));
+  BOOST_TEST(error_of([&] {
+               krrdistill::load_dataset("npy", tmp.dir(), false);
+             }).find("unsupported dtype '|b1'") != std::string::npos);
   write_plain(tmp.file("y_test.npy"), krrdistill_fuzz::npy("|u1", "(5, 1)", Bytes(5, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("y_test.npy") + ": labels must be 1-D, got shape (5, 1)");

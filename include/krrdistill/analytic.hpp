@@ -42,6 +42,10 @@ struct DistilledSet {
 arma::uvec choose_real_images(const arma::uvec& labels, arma::uword num_classes, arma::uword ipc,
                               std::uint64_t seed, RngStream stream = RngStream::real_init);
 
+// Training indices of m distinct starting samples for real targets (no
+// classes, docs/design.md §10), drawn uniformly without replacement with the
+// real_init stream, in the order drawn. Throws when m > n.
+arma::uvec choose_real_samples(arma::uword n, arma::uword m, std::uint64_t seed);
 // One-hot labels of the distilled set: column j of class j mod k (k×m).
 arma::mat distilled_one_hot(arma::uword num_classes, arma::uword ipc);
 

@@ -4,7 +4,9 @@
 
 #include <armadillo>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <utility>
 
 #include "krrdistill/analytic.hpp"
 #include "krrdistill/data.hpp"
@@ -33,6 +35,15 @@ struct PredictionDigest {
 };
 PredictionDigest prediction_digest(const arma::uvec& classes);
 
+// Regression scores of a model (docs/design.md §10): the mean squared error
+// over samples and outputs, and R² averaged over the outputs (an output
+// whose test targets are constant scores 1 when predicted exactly, else 0).
+struct RegressionScores {
+  double train_mse = std::numeric_limits<double>::quiet_NaN();
+  double test_mse = std::numeric_limits<double>::quiet_NaN();
+  double test_r2 = std::numeric_limits<double>::quiet_NaN();
+};
+
 struct Certificate {
   arma::mat Ws;                    // refit from (Xs, Ys, λs)
   double weight_rel_error = 0.0;   // ‖Ws − W‖F / ‖W‖F
@@ -49,14 +60,20 @@ struct Certificate {
   arma::vec init_distance;           // real init: ‖Xs_j − X0_j‖ (model input space)
   arma::vec init_relative_distance;  // ‖Xs_j − X0_j‖ / ‖X0_j‖
   arma::vec nearest_train_distance;  // min_i ‖Xs_j − x_i‖ over training images
+  // Real targets (regression) instead of classes: the accuracies are NaN,
+  // the digests empty, and these score both models.
+  bool regression = false;
+  RegressionScores original_errors, distilled_errors;
+  double test_max_prediction_difference = 0.0;  // max |W φ − Ws φ| over test samples, outputs
 };
 
 // The KRR weights a user gets from the written (Xs, Ys) at λs.
 arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma::mat& Ys,
                           double lambda_s);
 
-// X0 may be empty (noise init). One pass over the training set (accuracies
-// of both models, nearest training image) and one over the test set;
+// X0 may be empty (noise init). One pass over the training set (accuracies,
+// or for real targets squared errors, of both models; nearest training
+// image) and one over the test set;
 // train_features, when given, are the cached training features of fit_model.
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
@@ -73,6 +90,12 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
                     const Progress& progress, const arma::mat* train_features = nullptr);
 
+// Σ_i (y_ji − ȳ_j)² of each output j of real targets (k×n), two-pass.
+arma::vec target_variation(const arma::mat& targets);
+// R² averaged over outputs from each output's squared error and variation
+// (RegressionScores' convention for a constant output).
+double mean_r2(const arma::vec& sq_error, const arma::vec& variation);
+
 // The largest ‖Ws − W‖F/‖W‖F a certificate accepts for a model kind
 // ("linear", "rff", "fcnn"). Measured on Fashion-MNIST (ipc 1, real init)
 // the refit is exact to 1e-14 for linear (no inversion: Xs = Phis) and to
@@ -84,11 +107,14 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
 double certificate_tolerance(const std::string& kind);
 
 // Empty when the distilled set reproduces the model (weight error within
-// the kind's tolerance, NaN never is, and no test prediction changed);
+// the kind's tolerance, NaN never is, and no test prediction changed; real
+// targets have no classes to change: n_test 0 says so, as the overload
+// taking the certificate does);
 // otherwise one line naming the figures, why it can happen for this kind
 // and what to try (the caller adds how to keep the set anyway).
 std::string certificate_problem(const std::string& kind, double weight_rel_error,
                                 arma::uword test_disagreements, arma::uword n_test);
+std::string certificate_problem(const std::string& kind, const Certificate& cert);
 
 // Refuses (Error) an RFF bandwidth that cannot certify whatever the data:
 // one whose projection A (entries N(0, 1/sigma²)) overflows, whose phases
@@ -107,6 +133,11 @@ arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
                             const FeatureMap& map, const arma::mat& W, const arma::mat& Ws,
                             arma::uword chunk, const Communicator& comm);
 
+// Real targets: the test scores (MSE, R²; train_mse NaN) of W and of Ws,
+// computed exactly as certify computes them (the same chunks and sums).
+std::pair<RegressionScores, RegressionScores> test_regression_scores(
+    const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map, const arma::mat& W,
+    const arma::mat& Ws, arma::uword chunk, const Communicator& comm);
 // Test accuracy of W on a dataset's test split, in chunks.
 double test_accuracy(const Dataset& data, const Preprocessor& pre, const FeatureMap& map,
                      const arma::mat& W, arma::uword chunk);

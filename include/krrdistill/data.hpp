@@ -14,16 +14,18 @@ namespace krrdistill {
 
 struct Split {
   PixelMatrix pixels;  // d×n
-  arma::uvec labels;   // n, each < num_classes
+  arma::uvec labels;   // n, each < num_classes; or
+  arma::mat targets;   // k×n real targets (regression, docs/design.md §10; 0×0 with labels)
 };
 
 struct Dataset {
   std::string name;  // "fashion-mnist", "mnist", "cifar10", "cifar100", "idx", "npy"
   ImageShape shape;
-  arma::uword num_classes = 0;
+  arma::uword num_classes = 0;           // k: classes, or target dimensions (regression)
   std::vector<std::string> class_names;  // num_classes entries (numbers when unknown)
   Split train;
   Split test;
+  bool regression() const { return train.targets.n_rows > 0; }
 };
 
 // Folder of the Debian package dataset-fashion-mnist.
@@ -34,7 +36,8 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // detects the format from the files in dir. Formats: IDX (MNIST-format
 // train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]), CIFAR-10
 // and CIFAR-100 binary (fine labels unless coarse), .npy folders (x_train,
-// y_train, x_test, y_test; images uint8 n×h×w or n×c×h×w). The files are
+// y_train, x_test, y_test; images uint8 n×h×w or n×c×h×w; y integer class
+// labels, or float32/float64 targets n or n×k for regression). The files are
 // opened and read by open_stream_dataset's readers (stream.hpp).
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse);
 

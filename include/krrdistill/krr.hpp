@@ -21,6 +21,9 @@ Statistics zero_statistics(arma::uword p, arma::uword k);
 // Adds a chunk Phi (p×n) with its labels: G += Phi Phiᵀ (SYRK), B += Y Phiᵀ.
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels);
 
+// The same with real targets Y (k×n, regression): B += Y Phiᵀ.
+void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y);
+
 Statistics operator+(const Statistics& a, const Statistics& b);
 
 // Adds a chunk to G and B held as compensated sums, through scratch (p×p and
@@ -28,6 +31,8 @@ Statistics operator+(const Statistics& a, const Statistics& b);
 // total does not depend on how the samples were chunked or sharded.
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::uvec& labels);
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::mat& Phi, const arma::mat& Y);
 
 // One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:
 // W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2).
@@ -60,7 +65,7 @@ std::vector<double> default_lambda_grid();
 struct LambdaSweep {
   std::vector<double> lambdas;
   std::vector<double> val_accuracy;
-  std::vector<double> val_sq_error;  // ‖W(λ) Phi_val − Y_val‖², Y one-hot
+  std::vector<double> val_sq_error;  // ‖W(λ) Phi_val − Y_val‖² (Y one-hot, or real targets)
   double best_lambda = 0.0;
 };
 
@@ -76,6 +81,11 @@ double round_sq_error(double value);
 // G + λI: accuracy is often flat over decades of λ). Sets best_lambda.
 void choose_lambda(LambdaSweep& sweep);
 
+// The smallest validation squared error, ties to the larger λ: the choice
+// when accuracy does not apply (regression targets, docs/design.md §10) or
+// cannot be computed (statistics alone, §9). Sets best_lambda.
+void choose_lambda_by_sq_error(LambdaSweep& sweep);
+
 // The validation scores of every λ of a grid, summed over validation samples
 // as they come (chunk by chunk, process by process): W(λ) Phi_val =
 // C diag(1/(g+λ)) (Vᵀ Phi_val), with Vᵀ Phi_val formed once per chunk.
@@ -90,10 +100,13 @@ LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<
 // Adds validation samples (their features Phi_val, p×nv, and labels): one
 // product of the stacked W(λ) with Phi_val on every thread.
 void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels);
+// The same with real targets (k×nv, regression): the squared errors only.
+void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::mat& Y);
 // The sweep from the totals over n_val validation samples (after any sum
-// across processes), with choose_lambda's choice.
+// across processes), with choose_lambda's choice; for regression targets
+// choose_lambda_by_sq_error's, and val_accuracy NaN.
 LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<double>& lambdas,
-                                arma::uword n_val);
+                                arma::uword n_val, bool regression = false);
 
 // The sweep scored on validation statistics alone (their G, B and count,
 // one-hot targets): ‖W Φ − Y‖² = n − 2⟨W, B⟩ + ⟨W G, W⟩ for each λ, rounded

@@ -53,5 +53,8 @@ void check_classes(const arma::uvec& train_counts, const std::string& dataset);
 // --ipc 1..(training images of the smallest class): a distilled set as large
 // as the training data is no distillation, and a real start needs that many.
 void check_ipc(std::uint64_t ipc, const arma::uvec& train_counts);
+// The same for k real target dimensions (docs/design.md §10): m = ipc·k
+// points, at most the n_train training samples.
+void check_target_ipc(std::uint64_t ipc, arma::uword k, arma::uword n_train);
 
 }  // namespace krrdistill

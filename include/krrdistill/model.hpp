@@ -92,7 +92,8 @@ Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
 // moments give the standardisation, ZCA's second moment and G and B
 // (pixel_moments.hpp), so no preprocessing pass comes first; the sweep and
 // the refit are fit_model's. The same model, to the bit, as
-// fit_preprocessor followed by fit_model with a LinearMap.
+// fit_preprocessor followed by fit_model with a LinearMap. With real targets
+// (regression) it is that: B = Y Xᵀ is then no integer moment.
 Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fraction,
                        const FitOptions& options, const Communicator& comm,
                        const Progress& progress);

@@ -100,6 +100,12 @@ Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMat
                      arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
                      const std::string& name = "memory");
 
+// The same with real targets (regression, docs/design.md §10): k×n each,
+// finite, one column an image, k >= 1.
+Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_targets,
+                                PixelMatrix test_pixels, arma::mat test_targets,
+                                const ImageShape& shape, const std::string& name = "memory");
+
 // report.json of a result (its "timings_s" holds the pipeline's phases;
 // write_distill_result adds "write", "total" and "output").
 nlohmann::json distill_report(const DistillResult& result);

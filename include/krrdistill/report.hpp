@@ -68,6 +68,10 @@ struct EvalReport {
   // distill --stats: no dataset to load (source names none); eval checks the
   // weights only.
   bool from_statistics = false;
+  // dataset.targets "regression" (docs/design.md §10): no classes; the
+  // checks' references are both models' test MSE instead of the digest.
+  bool regression = false;
+  double original_test_mse = 0.0, distilled_test_mse = 0.0;
   arma::uword kernel_depth = 0;
   double rbf_bandwidth = 0.0;
   double regularizer = 0.0;  // ε of Kss_reg (distilled.regularizer)

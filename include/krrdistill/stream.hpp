@@ -39,11 +39,14 @@ using LabelVector = arma::Col<std::uint16_t>;
 
 struct SplitSource {
   arma::uword dim = 0;                  // d
-  LabelVector labels;                   // every label of the split (n)
+  LabelVector labels;                   // every label of the split (n), or
+  arma::mat targets;                    // k×n real targets (regression; 0×0 with labels)
   std::vector<RecordFile> files;        // the records in sample order, or
   const PixelMatrix* memory = nullptr;  // pixels in memory for samples
   arma::uword memory_first = 0;         // [memory_first, memory_first + memory->n_cols)
-  arma::uword size() const { return labels.n_elem; }
+  // Real targets (k×n, kept whole: k doubles a sample) instead of class labels.
+  bool regression() const { return targets.n_rows > 0; }
+  arma::uword size() const { return regression() ? targets.n_cols : labels.n_elem; }
 };
 
 // A dataset as its readers open it: every format's headers and labels, the
@@ -52,16 +55,21 @@ struct SplitSource {
 struct DatasetSource {
   std::string name;  // as Dataset::name
   ImageShape shape;
-  arma::uword num_classes = 0;
+  arma::uword num_classes = 0;  // k: classes, or target dimensions when regression()
   std::vector<std::string> class_names;
   SplitSource train;
   SplitSource test;
+  bool regression() const { return train.regression(); }
 };
 using StreamDataset = DatasetSource;
 
 // Labels of samples [first, first + count), and of the listed samples.
 arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword count);
 arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices);
+// Real targets (k×count) of samples [first, first + count), and of the listed
+// samples, of a regression split.
+arma::mat targets_of(const SplitSource& split, arma::uword first, arma::uword count);
+arma::mat targets_of(const SplitSource& split, const arma::uvec& indices);
 
 // Headers and labels only, checked as load_dataset checks them (same
 // arguments; .npy images must not be compressed, as for load_dataset).
