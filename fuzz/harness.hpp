@@ -149,6 +149,12 @@ inline Bytes le64(const std::vector<std::int64_t>& values) {
   return out;
 }
 
+inline Bytes f32(const std::vector<float>& values) {
+  Bytes out(values.size() * 4);
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
 inline Bytes f64(const std::vector<double>& values) {
   Bytes out(values.size() * 8);
   if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
@@ -265,7 +271,13 @@ class Harness {
             {"y_train.npy", npy("<i8", "(3,)", le64({0, 1, 2}))},
             {"x_test.npy", npy("|u1", "(2, 2, 2)", Bytes(8, 200))},
             {"y_test.npy", npy("|u1", "(2,)", Bytes{1, 2})},
-            {"distilled_X.npy", npy("<f8", "(3, 1, 2, 2)", f64(std::vector<double>(12, 0.5)))}};
+            {"distilled_X.npy", npy("<f8", "(3, 1, 2, 2)", f64(std::vector<double>(12, 0.5)))},
+            // A folder with real targets (docs/design.md §10): float32 and float64.
+            {"real/x_train.npy", npy("|u1", "(3, 2, 2)", Bytes(12, 7))},
+            {"real/y_train.npy", npy("<f4", "(3, 2)", f32({0.5f, -1.0f, 2.0f, 0.0f, 3.5f, 1e-3f}))},
+            {"real/x_test.npy", npy("|u1", "(2, 2, 2)", Bytes(8, 100))},
+            {"real/y_test.npy", npy("<f8", "(2, 2)", f64({1.0, 2.0, -3.0, 0.25}))}};
+        fs::create_directories(dir_ / "real");
         break;
       case Target::report:
         valid_ = {{"report.json", text_bytes(report_json("linear"))}};
@@ -382,9 +394,14 @@ class Harness {
 
   static void check_chunks(const krrdistill::SplitSource& split, const krrdistill::Split& whole) {
     const arma::uword n = split.size();
-    if (n != whole.labels.n_elem || split.dim != whole.pixels.n_rows ||
-        arma::any(krrdistill::labels_of(split, 0, n) != whole.labels))
+    if (split.regression()) {
+      if (n != whole.targets.n_cols || split.dim != whole.pixels.n_rows ||
+          !arma::approx_equal(krrdistill::targets_of(split, 0, n), whole.targets, "absdiff", 0.0))
+        throw std::logic_error("opened and loaded targets differ");
+    } else if (n != whole.labels.n_elem || split.dim != whole.pixels.n_rows ||
+               arma::any(krrdistill::labels_of(split, 0, n) != whole.labels)) {
       throw std::logic_error("opened and loaded labels differ");
+    }
     auto same = [&whole](const krrdistill::PixelMatrix& pixels, arma::uword column,
                          arma::uword first, arma::uword count) {
       for (arma::uword j = 0; j < count; ++j)
@@ -430,6 +447,8 @@ class Harness {
           const krrdistill::NpyArray array = krrdistill::read_npy(path);
           for (double v : krrdistill::npy_as_double(array, path))
             if (!std::isfinite(v)) throw krrdistill::Error(path + ": holds NaN or Inf");
+        } else if (valid_[slot].first.rfind("real/", 0) == 0) {
+          read_dataset("npy", dir + "/real", false);
         } else {
           read_dataset("npy", dir, false);
         }
