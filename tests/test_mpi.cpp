@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../fuzz/harness.hpp"
 #include "fixtures.hpp"
 #include "krrdistill/certify.hpp"
 #include "krrdistill/distributed.hpp"
@@ -237,6 +238,58 @@ BOOST_AUTO_TEST_CASE(fixture_ranks_match_one_process, *boost::unit_test::enable_
   };
   for (const auto& c : cases) BOOST_TEST_CONTEXT(c.args << ", " << c.ranks << " ranks") {
       compare_runs(data_args, data, c.args, c.ranks);
+    }
+}
+
+// Real targets (docs/design.md §10): G, B and the squared errors are
+// compensated sums over the same chunks, so several processes fit the same
+// model and certify the same scores as one.
+BOOST_AUTO_TEST_CASE(real_targets_ranks_match_one_process,
+                     *boost::unit_test::enable_if<kMpiBuild>()) {
+  TempDir tmp("mpi_real");
+  const std::string dir = tmp.file("npy");
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(2);
+  std::normal_distribution<double> normal;
+  for (const auto& [which, n] : {std::pair<std::string, int>{"train", 301}, {"test", 61}}) {
+    fixtures::Bytes pixels(std::size_t(n) * 36);
+    for (auto& q : pixels) q = std::uint8_t(rng() % 256);
+    std::vector<double> y(std::size_t(n) * 2);
+    for (int i = 0; i < n; ++i) {
+      y[2 * i] = (pixels[36 * i] - 127.5) / 100.0 + 0.1 * normal(rng);
+      y[2 * i + 1] = (pixels[36 * i + 7] - pixels[36 * i + 20]) / 100.0 + 0.1 * normal(rng);
+    }
+    fixtures::Bytes y_bytes(y.size() * 8);
+    std::memcpy(y_bytes.data(), y.data(), y_bytes.size());
+    const std::string count = std::to_string(n);
+    fixtures::write_plain(dir + "/x_" + which + ".npy",
+                          krrdistill_fuzz::npy("|u1", "(" + count + ", 6, 6)", pixels));
+    fixtures::write_plain(dir + "/y_" + which + ".npy",
+                          krrdistill_fuzz::npy("<f8", "(" + count + ", 2)", y_bytes));
+  }
+  for (const char* args : {"--ipc 2 --init real", "--model fcnn --ipc 2 --init noise --stream"})
+    BOOST_TEST_CONTEXT(args) {
+      const std::string command = std::string(KRRDISTILL_CLI) + " distill --dataset npy --data " +
+                                  dir + " --chunk 16 --quiet " + args;
+      std::string err;
+      const std::string one = tmp.file("one"), many = tmp.file("many");
+      BOOST_TEST_REQUIRE(run(command + " --force --out " + one, tmp.path, err) == 0, err);
+      BOOST_TEST_REQUIRE(
+          run(mpirun(2) + command + " --threads 1 --force --out " + many, tmp.path, err) == 0, err);
+      BOOST_TEST(rel_diff(read_matrix(one + "/model_W.npy"), read_matrix(many + "/model_W.npy")) <=
+                 1e-12);
+      BOOST_TEST(rel_diff(read_matrix(one + "/distilled_X.npy"),
+                          read_matrix(many + "/distilled_X.npy")) <= 1e-10);
+      const json a = json::parse(fixtures::read_text(one + "/report.json"));
+      const json b = json::parse(fixtures::read_text(many + "/report.json"));
+      BOOST_TEST(b["run"]["processes"] == 2);
+      BOOST_TEST(a["model"]["lambda"] == b["model"]["lambda"]);
+      BOOST_TEST(b["certificate"]["exact"] == true);
+      for (const char* model : {"original", "distilled"})
+        for (const char* score : {"train_mse", "test_mse", "test_r2"}) {
+          const double x = a["certificate"][model][score], z = b["certificate"][model][score];
+          BOOST_TEST(std::abs(x - z) <= 1e-10 * std::abs(x), model << " " << score);
+        }
     }
 }
 
