@@ -129,9 +129,11 @@ inline Bytes names(int k, const std::string& stem) {
 }
 
 // Version 1.0 .npy with a header padded to 64 bytes, as numpy writes it.
-inline Bytes npy(const std::string& descr, const std::string& shape, const Bytes& data) {
-  std::string header =
-      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+inline Bytes npy(const std::string& descr, const std::string& shape, const Bytes& data,
+                 bool fortran = false) {
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
   const std::size_t total = 10 + header.size() + 1;
   header.append((total + 63) / 64 * 64 - total, ' ');
   header.push_back('\n');

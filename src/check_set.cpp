@@ -97,8 +97,8 @@ WrittenSet read_set_data(const std::string& dir) {
   else
     // distill's own preprocessing fit (streamed, compensated sums, same
     // chunks), so that --zca gives the same bits.
-    set.pre = fit_preprocessor(view_dataset(set.data), report.source.zca,
-                               report.source.zca_reg_fraction, report.chunk, Communicator{});
+    set.pre =
+        fit_input_preprocessor(view_dataset(set.data), report.source, report.chunk, Communicator{});
   return set;
 }
 

@@ -62,7 +62,7 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
   run.data = load(config.source);
   const Dataset& data = run.data;
   const arma::uword k = data.num_classes, d = data.shape.size();
-  refuse_real_targets(data.regression(), data.name, "compare");
+  require_images_with_classes(data.regression(), data.feature_matrix(), data.name, "compare");
   const arma::uvec counts = checked_class_counts(data.train.labels, k, data.name);
   // Both methods are judged by their test accuracy.
   if (data.test.labels.n_elem == 0)

@@ -14,6 +14,10 @@ Split read_split(const SplitSource& source) {
   Split split;
   split.labels = arma::conv_to<arma::uvec>::from(source.labels);
   split.targets = source.targets;
+  if (source.feature_matrix) {
+    split.features = read_features(source, 0, source.size());
+    return split;
+  }
   PixelReader reader(source);
   split.pixels = reader.read(0, source.size());
   return split;

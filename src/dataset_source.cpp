@@ -2,6 +2,7 @@
 // format (IDX, CIFAR binary, .npy), checked as the in-memory readers check
 // them; the pixels stay in the files for PixelReader (stream.cpp).
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -191,14 +192,40 @@ SplitSource cifar_split(const std::vector<std::string>& paths, const CifarFormat
 
 // ---- .npy -----------------------------------------------------------------
 
+// A feature matrix (docs/design.md §11): float32 or float64, (n, p), C or
+// Fortran order; shape {p, 1, 1}, one feature a channel.
+RecordFile npy_feature_file(const std::string& path, const NpyHeader& header, ImageShape& shape) {
+  const std::vector<std::uint64_t>& dims = header.shape;
+  if (dims.size() != 2)
+    throw Error(path + ": a feature matrix must have shape (n, p), got " + shape_text(dims));
+  const std::uint64_t n = dims[0], p = dims[1];
+  if (n == 0) throw Error(path + ": holds zero samples");
+  if (p == 0)
+    throw Error(path + ": feature vectors of dimension 0 (shape " + shape_text(dims) + ")");
+  // p·p doubles of G must be addressable, and p within 32-bit BLAS indices.
+  if (p > std::uint64_t(INT_MAX))
+    throw Error(path + ": " + std::to_string(p) + " features are too many (at most " +
+                std::to_string(INT_MAX) + ")");
+  shape = ImageShape{arma::uword(p), 1, 1};
+  const std::uint64_t item = header.dtype == "<f4" ? 4 : 8;
+  RecordFile f{path, false, header.data_offset, p * item, 0, arma::uword(n), {}};
+  f.values = item == 4 ? RecordFile::Values::float32 : RecordFile::Values::float64;
+  f.fortran = header.fortran_order;
+  return f;
+}
+
 // The image array's header: dtype uint8, C order, (n, h, w) or (n, c, h, w);
 // the records follow it.
 RecordFile npy_image_file(const std::string& path, ImageShape& shape) {
   InputFile file(path, false);
-  const NpyHeader header = read_npy_header(file);
+  const NpyHeader header = read_npy_header(file, true);
   const std::vector<std::uint64_t>& dims = header.shape;
+  if (header.dtype == "<f4" || header.dtype == "<f8") return npy_feature_file(path, header, shape);
+  if (header.fortran_order)
+    throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
   if (header.dtype != "|u1")
-    throw Error(path + ": images must be uint8 ('|u1'), got '" + header.dtype + "'");
+    throw Error(path + ": images must be uint8 ('|u1') or a float32/float64 feature matrix, got '" +
+                header.dtype + "'");
   if (dims.size() != 3 && dims.size() != 4)
     throw Error(path + ": images must have shape (n, h, w) or (n, c, h, w), got " +
                 shape_text(dims));
@@ -289,11 +316,13 @@ SplitSource npy_split(const std::string& dir, const std::string& which, ImageSha
   SplitSource split;
   split.files.push_back(npy_image_file(x_path, shape));
   split.dim = shape.size();
+  split.feature_matrix = split.files[0].values != RecordFile::Values::uint8;
   read_npy_targets(y_path, split);
   if (split.size() != split.files[0].count)
     throw Error(y_path + ": holds " + std::to_string(split.size()) +
                 (split.regression() ? " targets" : " labels") + " but " + x_path + " holds " +
-                std::to_string(split.files[0].count) + " images");
+                std::to_string(split.files[0].count) +
+                (split.feature_matrix ? " samples" : " images"));
   return split;
 }
 
@@ -357,6 +386,13 @@ DatasetSource open_npy(const std::string& dir) {
   ImageShape test_shape;
   ds.train = npy_split(dir, "train", ds.shape);
   ds.test = npy_split(dir, "test", test_shape);
+  if (ds.train.feature_matrix != ds.test.feature_matrix)
+    throw Error(join_path(dir, "x_train.npy") + " and " + join_path(dir, "x_test.npy") +
+                ": one holds uint8 images and the other a float feature matrix");
+  if (ds.feature_matrix() && test_shape.channels != ds.shape.channels)
+    throw Error(join_path(dir, "x_test.npy") + ": " + std::to_string(test_shape.channels) +
+                " features a sample but the training samples have " +
+                std::to_string(ds.shape.channels));
   if (!same_shape(ds.shape, test_shape))
     throw Error(join_path(dir, "x_test.npy") + ": test images are " + shape_text(test_shape) +
                 " (channels x height x width) but the training images are " + shape_text(ds.shape));
@@ -387,6 +423,12 @@ SplitSource view_split(const Split& split) {
   source.labels = arma::conv_to<LabelVector>::from(split.labels);
   source.targets = split.targets;
   source.memory = &split.pixels;
+  if (split.features.n_rows > 0) {
+    source.dim = split.features.n_rows;
+    source.feature_matrix = true;
+    source.memory = nullptr;
+    source.memory_features = &split.features;
+  }
   return source;
 }
 

@@ -108,7 +108,7 @@ double set_up(const DataSource& source, const KernelSpec& kernel_spec, const Kip
   const double load_seconds = seconds_since(started);
   const FeatureMapSpec& spec = kernel_spec.map;
   const arma::uword d = data.shape.size(), k = data.num_classes;
-  refuse_real_targets(data.regression(), data.name, what);
+  require_images_with_classes(data.regression(), data.feature_matrix(), data.name, what);
   check_ipc(kip.ipc, checked_class_counts(data.train.labels, k, data.name));
   check_feature_sizes(spec, d);
   std::vector<MemoryItem> need = feature_map_memory(spec, d);

@@ -20,9 +20,11 @@ const arma::mat cached_columns(const arma::mat& cached, arma::uword first, arma:
 
 // Features of the listed samples (ascending): one reader for all the calls
 // of a pass, so that a gzip file is inflated once.
-arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, PixelReader& reader,
-                      const arma::uvec& indices) {
-  const arma::mat X = to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
+arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
+                      PixelReader& reader, const arma::uvec& indices) {
+  const arma::mat X = split.feature_matrix
+                          ? feature_inputs(pre, gather_features(split, indices))
+                          : to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
   return std::holds_alternative<LinearMap>(map) ? X : map_features(map, X);
 }
 
@@ -174,15 +176,16 @@ StatisticsPass feature_statistics(const FeatureSums& sums, arma::uword n, bool s
 }
 
 // One pass over a split for G and B (and their validation part): the exact
-// pixel moments for a linear map with class labels, the features'
-// compensated sums for any other map or real targets (whose B = Y Xᵀ is not
-// an integer sum), so that every caller accumulates them the same way.
+// pixel moments for a linear map on images with class labels, the features'
+// compensated sums for any other map, real targets (whose B = Y Xᵀ is not
+// an integer sum) or a feature matrix (no integers at all), so that every
+// caller accumulates them the same way.
 // train_features, when given, receives the shard's features.
 StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                const SplitSource& split, const FitPlan& plan, arma::uword chunk,
                                const Communicator& comm, const Progress& progress,
                                const std::string& phase, arma::mat* train_features) {
-  if (!std::holds_alternative<LinearMap>(map) || split.regression())
+  if (!std::holds_alternative<LinearMap>(map) || split.regression() || split.feature_matrix)
     return feature_statistics(
         feature_sums(pre, map, split, plan, chunk, comm, progress, phase, train_features),
         split.size(), plan.sweep);
@@ -227,7 +230,7 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
       const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
       const arma::mat Phi_val = train_features != nullptr
                                     ? arma::mat(train_features->cols(rows - plan.shard.first))
-                                    : features_of(model.pre, model.map, reader, rows);
+                                    : features_of(model.pre, model.map, train, reader, rows);
       if (train.regression())
         add_validation(scores, Phi_val, targets_of(train, rows));
       else
@@ -275,19 +278,30 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
                     const arma::mat* cached_features, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
   const double total = double(std::max<arma::uword>(1, range.size()));
+  const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
+    if (linear)
+      visit(first, X, X);
+    else if (cached_features != nullptr)
+      visit(first, X, cached_columns(*cached_features, first - range.first, X.n_cols));
+    else
+      visit(first, X, map_features(map, X));
+    progress.update(phase, double(first + X.n_cols - range.first) / total);
+  };
+  if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
+    if (also) throw Error("a feature matrix has no pixels to visit");
+    if (chunk == 0) throw Error("--chunk must be at least 1");
+    for (arma::uword first = range.first; first < range.last; first += chunk)
+      visit_inputs(first, feature_inputs(pre, read_features(split, first,
+                                                            std::min(chunk, range.last - first))));
+    return;
+  }
   arma::mat X, scratch;  // reused from chunk to chunk
   for_each_pixel_chunk(
       split, range, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
         if (also) also(first, pixels, column, count);
         model_inputs_into(pre, pixels, column, count, X, scratch);
-        if (linear)
-          visit(first, X, X);
-        else if (cached_features != nullptr)
-          visit(first, X, cached_columns(*cached_features, first - range.first, count));
-        else
-          visit(first, X, map_features(map, X));
-        progress.update(phase, double(first + count - range.first) / total);
+        visit_inputs(first, X);
       });
 }
 
@@ -340,6 +354,8 @@ Model fit_linear_model(const StreamDataset& data, bool zca, double zca_reg_fract
                        const Progress& progress) {
   if (zca && (!(zca_reg_fraction > 0) || !std::isfinite(zca_reg_fraction)))
     throw Error("--zca-reg must be a positive number");
+  if (data.feature_matrix())
+    throw Error("a feature matrix has no pixel moments: fit_input_preprocessor, then fit_model");
   if (data.regression()) {
     // B = Y Xᵀ of real targets is no integer moment: the preprocessing
     // first, then the features' compensated sums (docs/design.md §10).
@@ -377,8 +393,8 @@ Statistics split_statistics(const Preprocessor& pre, const FeatureMap& map,
 FitSums fit_sums(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
                  const FitOptions& options, const Communicator& comm, const Progress& progress,
                  const PixelVisitor& also) {
-  if (data.regression())
-    throw Error("statistics files hold class labels' sums; real targets are not supported");
+  if (data.regression() || data.feature_matrix())
+    throw Error("statistics files hold sums over images with class labels");
   FitOptions swept = options;  // the validation part is always kept
   swept.lambda = std::numeric_limits<double>::quiet_NaN();
   const FitPlan plan = plan_fit(data, swept, comm);

@@ -181,7 +181,7 @@ std::uint64_t NpyArray::count() const {
   return n;
 }
 
-NpyHeader read_npy_header(InputFile& file) {
+NpyHeader read_npy_header(InputFile& file, bool allow_fortran) {
   const std::string& path = file.path();
   const std::uint64_t file_size = file.size();
   unsigned char preamble[12];
@@ -220,8 +220,9 @@ NpyHeader read_npy_header(InputFile& file) {
   bool fortran_order = false;
   HeaderParser(text, path).parse(descr, fortran_order, header.shape);
   header.dtype = canonical_dtype(descr, path);
-  if (fortran_order)
+  if (fortran_order && !allow_fortran)
     throw Error(path + ": Fortran-order arrays are not supported (save with C order)");
+  header.fortran_order = fortran_order;
 
   // Size from the header, checked for overflow and against the real file
   // length before anything is allocated.

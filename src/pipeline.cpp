@@ -77,6 +77,11 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   const FitOptions& fit = config.fit;
   check_chunk(fit.chunk);
   if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
+  if (data.feature_matrix() ? config.source.zca : config.source.standardize)
+    throw Error(data.feature_matrix()
+                    ? "--zca whitens images; a feature matrix takes --standardize"
+                    : "--standardize is for feature matrices; images are always standardised per "
+                      "channel");
   // Everything that can be refused is refused before the long work: the
   // classes, --ipc, then the memory the run will need.
   arma::uvec train_labels;
@@ -116,14 +121,13 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
 
   Clock::time_point phase = Clock::now();
   arma::mat train_features;
-  if (std::holds_alternative<LinearMap>(map)) {
+  if (std::holds_alternative<LinearMap>(map) && !data.feature_matrix()) {
     // One pass gives the preprocessing and the statistics (docs/design.md §2).
     result.model = fit_linear_model(data, config.source.zca, config.source.zca_reg_fraction, fit,
                                     comm, progress);
   } else {
     progress.status("preprocessing");
-    Preprocessor pre =
-        fit_preprocessor(data, config.source.zca, config.source.zca_reg_fraction, fit.chunk, comm);
+    Preprocessor pre = fit_input_preprocessor(data, config.source, fit.chunk, comm);
     result.model = fit_model(data, std::move(pre), std::move(map), fit, comm, progress,
                              cache ? &train_features : nullptr);
   }
@@ -146,6 +150,8 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   result.certificate = certify(data, model, distilled, result.start_images, fit.chunk, comm,
                                progress, cache ? &train_features : nullptr);
   train_features.reset();
+  if (data.feature_matrix())
+    result.plane = principal_plane(data, model.pre, distilled.Xs, train_range, comm);
   result.timings.certify = seconds_since(phase);
   result.feature_cache = cache;
   result.processes = comm.size;
@@ -167,8 +173,10 @@ DistillResult start_result(const DistillConfig& config, const StreamDataset& dat
   result.description.shape = data.shape;
   result.description.num_classes = data.num_classes;
   result.description.class_names = data.class_names;
-  // A description holds no samples; for real targets their dimension k.
+  // A description holds no samples; for real targets their dimension k, for
+  // a feature matrix its p.
   if (data.regression()) result.description.train.targets.set_size(data.num_classes, 0);
+  if (data.feature_matrix()) result.description.train.features.set_size(data.train.dim, 0);
   result.n_train = data.train.size();
   result.n_test = data.test.size();
   return result;
@@ -193,7 +201,8 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
     data = view_dataset(loaded);
   } else {
     data = open_stream_dataset(source.dataset, source.dir, source.coarse);
-    if (!config.stream) {
+    // A feature matrix's shards are read from its file in every pass.
+    if (!config.stream && !data.feature_matrix()) {
       const Range train_range = shard_range(data.train.size(), comm, config.fit.chunk);
       const Range test_range = shard_range(data.test.size(), comm, config.fit.chunk);
       train_shard = PixelReader(data.train).read(train_range.first, train_range.size());
@@ -247,7 +256,8 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   view.class_names = stats.description.class_names;
   view.train.dim = view.test.dim = d;
   if (test != nullptr) {
-    refuse_real_targets(test->regression(), test->name, "a test split for statistics files");
+    require_images_with_classes(test->regression(), test->feature_matrix(), test->name,
+                                "a test split for statistics files");
     if (!same_shape(test->shape, view.shape) || test->num_classes != k)
       throw Error("the test data (" + shape_text(test->shape) + ", " +
                   std::to_string(test->num_classes) +
@@ -336,8 +346,8 @@ Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMat
   data.shape = shape;
   data.num_classes = num_classes;
   for (arma::uword c = 0; c < num_classes; ++c) data.class_names.push_back(std::to_string(c));
-  data.train = {std::move(train_pixels), std::move(train_labels), {}};
-  data.test = {std::move(test_pixels), std::move(test_labels), {}};
+  data.train = {std::move(train_pixels), std::move(train_labels), {}, {}};
+  data.test = {std::move(test_pixels), std::move(test_labels), {}, {}};
   return data;
 }
 
@@ -367,8 +377,8 @@ Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_target
   data.shape = shape;
   data.num_classes = k;
   for (arma::uword j = 0; j < k; ++j) data.class_names.push_back("y" + std::to_string(j));
-  data.train = {std::move(train_pixels), {}, std::move(train_targets)};
-  data.test = {std::move(test_pixels), {}, std::move(test_targets)};
+  data.train = {std::move(train_pixels), {}, std::move(train_targets), {}};
+  data.test = {std::move(test_pixels), {}, std::move(test_targets), {}};
   return data;
 }
 
@@ -391,6 +401,10 @@ nlohmann::json distill_report(const DistillResult& result) {
   report["dataset"]["n_test"] = result.n_test;
   report["distilled"]["allow_inexact"] = config.allow_inexact;
   report["distilled"]["files"]["model_W"] = "model_W.npy";
+  if (result.description.feature_matrix()) {
+    report["distilled"]["files"].erase("grid");
+    report["distilled"]["files"]["principal_plane"] = "principal_plane.png";
+  }
   report["run"] = {{"processes", result.processes},
                    {"stream", config.stream},
                    {"feature_cache", result.feature_cache},
@@ -412,20 +426,27 @@ void write_distill_result(const DistillResult& result, StagedOutputDir& out) {
   const Dataset& data = result.description;
   const Model& model = result.model;
   const arma::uword m = distilled.Xs.n_cols, k = data.num_classes, ipc = result.config.analytic.ipc;
-  write_npy(out.path("distilled_X.npy"), image_array_shape(m, data.shape), distilled.Xs.memptr());
+  write_npy(out.path("distilled_X.npy"),
+            data.feature_matrix() ? std::vector<std::uint64_t>{m, data.shape.size()}
+                                  : image_array_shape(m, data.shape),
+            distilled.Xs.memptr());
   write_npy(out.path("distilled_Y.npy"), {m, k}, distilled.Ys.memptr());
   // The original weights (k×p, row-major as numpy reads them), for eval's check.
   const arma::mat W_rows = model.W.t();
   write_npy(out.path("model_W.npy"), {k, model.W.n_cols}, W_rows.memptr());
-  std::vector<GridBlock> blocks{
-      class_rows(to_pixel_space(model.pre, distilled.Xs), data.class_names, ipc)};
-  if (result.config.analytic.init == Init::real) {
-    blocks[0].title = "distilled";
-    blocks.push_back(
-        class_rows(to_pixel_space(model.pre, result.start_images), data.class_names, ipc));
-    blocks[1].title = "start images";
+  if (data.feature_matrix()) {
+    write_principal_plane_png(out.path("principal_plane.png"), result.plane, data.class_names);
+  } else {
+    std::vector<GridBlock> blocks{
+        class_rows(to_pixel_space(model.pre, distilled.Xs), data.class_names, ipc)};
+    if (result.config.analytic.init == Init::real) {
+      blocks[0].title = "distilled";
+      blocks.push_back(
+          class_rows(to_pixel_space(model.pre, result.start_images), data.class_names, ipc));
+      blocks[1].title = "start images";
+    }
+    write_image_grid(out.path("grid.png"), blocks, data.shape, default_upscale(data.shape));
   }
-  write_image_grid(out.path("grid.png"), blocks, data.shape, default_upscale(data.shape));
 
   nlohmann::json report = distill_report(result);
   report["timings_s"]["write"] = seconds_since(phase);

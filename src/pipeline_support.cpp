@@ -22,10 +22,14 @@ arma::uvec checked_class_counts(const arma::uvec& train_labels, arma::uword k,
   return counts;
 }
 
-void refuse_real_targets(bool regression, const std::string& dataset, const std::string& what) {
+void require_images_with_classes(bool regression, bool feature_matrix, const std::string& dataset,
+                                 const std::string& what) {
   if (regression)
     throw Error(dataset + " holds real targets, not class labels: " + what +
                 " needs classes (distill and eval take real targets)");
+  if (feature_matrix)
+    throw Error(dataset + " holds a feature matrix, not images: " + what +
+                " needs images (distill and eval take feature matrices)");
 }
 
 void check_feature_sizes(const FeatureMapSpec& spec, arma::uword d) {

@@ -125,7 +125,7 @@ std::vector<Style> series_styles(const PlotSpec& spec) {
   for (const PlotSeries& s : spec.series) later_points += s.points_only;
   std::vector<Style> styles;
   for (std::size_t s = 0; s < spec.series.size(); ++s) {
-    double radius = 3.5;
+    double radius = spec.series[s].cloud ? 2.0 : 3.5;
     if (spec.series[s].points_only) {
       --later_points;
       radius = 5.5 + 3.0 * static_cast<double>(std::min<std::size_t>(later_points, 3));
@@ -183,7 +183,7 @@ void draw_data(cairo_t* cr, const PlotSpec& spec, const PlotFrame& f, bool mask)
         markers.push_back({x, y});
         have_previous = true;
       }
-      if (points_pass) {
+      if (points_pass || series.cloud) {
         cairo_new_path(cr);
       } else {
         set_colour(cr, styles[s].colour);
@@ -409,7 +409,7 @@ void draw_legend(cairo_t* cr, cairo_surface_t* data_mask, const PlotSpec& spec,
     const Style& style = styles[entries[e]];
     const double cy = y0 + kPad + (e + 0.5) * row_h;
     const double sx = x0 + kPad;
-    if (!series.points_only) {
+    if (!series.points_only && !series.cloud) {
       cairo_move_to(cr, sx, cy);
       cairo_line_to(cr, sx + kSample, cy);
       set_colour(cr, style.colour);

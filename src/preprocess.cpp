@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "krrdistill/compensated_sum.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/pixel_moments.hpp"
@@ -132,6 +133,64 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   pre.shape = shape;
   set_channel_moments(pre, sums);
   return pre;
+}
+
+Preprocessor fit_feature_preprocessor(const DatasetSource& data, bool standardize,
+                                      arma::uword chunk, const Communicator& comm) {
+  const SplitSource& train = data.train;
+  if (!train.feature_matrix) throw Error("the dataset holds images, not a feature matrix");
+  const arma::uword p = train.dim, n = train.size();
+  if (n == 0) throw Error("no training samples");
+  Preprocessor pre;
+  pre.shape = data.shape;
+  pre.channel_mean.zeros(p);
+  pre.channel_std.ones(p);
+  if (!standardize) return pre;
+  if (chunk == 0) throw Error("--chunk must be at least 1");
+  const Range shard = shard_range(n, comm, chunk);
+  // Σ over chunks of each chunk's sum of f(values), compensated.
+  const auto sum_over_chunks = [&](const auto& f) {
+    CompensatedSum total = compensated_zeros(p, 1);
+    for (arma::uword first = shard.first; first < shard.last; first += chunk)
+      add(total, arma::mat(arma::sum(
+                     f(read_features(train, first, std::min(chunk, shard.last - first))), 1)));
+    allreduce_sum(comm, total);
+    return arma::vec(value(total));
+  };
+  pre.channel_mean = sum_over_chunks([](const arma::mat& v) { return v; }) / double(n);
+  const arma::vec variance = sum_over_chunks([&](const arma::mat& v) {
+                               arma::mat centred = v;
+                               centred.each_col() -= pre.channel_mean;
+                               return arma::mat(arma::square(centred));
+                             }) /
+                             double(n);
+  for (arma::uword j = 0; j < p; ++j)
+    if (!(variance[j] > 0))
+      throw Error("feature " + std::to_string(j) +
+                  " is constant over the training samples: --standardize cannot scale it");
+  pre.channel_std = arma::sqrt(variance);
+  return pre;
+}
+
+Preprocessor fit_input_preprocessor(const DatasetSource& data, const DataSource& source,
+                                    arma::uword chunk, const Communicator& comm) {
+  if (!data.feature_matrix()) {
+    if (source.standardize)
+      throw Error(
+          "--standardize is for feature matrices; images are always standardised per channel");
+    return fit_preprocessor(data, source.zca, source.zca_reg_fraction, chunk, comm);
+  }
+  if (source.zca) throw Error("--zca whitens images; a feature matrix takes --standardize");
+  return fit_feature_preprocessor(data, source.standardize, chunk, comm);
+}
+
+arma::mat feature_inputs(const Preprocessor& pre, const arma::mat& values) {
+  if (values.n_rows != pre.channel_mean.n_elem || pre.zca)
+    throw Error("the feature values do not match the preprocessing");
+  arma::mat X = values;
+  X.each_col() -= pre.channel_mean;
+  X.each_col() /= pre.channel_std;
+  return X;
 }
 
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,

@@ -1,5 +1,6 @@
 #include "krrdistill/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -88,15 +89,17 @@ nlohmann::json dataset_json(const Dataset& data, const DataSource& source,
       {"source", source.dataset},
       {"dir", absolute_data_dir(source)},
       {"coarse", source.coarse},
-      {"n_train", data.train.pixels.n_cols},
-      {"n_test", data.test.pixels.n_cols},
+      {"n_train", std::max(data.train.pixels.n_cols, data.train.features.n_cols)},
+      {"n_test", std::max(data.test.pixels.n_cols, data.test.features.n_cols)},
       {"d", data.shape.size()},
       {"k", data.num_classes},
       {"targets", data.regression() ? "regression" : "classes"},
+      {"inputs", data.feature_matrix() ? "features" : "images"},
       {"shape", {data.shape.channels, data.shape.height, data.shape.width}},
       {"class_names", data.class_names},
       {"preprocessing",
-       {{"pixel_scale", "x/255"},
+       {{"pixel_scale", data.feature_matrix() ? "none" : "x/255"},
+        {"standardize", data.feature_matrix() ? source.standardize : true},
         {"channel_mean", vec_json(pre.channel_mean)},
         {"channel_std", vec_json(pre.channel_std)},
         {"zca", pre.zca},
@@ -219,6 +222,11 @@ DataSource data_source_from_json(const nlohmann::json& report, const std::string
   source.dir = string_field(dataset, "dir", "dataset", path);
   source.coarse = bool_field(dataset, "coarse", "dataset", path);
   source.zca = bool_field(pre, "zca", "dataset.preprocessing", path);
+  // Feature matrices only (images are always standardised); older reports lack it.
+  const bool features =
+      dataset.contains("inputs") && string_field(dataset, "inputs", "dataset", path) == "features";
+  if (features && pre.contains("standardize"))
+    source.standardize = bool_field(pre, "standardize", "dataset.preprocessing", path);
   source.zca_reg_fraction = finite_field(pre, "zca_reg_fraction", "dataset.preprocessing", path);
   if (!(source.zca_reg_fraction > 0))
     wrong("zca_reg_fraction", "dataset.preprocessing", path, "must be positive");
@@ -291,6 +299,14 @@ EvalReport read_eval_report(const std::string& path) {
   const nlohmann::json& dataset = section(report, "dataset", path);
   out.k = unsigned_field(dataset, "k", "dataset", path);
   if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
+  if (dataset.contains("inputs")) {
+    const std::string inputs = string_field(dataset, "inputs", "dataset", path);
+    if (inputs != "images" && inputs != "features")
+      wrong("inputs", "dataset", path, "must be \"images\" or \"features\"");
+    out.feature_matrix = inputs == "features";
+    if (out.feature_matrix && out.from_statistics)
+      wrong("inputs", "dataset", path, "cannot be features for a set distilled from statistics");
+  }
   if (dataset.contains("targets")) {
     const std::string targets = string_field(dataset, "targets", "dataset", path);
     if (targets != "classes" && targets != "regression")
@@ -347,6 +363,10 @@ void check_report_matches(const EvalReport& report, const Dataset& data, const s
   if (data.shape.size() != report.d)
     throw Error(path + ": made for images of " + std::to_string(report.d) +
                 " values, but the dataset's images have " + std::to_string(data.shape.size()));
+  if (data.feature_matrix() != report.feature_matrix)
+    throw Error(path + ": made for " + (report.feature_matrix ? "a feature matrix" : "images") +
+                ", but the dataset holds " +
+                (data.feature_matrix() ? "a feature matrix" : "images"));
   if (data.regression() != report.regression)
     throw Error(path + ": made for " + (report.regression ? "real targets" : "class labels") +
                 ", but the dataset holds " + (data.regression() ? "real targets" : "class labels"));

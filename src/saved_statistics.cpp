@@ -67,7 +67,8 @@ SavedStatistics compute_statistics(const StreamDataset& data, const StatisticsCo
                                    const SavedStatistics* fixed, const Communicator& comm,
                                    const Progress& progress, const std::string& fixed_path) {
   const arma::uword d = data.shape.size(), n = data.train.size();
-  refuse_real_targets(data.regression(), data.name, "a statistics file");
+  require_images_with_classes(data.regression(), data.feature_matrix(), data.name,
+                              "a statistics file");
   check_chunk(config.fit.chunk);
   check_feature_sizes(config.spec, d);
   SavedStatistics out;

@@ -3,6 +3,7 @@
 #include <libdeflate.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <future>
 #include <string>
@@ -91,7 +92,7 @@ PixelReader::PixelReader(const SplitSource& source) : source_(source) {
     file_first_.push_back(first);
     first += f.count;
   }
-  if (source.memory == nullptr && first != source.size())
+  if (source.memory == nullptr && source.memory_features == nullptr && first != source.size())
     throw Error("the image files hold " + std::to_string(first) + " images but there are " +
                 std::to_string(source.size()) + " labels");
   open_.resize(source.files.size());
@@ -211,6 +212,100 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
   }
 }
 
+// ---- feature matrices ---------------------------------------------------
+
+namespace {
+
+// Converts count little-endian float32 or float64 values to double at out
+// with the given stride, refusing a non-finite one (value j of sample i
+// named by at(v), v the value's index among these).
+template <typename At>
+void convert_values(const unsigned char* bytes, arma::uword count, bool single, double* out,
+                    arma::uword stride, const std::string& path, At at) {
+  for (arma::uword v = 0; v < count; ++v) {
+    double value;
+    if (single) {
+      float f;
+      std::memcpy(&f, bytes + 4 * v, 4);
+      value = f;
+    } else {
+      std::memcpy(&value, bytes + 8 * v, 8);
+    }
+    if (!std::isfinite(value)) {
+      const auto [feature, sample] = at(v);
+      throw Error(path + ": feature " + std::to_string(feature) + " of sample " +
+                  std::to_string(sample) + " is not a finite number");
+    }
+    out[v * stride] = value;
+  }
+}
+
+// Samples [first, first + count) of one feature file into out (dim×count).
+void read_feature_records(const RecordFile& f, arma::uword dim, arma::uword first,
+                          arma::uword count, double* out) {
+  const bool single = f.values == RecordFile::Values::float32;
+  const std::uint64_t item = single ? 4 : 8;
+  InputFile file(f.path, false);
+  const auto fail = [&f] { return Error(f.path + ": file shrank while being read"); };
+  if (!f.fortran) {  // one record a sample: one read
+    std::vector<unsigned char> bytes(count * dim * item);
+    file.seek(f.data_offset + first * dim * item);
+    if (file.read(bytes.data(), bytes.size()) != bytes.size()) throw fail();
+    convert_values(bytes.data(), count * dim, single, out, 1, f.path,
+                   [&](arma::uword v) { return std::make_pair(v % dim, first + v / dim); });
+    return;
+  }
+  // Fortran order: each feature's values of all samples are contiguous.
+  std::vector<unsigned char> bytes(count * item);
+  for (arma::uword j = 0; j < dim; ++j) {
+    file.seek(f.data_offset + (std::uint64_t(j) * f.count + first) * item);
+    if (file.read(bytes.data(), bytes.size()) != bytes.size()) throw fail();
+    convert_values(bytes.data(), count, single, out + j, dim, f.path,
+                   [&](arma::uword v) { return std::make_pair(j, first + v); });
+  }
+}
+
+}  // namespace
+
+arma::mat read_features(const SplitSource& split, arma::uword first, arma::uword count) {
+  if (!split.feature_matrix) throw Error("the split holds images, not a feature matrix");
+  check_range(split, Range{first, first + count});
+  if (split.memory_features != nullptr) {
+    const arma::mat& held = *split.memory_features;
+    if (count > 0 &&
+        (first < split.memory_first || first + count > split.memory_first + held.n_cols))
+      throw Error("samples outside the part of the split held in memory");
+    return count == 0 ? arma::mat(split.dim, 0)
+                      : arma::mat(held.cols(first - split.memory_first,
+                                            first - split.memory_first + count - 1));
+  }
+  arma::mat out(split.dim, count);
+  arma::uword done = 0, file_first = 0;
+  for (const RecordFile& f : split.files) {
+    if (done == count) break;
+    const arma::uword at = first + done;
+    if (at < file_first + f.count) {
+      const arma::uword take = std::min(count - done, file_first + f.count - at);
+      read_feature_records(f, split.dim, at - file_first, take, out.colptr(done));
+      done += take;
+    }
+    file_first += f.count;
+  }
+  if (done != count) throw Error("the feature files hold fewer samples than the split");
+  return out;
+}
+
+arma::mat gather_features(const SplitSource& split, const arma::uvec& indices) {
+  arma::mat out(split.dim, indices.n_elem);
+  for (arma::uword j = 0; j < indices.n_elem;) {
+    arma::uword run = 1;  // a run of consecutive samples is one read
+    while (j + run < indices.n_elem && indices[j + run] == indices[j] + run) ++run;
+    out.cols(j, j + run - 1) = read_features(split, indices[j], run);
+    j += run;
+  }
+  return out;
+}
+
 arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,
                        const Range& shard, const Communicator& comm) {
   if (arma::any(indices >= split.size())) throw Error("image index out of bounds");
@@ -221,7 +316,9 @@ arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const 
     const arma::uvec order = mine.elem(arma::sort_index(indices.elem(mine)));
     const arma::uvec wanted = indices.elem(order);
     arma::mat inputs;
-    if (split.memory != nullptr) {
+    if (split.feature_matrix) {
+      inputs = feature_inputs(pre, gather_features(split, wanted));
+    } else if (split.memory != nullptr) {
       check_range(split, shard);
       inputs = to_model_input(pre, *split.memory, wanted - split.memory_first);
     } else {

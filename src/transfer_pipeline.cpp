@@ -27,7 +27,8 @@ TransferRun run_transfer(const TransferConfig& config, const Progress& progress)
   progress.status("transfer: reading " + config.distilled_dir);
   WrittenSet set = read_set_data(config.distilled_dir);
   const arma::uword d = set.data.shape.size(), k = set.data.num_classes;
-  refuse_real_targets(set.data.regression(), set.data.name, "transfer");
+  require_images_with_classes(set.data.regression(), set.data.feature_matrix(), set.data.name,
+                              "transfer");
   check_memory("transfer", transfer_memory(d, k, set.data.test.labels.n_elem, config.options));
   read_set_arrays(config.distilled_dir, set);
   run.command = set.report.command;

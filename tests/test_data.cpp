@@ -680,7 +680,11 @@ BOOST_AUTO_TEST_CASE(npy_folder_wrong_image_dtype_and_shape) {
   write_npy_folder(tmp.dir(), 0);
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f8", "(1, 1, 1)", Bytes(8, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
-             tmp.file("x_train.npy") + ": images must be uint8 ('|u1'), got '<f8'");
+             tmp.file("x_train.npy") + ": a feature matrix must have shape (n, p), got (1, 1, 1)");
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<i4", "(1, 1, 1)", Bytes(4, 0)));
+  BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
+             tmp.file("x_train.npy") +
+                 ": images must be uint8 ('|u1') or a float32/float64 feature matrix, got '<i4'");
   write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("|u1", "(2, 12)", Bytes(24, 0)));
   BOOST_TEST(error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); }) ==
              tmp.file("x_train.npy") +
@@ -728,6 +732,86 @@ BOOST_AUTO_TEST_CASE(npy_folder_real_targets) {
   ds = krrdistill::load_dataset("npy", tmp.dir(), false);
   BOOST_TEST(ds.num_classes == 1u);
   BOOST_TEST(ds.test.targets(0, 3) == double(0.4f));
+}
+
+// Float x files are feature matrices (docs/design.md §11): (n, p) in C or
+// Fortran order, float32 or float64, read to the bit by load_dataset and by
+// the streamed reads alike; shape {p, 1, 1}.
+BOOST_AUTO_TEST_CASE(npy_folder_feature_matrices) {
+  TempDir tmp("data");
+  write_npy_folder(tmp.dir(), 0);  // 9 training and 5 test samples with labels
+  std::vector<double> train(9 * 4), test(5 * 4);
+  for (std::size_t i = 0; i < train.size(); ++i) train[i] = 0.25 * double(i) - 3.0;
+  for (std::size_t i = 0; i < test.size(); ++i) test[i] = 1e-3 * double(i);
+  // Training values in C order (sample i's 4 features contiguous); test
+  // values in Fortran order (feature j of all 5 samples contiguous), float32.
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f8", "(9, 4)", le_bytes(train)));
+  std::vector<float> test_fortran(test.size());
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t j = 0; j < 4; ++j) test_fortran[j * 5 + i] = float(test[i * 4 + j]);
+  write_plain(tmp.file("x_test.npy"),
+              krrdistill_fuzz::npy("<f4", "(5, 4)", le_bytes(test_fortran), true));
+  const Dataset ds = krrdistill::load_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(ds.feature_matrix());
+  BOOST_TEST(ds.shape.channels == 4u);
+  BOOST_TEST(ds.shape.size() == 4u);
+  BOOST_TEST(ds.train.pixels.is_empty());
+  BOOST_REQUIRE(ds.train.features.n_cols == 9u);
+  for (arma::uword i = 0; i < 9; ++i)
+    for (arma::uword j = 0; j < 4; ++j) BOOST_TEST(ds.train.features(j, i) == train[i * 4 + j]);
+  for (arma::uword i = 0; i < 5; ++i)
+    for (arma::uword j = 0; j < 4; ++j)
+      BOOST_TEST(ds.test.features(j, i) == double(float(test[i * 4 + j])));
+  const krrdistill::StreamDataset source = krrdistill::open_stream_dataset("npy", tmp.dir(), false);
+  BOOST_TEST(source.feature_matrix());
+  for (const krrdistill::SplitSource* split : {&source.train, &source.test}) {
+    const arma::mat& whole = split == &source.train ? ds.train.features : ds.test.features;
+    for (arma::uword first = 0; first < split->size(); ++first)
+      for (arma::uword count = 0; first + count <= split->size(); ++count)
+        BOOST_TEST(arma::approx_equal(krrdistill::read_features(*split, first, count),
+                                      arma::mat(whole.cols(first, first + count - 1)), "absdiff",
+                                      0.0));
+    const arma::uvec some = {0, 2, 3, 4};
+    BOOST_TEST(arma::approx_equal(krrdistill::gather_features(*split, some),
+                                  arma::mat(whole.cols(some)), "absdiff", 0.0));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(npy_folder_bad_feature_matrices) {
+  TempDir tmp("data");
+  write_npy_folder(tmp.dir(), 0);
+  const auto error = [&] {
+    return error_of([&] { krrdistill::load_dataset("npy", tmp.dir(), false); });
+  };
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f4", "(9, 3)", Bytes(108, 0)));
+  BOOST_TEST(error() == tmp.file("x_train.npy") + " and " + tmp.file("x_test.npy") +
+                            ": one holds uint8 images and the other a float feature matrix");
+  write_plain(tmp.file("x_test.npy"), krrdistill_fuzz::npy("<f4", "(5, 2)", Bytes(40, 0)));
+  BOOST_TEST(error() ==
+             tmp.file("x_test.npy") + ": 2 features a sample but the training samples have 3");
+  write_plain(tmp.file("x_test.npy"), krrdistill_fuzz::npy("<f4", "(5, 3)", Bytes(60, 0)));
+  BOOST_CHECK_NO_THROW(krrdistill::load_dataset("npy", tmp.dir(), false));
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f4", "(9, 0)", {}));
+  BOOST_TEST(error() ==
+             tmp.file("x_train.npy") + ": feature vectors of dimension 0 (shape (9, 0))");
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f4", "(0, 3)", {}));
+  BOOST_TEST(error() == tmp.file("x_train.npy") + ": holds zero samples");
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f8", "(8, 3)", Bytes(192, 0)));
+  BOOST_TEST(error() == tmp.file("y_train.npy") + ": holds 9 labels but " +
+                            tmp.file("x_train.npy") + " holds 8 samples");
+  std::vector<float> values(27, 1.0f);
+  values[3 * 4 + 2] = std::numeric_limits<float>::quiet_NaN();
+  write_plain(tmp.file("x_train.npy"), krrdistill_fuzz::npy("<f4", "(9, 3)", le_bytes(values)));
+  BOOST_TEST(error() == tmp.file("x_train.npy") + ": feature 2 of sample 4 is not a finite number");
+  write_plain(tmp.file("x_train.npy"),
+              krrdistill_fuzz::npy("<f4", "(9, 3)", le_bytes(values), true));  // Fortran
+  BOOST_TEST(error() == tmp.file("x_train.npy") + ": feature 1 of sample 5 is not a finite number");
+  // Images stay C order only.
+  write_npy_folder(tmp.dir(), 0);
+  write_plain(tmp.file("x_train.npy"),
+              krrdistill_fuzz::npy("|u1", "(9, 4, 6)", Bytes(216, 0), true));
+  BOOST_TEST(error() == tmp.file("x_train.npy") +
+                            ": Fortran-order arrays are not supported (save with C order)");
 }
 
 BOOST_AUTO_TEST_CASE(npy_folder_bad_real_targets) {

@@ -42,8 +42,8 @@ void print_summary(const DistillResult& run, const std::string& folder) {
 // distill --stats: the model and the map come from the files.
 int distill_from_statistics(const cxxopts::ParseResult& result, const Communicator& comm) {
   if (comm.size > 1) throw Error("distill --stats runs on one process");
-  for (const char* fixed :
-       {"model", "features", "rff-sigma", "layers", "width", "slope", "zca", "zca-reg", "stream"})
+  for (const char* fixed : {"model", "features", "rff-sigma", "layers", "width", "slope", "zca",
+                            "zca-reg", "standardize", "stream"})
     if (result.count(fixed))
       throw Error(std::string("--") + fixed +
                   " is fixed by the statistics files (krrdistill stats takes it)");
@@ -78,7 +78,8 @@ int distill(int argc, char** argv, const Communicator& comm) {
                            "Exact one-shot distillation of KRR (Chen, Huang & Weng, NeurIPS 2024)");
   add_data_options(options);
   options.add_options("distill")("ipc",
-                                 "images per class, 1..(training images of the smallest class)",
+                                 "points per class (per target dimension for real targets), "
+                                 "1..(training samples of the smallest class)",
                                  cxxopts::value<unsigned>()->default_value("1"))(
       "init", "noise or real", cxxopts::value<std::string>()->default_value("real"))(
       "lambda-s", "ridge of the model refit on the distilled set",
@@ -88,6 +89,9 @@ int distill(int argc, char** argv, const Communicator& comm) {
       "allow-inexact",
       "publish even when the certificate fails (|Ws-W|/|W| above the model's tolerance or a "
       "test prediction changed); the report then says exact: false")(
+      "standardize",
+      "a feature matrix (float x_*.npy): standardise each feature over the training samples "
+      "(images always are, per channel)")(
       "stream",
       "read the pixels from the files chunk by chunk in every pass instead of holding them in "
       "memory (peak memory O(p^2 + chunk d); no feature cache)")(
@@ -104,6 +108,7 @@ int distill(int argc, char** argv, const Communicator& comm) {
   if (result.count("stats")) return distill_from_statistics(result, comm);
   DistillConfig config;
   config.source = data_source(result);
+  config.source.standardize = result.count("standardize") > 0;
   config.spec = feature_spec(result);
   config.analytic.ipc = result["ipc"].as<unsigned>();
   config.analytic.init = parse_init(result["init"].as<std::string>());

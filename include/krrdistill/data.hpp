@@ -16,6 +16,7 @@ struct Split {
   PixelMatrix pixels;  // d×n
   arma::uvec labels;   // n, each < num_classes; or
   arma::mat targets;   // k×n real targets (regression, docs/design.md §10; 0×0 with labels)
+  arma::mat features;  // p×n float inputs of a feature matrix (§11; pixels then empty)
 };
 
 struct Dataset {
@@ -26,6 +27,8 @@ struct Dataset {
   Split train;
   Split test;
   bool regression() const { return train.targets.n_rows > 0; }
+  // Float feature vectors (shape {p, 1, 1}) instead of images.
+  bool feature_matrix() const { return train.features.n_rows > 0; }
 };
 
 // Folder of the Debian package dataset-fashion-mnist.

@@ -13,6 +13,7 @@ struct DataSource {
   std::string dataset = "fashion-mnist";  // name given to load_dataset
   std::string dir;                        // folder (empty: the dataset's default)
   bool coarse = false;
+  bool standardize = false;  // feature matrices: per-feature mean and std (docs/design.md §11)
   bool zca = false;
   double zca_reg_fraction = 0.1;
 };

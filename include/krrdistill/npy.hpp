@@ -25,11 +25,13 @@ struct NpyHeader {
   std::string dtype;  // canonical descr, as NpyArray::dtype
   std::uint64_t data_offset = 0;
   std::uint64_t data_bytes = 0;
+  bool fortran_order = false;  // column-major data (only where allowed)
 };
 
 // Reads the header from the start of file (opened without inflating: a
-// compressed .npy is not one); throws Error naming the file when it is bad.
-NpyHeader read_npy_header(InputFile& file);
+// compressed .npy is not one); throws Error naming the file when it is bad,
+// and for Fortran order unless allow_fortran.
+NpyHeader read_npy_header(InputFile& file, bool allow_fortran = false);
 
 // Reads and checks the header against the file length before allocating.
 NpyArray read_npy(const std::string& path);

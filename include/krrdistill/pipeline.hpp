@@ -19,6 +19,7 @@
 #include "krrdistill/features.hpp"
 #include "krrdistill/model.hpp"
 #include "krrdistill/output_dir.hpp"
+#include "krrdistill/principal_plane.hpp"
 #include "krrdistill/progress.hpp"
 
 namespace krrdistill {
@@ -57,6 +58,7 @@ struct DistillResult {
   std::string certificate_problem;  // empty when the certificate holds
   DistillTimings timings;
   nlohmann::json statistics;  // distilled from statistics files: which, and what they summed
+  PrincipalPlane plane;       // a feature matrix's picture (its grid.png)
 };
 
 // Loads (or, with several processes or config.stream, reads shard by shard)
@@ -110,8 +112,8 @@ Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_target
 // write_distill_result adds "write", "total" and "output").
 nlohmann::json distill_report(const DistillResult& result);
 
-// Writes distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png and
-// report.json into out and commits it.
+// Writes distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png (for a
+// feature matrix principal_plane.png) and report.json into out and commits it.
 void write_distill_result(const DistillResult& result, StagedOutputDir& out);
 // The same into folder (replaced only with force and only when krrdistill
 // wrote it); for refusals before the work, make the StagedOutputDir first.

@@ -27,9 +27,11 @@ std::vector<std::string> data_inputs(const DataSource& source);
 arma::uvec checked_class_counts(const arma::uvec& train_labels, arma::uword k,
                                 const std::string& dataset);
 
-// Real targets (regression, docs/design.md §10) are distilled and checked
-// by distill and eval alone; what needs classes (what) refuses them.
-void refuse_real_targets(bool regression, const std::string& dataset, const std::string& what);
+// Real targets (regression, docs/design.md §10) and feature matrices (§11)
+// are distilled and checked by distill and eval alone; what needs images
+// with classes (what) refuses them.
+void require_images_with_classes(bool regression, bool feature_matrix, const std::string& dataset,
+                                 const std::string& what);
 // --features and --width 1..d (0: d), before a map is sized from them: a
 // larger one is not surjective (docs/design.md §3) and would only cost memory.
 void check_feature_sizes(const FeatureMapSpec& spec, arma::uword d);

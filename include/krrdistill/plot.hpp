@@ -17,6 +17,7 @@ struct PlotSeries {
   // its point by a thin leader, so that coinciding points are told apart on
   // the plot itself.
   std::vector<std::string> point_labels = {};
+  bool cloud = false;  // (not points_only) tiny markers and no line: many points at once
 };
 
 struct PlotSpec {

@@ -56,6 +56,10 @@ void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma:
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
                          const arma::uvec& columns);
 
+// Model inputs (v − mean_j)/std_j of a feature matrix's values (p×count,
+// docs/design.md §11; shape {p, 1, 1}, one feature a channel); without
+// standardisation mean 0 and std 1, so the inputs are the values.
+arma::mat feature_inputs(const Preprocessor& pre, const arma::mat& values);
 // Exact inverse of to_model_input, giving pixel values on [0,1] (not clipped).
 arma::mat to_pixel_space(const Preprocessor& pre, const arma::mat& X);
 

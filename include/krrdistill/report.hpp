@@ -71,6 +71,7 @@ struct EvalReport {
   // dataset.targets "regression" (docs/design.md §10): no classes; the
   // checks' references are both models' test MSE instead of the digest.
   bool regression = false;
+  bool feature_matrix = false;  // dataset.inputs "features" (docs/design.md §11)
   double original_test_mse = 0.0, distilled_test_mse = 0.0;
   arma::uword kernel_depth = 0;
   double rbf_bandwidth = 0.0;

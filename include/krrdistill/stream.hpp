@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "krrdistill/data.hpp"
+#include "krrdistill/data_source.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/preprocess.hpp"
 
@@ -31,6 +32,11 @@ struct RecordFile {
   // Gzip IDX images: "header says N images of HxW (B bytes)", to name a
   // length that differs from the header's once the end is read.
   std::string header_claim;
+  // Feature matrices (docs/design.md §11): float32 or float64 values, a
+  // record of record_size bytes a sample, or with fortran one feature's
+  // values of all count samples after another.
+  enum class Values { uint8, float32, float64 } values = Values::uint8;
+  bool fortran = false;
 };
 
 // Labels at 2 bytes a sample (the readers refuse labels from 65536 on): the
@@ -44,6 +50,10 @@ struct SplitSource {
   std::vector<RecordFile> files;        // the records in sample order, or
   const PixelMatrix* memory = nullptr;  // pixels in memory for samples
   arma::uword memory_first = 0;         // [memory_first, memory_first + memory->n_cols)
+  // A feature matrix (docs/design.md §11): float inputs instead of pixels,
+  // read by read_features; in memory (p×n) when memory_features is set.
+  bool feature_matrix = false;
+  const arma::mat* memory_features = nullptr;
   // Real targets (k×n, kept whole: k doubles a sample) instead of class labels.
   bool regression() const { return targets.n_rows > 0; }
   arma::uword size() const { return regression() ? targets.n_cols : labels.n_elem; }
@@ -60,6 +70,8 @@ struct DatasetSource {
   SplitSource train;
   SplitSource test;
   bool regression() const { return train.regression(); }
+  // Float feature vectors (shape {p, 1, 1}: one feature a channel) instead of images.
+  bool feature_matrix() const { return train.feature_matrix; }
 };
 using StreamDataset = DatasetSource;
 
@@ -105,6 +117,12 @@ class PixelReader {
   std::vector<std::unique_ptr<Open>> open_;
 };
 
+// Feature values (p×count) of samples [first, first + count) of a feature
+// matrix, from memory or its file, each checked finite; and of the listed
+// samples (ascending runs are read at once).
+arma::mat read_features(const SplitSource& split, arma::uword first, arma::uword count);
+arma::mat gather_features(const SplitSource& split, const arma::uvec& indices);
+
 // Calls visit(first, pixels, column, count) for consecutive chunks of samples
 // [range.first, range.last) of a split: the chunk's pixels are columns
 // [column, column + count) of pixels, a matrix held in memory (no copy) or a
@@ -125,6 +143,18 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
 Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_reg_fraction,
                               arma::uword chunk, const Communicator& comm);
 
+// A feature matrix's preprocessing (docs/design.md §11): with standardize,
+// each feature's mean and std over the training samples (two passes, each
+// chunk's sums added as compensated sums over this process's shard and then
+// across comm: the same bits for any process count), refusing a constant
+// feature; otherwise mean 0 and std 1.
+Preprocessor fit_feature_preprocessor(const DatasetSource& data, bool standardize,
+                                      arma::uword chunk, const Communicator& comm);
+// The preprocessing source asks for, on images or a feature matrix: ZCA is
+// for images, standardize for feature matrices (images are always
+// standardised per channel); each refused on the other.
+Preprocessor fit_input_preprocessor(const DatasetSource& data, const DataSource& source,
+                                    arma::uword chunk, const Communicator& comm);
 // Model inputs (d×count) of the listed training samples, on every process;
 // each reads those inside its own shard (the others contribute zeros to a sum).
 arma::mat model_inputs(const Preprocessor& pre, const SplitSource& split, const arma::uvec& indices,
