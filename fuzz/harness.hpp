@@ -278,8 +278,15 @@ class Harness {
             {"real/x_train.npy", npy("|u1", "(3, 2, 2)", Bytes(12, 7))},
             {"real/y_train.npy", npy("<f4", "(3, 2)", f32({0.5f, -1.0f, 2.0f, 0.0f, 3.5f, 1e-3f}))},
             {"real/x_test.npy", npy("|u1", "(2, 2, 2)", Bytes(8, 100))},
-            {"real/y_test.npy", npy("<f8", "(2, 2)", f64({1.0, 2.0, -3.0, 0.25}))}};
+            {"real/y_test.npy", npy("<f8", "(2, 2)", f64({1.0, 2.0, -3.0, 0.25}))},
+            // Feature matrices (§11): float32 in C order, float64 in Fortran order.
+            {"features/x_train.npy",
+             npy("<f4", "(3, 2)", f32({0.5f, -1.0f, 2.0f, 0.0f, 3.5f, 1e-3f}))},
+            {"features/y_train.npy", npy("|u1", "(3,)", Bytes{0, 1, 1})},
+            {"features/x_test.npy", npy("<f8", "(2, 2)", f64({1.0, 2.0, -3.0, 0.25}), true)},
+            {"features/y_test.npy", npy("|u1", "(2,)", Bytes{1, 0})}};
         fs::create_directories(dir_ / "real");
+        fs::create_directories(dir_ / "features");
         break;
       case Target::report:
         valid_ = {{"report.json", text_bytes(report_json("linear"))}};
@@ -396,6 +403,20 @@ class Harness {
 
   static void check_chunks(const krrdistill::SplitSource& split, const krrdistill::Split& whole) {
     const arma::uword n = split.size();
+    if (split.feature_matrix) {  // every range read against the whole
+      const bool same_targets =
+          split.regression() ? arma::approx_equal(krrdistill::targets_of(split, 0, n),
+                                                  whole.targets, "absdiff", 0.0)
+                             : !arma::any(krrdistill::labels_of(split, 0, n) != whole.labels);
+      if (whole.features.n_cols != n || whole.features.n_rows != split.dim || !same_targets)
+        throw std::logic_error("opened and loaded feature matrices differ");
+      for (arma::uword first = 0; first < n; ++first)
+        for (arma::uword count = 1; first + count <= n; ++count)
+          if (!arma::approx_equal(krrdistill::read_features(split, first, count),
+                                  whole.features.cols(first, first + count - 1), "absdiff", 0.0))
+            throw std::logic_error("a feature range read differs from load_dataset's");
+      return;
+    }
     if (split.regression()) {
       if (n != whole.targets.n_cols || split.dim != whole.pixels.n_rows ||
           !arma::approx_equal(krrdistill::targets_of(split, 0, n), whole.targets, "absdiff", 0.0))
@@ -451,6 +472,8 @@ class Harness {
             if (!std::isfinite(v)) throw krrdistill::Error(path + ": holds NaN or Inf");
         } else if (valid_[slot].first.rfind("real/", 0) == 0) {
           read_dataset("npy", dir + "/real", false);
+        } else if (valid_[slot].first.rfind("features/", 0) == 0) {
+          read_dataset("npy", dir + "/features", false);
         } else {
           read_dataset("npy", dir, false);
         }

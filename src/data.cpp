@@ -3,6 +3,7 @@
 #include <future>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/stream.hpp"
 
 namespace krrdistill {
@@ -15,6 +16,9 @@ Split read_split(const SplitSource& source) {
   split.labels = arma::conv_to<arma::uvec>::from(source.labels);
   split.targets = source.targets;
   if (source.feature_matrix) {
+    // Held as double: twice a float32 file.
+    check_memory("holding the feature matrix in memory (--stream reads it chunk by chunk)",
+                 {{"its values", 8.0 * double(source.dim) * double(source.size())}});
     split.features = read_features(source, 0, source.size());
     return split;
   }

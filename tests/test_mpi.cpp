@@ -293,6 +293,57 @@ BOOST_AUTO_TEST_CASE(real_targets_ranks_match_one_process,
     }
 }
 
+// Feature matrices (docs/design.md §11): every process reads its shard of
+// the float values from the file; the standardisation and the statistics
+// are compensated sums over the same chunks, so the model is one process's.
+BOOST_AUTO_TEST_CASE(feature_matrix_ranks_match_one_process,
+                     *boost::unit_test::enable_if<kMpiBuild>()) {
+  TempDir tmp("mpi_features");
+  const std::string dir = tmp.file("npy");
+  std::filesystem::create_directories(dir);
+  std::mt19937_64 rng(8);
+  std::normal_distribution<double> normal;
+  for (const auto& [which, n] : {std::pair<std::string, int>{"train", 301}, {"test", 61}}) {
+    std::vector<double> x(std::size_t(n) * 10);
+    fixtures::Bytes labels(n);
+    for (int i = 0; i < n; ++i) {
+      labels[i] = std::uint8_t(i % 3);
+      for (int j = 0; j < 10; ++j) x[10 * i + j] = normal(rng) + (j % 3 == i % 3 ? 1.5 : 0.0);
+    }
+    fixtures::Bytes x_bytes(x.size() * 8);
+    std::memcpy(x_bytes.data(), x.data(), x_bytes.size());
+    const std::string count = std::to_string(n);
+    fixtures::write_plain(dir + "/x_" + which + ".npy",
+                          krrdistill_fuzz::npy("<f8", "(" + count + ", 10)", x_bytes));
+    fixtures::write_plain(dir + "/y_" + which + ".npy",
+                          krrdistill_fuzz::npy("|u1", "(" + count + ",)", labels));
+  }
+  for (const char* args :
+       {"--ipc 2 --init real", "--model fcnn --ipc 2 --init noise --standardize"})
+    BOOST_TEST_CONTEXT(args) {
+      const std::string command = std::string(KRRDISTILL_CLI) + " distill --dataset npy --data " +
+                                  dir + " --chunk 16 --quiet " + args;
+      std::string err;
+      const std::string one = tmp.file("one"), many = tmp.file("many");
+      BOOST_TEST_REQUIRE(run(command + " --force --out " + one, tmp.path, err) == 0, err);
+      BOOST_TEST_REQUIRE(
+          run(mpirun(2) + command + " --threads 1 --force --out " + many, tmp.path, err) == 0, err);
+      BOOST_TEST(rel_diff(read_matrix(one + "/model_W.npy"), read_matrix(many + "/model_W.npy")) <=
+                 1e-12);
+      BOOST_TEST(rel_diff(read_matrix(one + "/distilled_X.npy"),
+                          read_matrix(many + "/distilled_X.npy")) <= 1e-10);
+      const json a = json::parse(fixtures::read_text(one + "/report.json"));
+      const json b = json::parse(fixtures::read_text(many + "/report.json"));
+      BOOST_TEST(b["run"]["processes"] == 2);
+      BOOST_TEST(b["certificate"]["exact"] == true);
+      BOOST_TEST(a["model"]["lambda"] == b["model"]["lambda"]);
+      BOOST_TEST(a["certificate"]["original"]["test_acc"] ==
+                 b["certificate"]["original"]["test_acc"]);
+      BOOST_TEST(a["dataset"]["preprocessing"]["channel_std"] ==
+                 b["dataset"]["preprocessing"]["channel_std"]);
+    }
+}
+
 // The statistics are exact integer moments (linear) or compensated sums
 // over the same chunks: a linear statistics file is the same bytes for any
 // number of processes, and a nonlinear one the same preprocessing and the
