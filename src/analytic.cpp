@@ -98,6 +98,13 @@ arma::uvec choose_real_samples(arma::uword n, arma::uword m, std::uint64_t seed)
   return chosen;
 }
 
+namespace {
+
+// Singular values of D below this fraction of the largest are treated as zero.
+constexpr double kNegligibleSingular = 1e-10;
+
+}  // namespace
+
 DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const arma::mat& X0,
                               const AnalyticOptions& options) {
   const arma::uword k = W.n_rows, p = W.n_cols, d = input_dim(map);
@@ -168,7 +175,12 @@ DistilledSet distill_analytic(const FeatureMap& map, const arma::mat& W, const a
   arma::vec s;
   if (!arma::svd_econ(left, s, right, D, "both", "dc")) throw Error("SVD of D failed");
   const double s_max = s.max();
-  const double tol = double(std::max(p, m)) * std::numeric_limits<double>::epsilon() * s_max;
+  // A singular value below 1e-10 of the largest is W's own rounding, not a
+  // direction of W (docs/design.md §3, step 2): inverting it would make
+  // Phis's largest direction 1e10 times the rest and the refit lose W.
+  const double tol = std::max(double(std::max(p, m)) * std::numeric_limits<double>::epsilon(),
+                              kNegligibleSingular) *
+                     s_max;
   const double lambda_bound = 1.0 / (4.0 * s_max * s_max);
   if (lambda_s > lambda_bound) lambda_s = lambda_bound;  // real σ needs λs <= 1/(4 s_max²)
   out.lambda_s_clamped = lambda_s;

@@ -139,3 +139,26 @@ BOOST_AUTO_TEST_CASE(injective_shapes_are_refused) {
   const arma::mat W(kK, kD + 4, arma::fill::ones);
   BOOST_CHECK_THROW(distill_analytic(map, W, arma::mat(), AnalyticOptions{}), Error);
 }
+
+// W of rank k − 1 up to rounding (centred inputs with one-hot labels give
+// rows summing to zero): the rounding-level singular value of D must count
+// as zero, or Phis gets a direction 1e13 times the rest and the refit loses
+// W (docs/design.md §3, step 2).
+BOOST_AUTO_TEST_CASE(rank_deficient_weights_distil_exactly) {
+  arma::arma_rng::set_seed(21);
+  arma::mat W = arma::randn<arma::mat>(4, 30);
+  W.row(3) = -(W.row(0) + W.row(1) + W.row(2));
+  W.row(3) += 1e-13 * arma::randn<arma::rowvec>(30);  // the solve's rounding, above eps·p
+  const FeatureMap map = LinearMap{30};
+  for (const double lambda_s : {0.0, 1e-6})
+    for (const arma::uword ipc : {1u, 3u}) {
+      AnalyticOptions options;
+      options.ipc = ipc;
+      options.lambda_s = lambda_s;
+      const DistilledSet set = distill_analytic(map, W, arma::mat(), options);
+      const arma::mat Ws = refit_distilled(map, set.Xs, set.Ys, set.lambda_s);
+      BOOST_TEST(arma::norm(Ws - W, "fro") / arma::norm(W, "fro") < 1e-10,
+                 "ipc " << ipc << ", lambda_s " << lambda_s);
+      BOOST_TEST(arma::abs(set.Xs).max() < 1e6 * arma::abs(W).max());
+    }
+}
