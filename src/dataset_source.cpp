@@ -11,6 +11,7 @@
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/stream.hpp"
 #include "record_length.hpp"
@@ -301,6 +302,16 @@ LabelVector npy_labels(const NpyArray& a, const std::string& path) {
 
 // y_*.npy: integer class labels (1-D), or float targets.
 void read_npy_targets(const std::string& path, SplitSource& split) {
+  {
+    // Read whole, then converted: the file's bytes, and for float targets
+    // their doubles twice over (the values and the k×n matrix).
+    InputFile file(path, false);
+    const NpyHeader header = read_npy_header(file);
+    const double bytes = double(header.data_bytes),
+                 values = double(header.data_bytes) / double(header.dtype == "<f4" ? 4 : 8);
+    check_memory("reading " + path, {{"its data", bytes},
+                                     {"its values", header.dtype[1] == 'f' ? 16.0 * values : 0.0}});
+  }
   const NpyArray a = read_npy(path);
   const std::string& t = a.dtype;
   if (t[1] == 'f') {
