@@ -199,6 +199,9 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // (the original's from first, the distilled's n_test further on).
   const arma::uword n_test_images = data.test.size();
   const bool regression = data.regression();
+  if (data.test.regression() != regression ||
+      (regression && (data.train.targets.n_rows != k || data.test.targets.n_rows != k)))
+    throw Error("the training and test splits do not hold the same kind of targets as the model");
   PairErrors train_errors(k), test_errors(k);
   auto classify = [&](const arma::mat& scores, const arma::uvec& truth, arma::uword at,
                       arma::uvec* classes = nullptr, arma::uword first = 0) {
@@ -300,7 +303,9 @@ arma::vec target_variation(const arma::mat& targets) {
   arma::vec total(targets.n_rows);
   for (arma::uword j = 0; j < targets.n_rows; ++j) {
     const arma::rowvec y = targets.row(j);
-    total[j] = y.is_empty() ? 0.0 : arma::accu(arma::square(y - arma::mean(y)));
+    // A constant output has no variation; its computed mean may miss by ulps.
+    total[j] =
+        y.is_empty() || y.min() == y.max() ? 0.0 : arma::accu(arma::square(y - arma::mean(y)));
   }
   return total;
 }
@@ -336,7 +341,8 @@ arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
 std::pair<RegressionScores, RegressionScores> test_regression_scores(
     const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map, const arma::mat& W,
     const arma::mat& Ws, arma::uword chunk, const Communicator& comm) {
-  if (!data.regression()) throw Error("the dataset holds class labels, not real targets");
+  if (!data.test.regression() || data.test.targets.n_rows != W.n_rows)
+    throw Error("the test split does not hold the model's real targets");
   const arma::mat both = arma::join_cols(W, Ws);
   PairErrors errors(W.n_rows);
   for_each_chunk(

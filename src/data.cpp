@@ -16,9 +16,6 @@ Split read_split(const SplitSource& source) {
   split.labels = arma::conv_to<arma::uvec>::from(source.labels);
   split.targets = source.targets;
   if (source.feature_matrix) {
-    // Held as double: twice a float32 file.
-    check_memory("holding the feature matrix in memory (--stream reads it chunk by chunk)",
-                 {{"its values", 8.0 * double(source.dim) * double(source.size())}});
     split.features = read_features(source, 0, source.size());
     return split;
   }
@@ -31,6 +28,14 @@ Split read_split(const SplitSource& source) {
 
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse) {
   const DatasetSource source = open_stream_dataset(name, dir, coarse);
+  if (source.feature_matrix()) {
+    // Both splits at once, each value as a double and, while read, as the
+    // file's bytes (at most 8 more).
+    const auto values = [&](const SplitSource& s) { return double(s.dim) * double(s.size()); };
+    check_memory("holding the feature matrix in memory (--stream reads it chunk by chunk)",
+                 {{"training values", 16.0 * values(source.train)},
+                  {"test values", 16.0 * values(source.test)}});
+  }
   Dataset ds;
   ds.name = source.name;
   ds.shape = source.shape;

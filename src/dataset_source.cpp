@@ -447,21 +447,31 @@ SplitSource view_split(const Split& split) {
 
 arma::uvec labels_of(const SplitSource& split, arma::uword first, arma::uword count) {
   if (count == 0) return arma::uvec();
+  if (first + count > split.labels.n_elem || first + count < first)
+    throw Error(split.regression() ? "real targets are not class labels"
+                                   : "sample range out of the labels' bounds");
   return arma::conv_to<arma::uvec>::from(split.labels.subvec(first, first + count - 1));
 }
 
 arma::uvec labels_of(const SplitSource& split, const arma::uvec& indices) {
+  if (!indices.is_empty() && indices.max() >= split.labels.n_elem)
+    throw Error(split.regression() ? "real targets are not class labels"
+                                   : "sample index out of the labels' bounds");
   return arma::conv_to<arma::uvec>::from(split.labels.elem(indices));
 }
 
 arma::mat targets_of(const SplitSource& split, arma::uword first, arma::uword count) {
   if (!split.regression()) throw Error("class labels are not real targets");
   if (count == 0) return arma::mat(split.targets.n_rows, 0);
+  if (first + count > split.targets.n_cols || first + count < first)
+    throw Error("sample range out of the targets' bounds");
   return split.targets.cols(first, first + count - 1);
 }
 
 arma::mat targets_of(const SplitSource& split, const arma::uvec& indices) {
   if (!split.regression()) throw Error("class labels are not real targets");
+  if (!indices.is_empty() && indices.max() >= split.targets.n_cols)
+    throw Error("sample index out of the targets' bounds");
   return split.targets.cols(indices);
 }
 

@@ -85,6 +85,10 @@ void check_ipc(std::uint64_t ipc, const arma::uvec& train_counts) {
 
 void check_target_ipc(std::uint64_t ipc, arma::uword k, arma::uword n_train) {
   const arma::uword largest = k == 0 ? 0 : n_train / k;
+  if (largest == 0)
+    throw Error("real targets of " + std::to_string(k) + " dimensions need at least " +
+                std::to_string(k) + " training samples, one a distilled point; there are " +
+                std::to_string(n_train));
   if (ipc == 0 || ipc > largest)
     throw Error("--ipc must be between 1 and " + std::to_string(largest) +
                 " (ipc points a target dimension, " + std::to_string(k) +

@@ -87,9 +87,6 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   arma::uvec train_labels;
   if (data.regression()) {
     check_target_ipc(analytic.ipc, data.num_classes, data.train.size());
-    if (const std::string note = intercept_warning(data.train.targets);
-        !note.empty() && warn && comm.root())
-      warn(note);
   } else {
     train_labels = labels_of(data.train, 0, data.train.size());
     check_ipc(analytic.ipc, checked_class_counts(train_labels, data.num_classes, data.name));
@@ -113,6 +110,9 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   FeatureMap map = make_feature_map(spec, d);
   if (const std::string problem = surjectivity_problem(map); !problem.empty()) throw Error(problem);
   if (const std::string problem = rff_sigma_problem(map); !problem.empty()) throw Error(problem);
+  // Refusals first, then warnings: a refused run prints one line.
+  if (data.regression() && warn && comm.root())
+    if (const std::string note = intercept_warning(data.train.targets); !note.empty()) warn(note);
   if (analytic.init == Init::real)
     result.start_index =
         data.regression()
@@ -393,6 +393,8 @@ nlohmann::json distill_report(const DistillResult& result) {
       {"certificate", certificate_json(result.certificate, kind)},
   };
   report["dataset"]["n_train"] = result.n_train;
+  if (result.description.feature_matrix() && !config.source.standardize)
+    report["certificate"]["distance_space"] = "model input (the features as given)";
   if (!result.statistics.is_null()) {
     // eval cannot rebuild this model from a dataset: the report says so.
     report["statistics"] = result.statistics;

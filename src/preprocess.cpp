@@ -157,7 +157,18 @@ Preprocessor fit_feature_preprocessor(const DatasetSource& data, bool standardiz
     allreduce_sum(comm, total);
     return arma::vec(value(total));
   };
-  pre.channel_mean = sum_over_chunks([](const arma::mat& v) { return v; }) / double(n);
+  // A constant feature is found exactly: its computed variance may miss 0 by ulps.
+  arma::mat lowest(p, 1), negated_highest(p, 1);
+  lowest.fill(arma::datum::inf);
+  negated_highest.fill(arma::datum::inf);
+  pre.channel_mean = sum_over_chunks([&](const arma::mat& v) {
+                       lowest = arma::min(lowest, arma::mat(arma::min(v, 1)));
+                       negated_highest = arma::min(negated_highest, arma::mat(-arma::max(v, 1)));
+                       return v;
+                     }) /
+                     double(n);
+  allreduce_min(comm, lowest);
+  allreduce_min(comm, negated_highest);
   const arma::vec variance = sum_over_chunks([&](const arma::mat& v) {
                                arma::mat centred = v;
                                centred.each_col() -= pre.channel_mean;
@@ -165,7 +176,7 @@ Preprocessor fit_feature_preprocessor(const DatasetSource& data, bool standardiz
                              }) /
                              double(n);
   for (arma::uword j = 0; j < p; ++j)
-    if (!(variance[j] > 0))
+    if (!(variance[j] > 0) || lowest(j, 0) == -negated_highest(j, 0))
       throw Error("feature " + std::to_string(j) +
                   " is constant over the training samples: --standardize cannot scale it");
   pre.channel_std = arma::sqrt(variance);

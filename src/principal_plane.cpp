@@ -13,7 +13,7 @@ PrincipalPlane principal_plane(const StreamDataset& data, const Preprocessor& pr
   const arma::uword n = data.train.size(), p = data.train.dim;
   if (n == 0 || p == 0) throw Error("no training samples to find principal directions in");
   const arma::uword s =
-      std::max<arma::uword>(std::min<arma::uword>({n, 1000, arma::uword(2.5e7 / double(p))}),
+      std::max<arma::uword>(std::min<arma::uword>({n, 1000, arma::uword(6.25e6 / double(p))}),
                             std::min<arma::uword>(n, 2));
   arma::uvec indices(s);
   for (arma::uword i = 0; i < s; ++i) indices[i] = arma::uword(double(i) * double(n) / double(s));

@@ -160,4 +160,12 @@ BOOST_AUTO_TEST_CASE(what_needs_classes_refuses) {
   const RunResult r = c.run("distill " + source + " --ipc 1 --out " + c.scratch.file("shifted"));
   BOOST_TEST(r.exit_code == 0, r.err);
   BOOST_TEST(r.err.rfind("warning: target y0 has training mean", 0) == 0u, r.err);
+  // A refused run prints its one error line, no warning before it.
+  c.expect_refusal(
+      "distill " + source + " --model rff --features 100 --out " + c.scratch.file("refused"),
+      "random Fourier features with p = 100");
+  // The summary gives the regression scores.
+  const RunResult summary =
+      run_cli("distill " + source + " --out " + c.scratch.file("summary"), c.scratch.path);
+  BOOST_TEST(contains(summary.out, "test MSE original"), summary.out);
 }

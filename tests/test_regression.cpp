@@ -13,6 +13,7 @@
 #include "krrdistill/model.hpp"
 #include "krrdistill/pipeline.hpp"
 #include "krrdistill/preprocess.hpp"
+#include "krrdistill/stream.hpp"
 
 using namespace krrdistill;
 
@@ -146,6 +147,10 @@ BOOST_AUTO_TEST_CASE(r2_conventions) {
   // predicted exactly, else 0 (scikit-learn's force_finite).
   BOOST_TEST(mean_r2(arma::vec{0.5, 0.0}, variation) == (0.75 + 1.0) / 2);
   BOOST_TEST(mean_r2(arma::vec{0.5, 1e-3}, variation) == 0.75 / 2);
+  // 0.1 is not a double: the computed mean of 61 of them misses by ulps, yet
+  // the output is constant and has no variation.
+  BOOST_TEST(target_variation(arma::mat(1, 61, arma::fill::value(0.1)))[0] == 0.0);
+  BOOST_TEST(target_variation(arma::mat(1, 61, arma::fill::value(2.2)))[0] == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(lambda_is_chosen_by_validation_squared_error) {
@@ -222,4 +227,13 @@ BOOST_AUTO_TEST_CASE(refusals) {
   BOOST_CHECK_NO_THROW(check_target_ipc(5, 2, 10));
   BOOST_CHECK_THROW(check_target_ipc(0, 2, 10), Error);
   BOOST_CHECK_THROW(choose_real_samples(10, 11, 0), Error);
+  BOOST_TEST(fixtures::error_of([] { check_target_ipc(1, 5, 3); }) ==
+             "real targets of 5 dimensions need at least 5 training samples, one a distilled "
+             "point; there are 3");
+  // Labels asked of real targets: an Error, not a read past the end.
+  const Dataset data = make_regression_dataset(pixels, y, pixels, y, kShape);
+  const StreamDataset view = view_dataset(data);
+  BOOST_CHECK_THROW(labels_of(view.train, 0, 3), Error);
+  BOOST_CHECK_THROW(labels_of(view.train, arma::uvec{1, 2}), Error);
+  BOOST_CHECK_THROW(targets_of(view.train, 8, 3), Error);
 }

@@ -27,16 +27,21 @@ void print_summary(const DistillResult& run, const std::string& folder) {
       kind_name(run.model.map).c_str(), run.model.lambda,
       (unsigned long long)run.distilled.Xs.n_cols, unsigned(run.config.analytic.ipc),
       init_name(run.config.analytic.init).c_str(), seconds_since(run.started));
-  if (run.n_test > 0)
+  if (run.n_test > 0 && cert.regression)
+    std::printf(
+        "certificate: |Ws-W|/|W| = %.3g, test MSE original %.6g, distilled %.6g, R2 %.4f, %.4f\n",
+        cert.weight_rel_error, cert.original_errors.test_mse, cert.distilled_errors.test_mse,
+        cert.original_errors.test_r2, cert.distilled_errors.test_r2);
+  else if (run.n_test > 0)
     std::printf(
         "certificate: |Ws-W|/|W| = %.3g, test accuracy original %.4f, distilled %.4f, agreement "
         "%.4f\n",
         cert.weight_rel_error, cert.original.test, cert.distilled.test, cert.test_agreement);
   else
     std::printf("certificate: |Ws-W|/|W| = %.3g (no test split given)\n", cert.weight_rel_error);
-  std::printf(
-      "outputs: %s/{distilled_X.npy, distilled_Y.npy, model_W.npy, grid.png, report.json}\n",
-      folder.c_str());
+  std::printf("outputs: %s/{distilled_X.npy, distilled_Y.npy, model_W.npy, %s, report.json}\n",
+              folder.c_str(),
+              run.description.feature_matrix() ? "principal_plane.png" : "grid.png");
 }
 
 // distill --stats: the model and the map come from the files.

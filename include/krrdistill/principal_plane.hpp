@@ -23,7 +23,7 @@ struct PrincipalPlane {
   arma::vec variance;        // the two directions' share of the samples' variance
 };
 
-// The s = min(n, 1000, 2.5e7/p) training samples i·n/s (so at most 200 MB
+// The s = min(n, 1000, 6.25e6/p) training samples i·n/s (so at most 50 MB
 // of inputs), read by the processes whose shards hold them (every process
 // of comm calls it); their centred SVD gives the two directions, each
 // signed so that its largest entry is positive (the same plot every run).
