@@ -97,6 +97,30 @@ BOOST_AUTO_TEST_CASE(distils_certifies_and_passes_eval) {
     }
 }
 
+// Features and real targets together: a regression on embeddings.
+BOOST_AUTO_TEST_CASE(features_with_real_targets) {
+  Case c;
+  // y = feature 0 − feature 4 of each sample, read back from x_*.npy.
+  for (const std::string which : {"train", "test"}) {
+    const Bytes x = read_bytes(c.data + "/x_" + which + ".npy");
+    const unsigned n = which == "train" ? 300 : 90;
+    std::vector<double> values(n * 12), y(n);
+    std::memcpy(values.data(), x.data() + (x.size() - values.size() * 8), values.size() * 8);
+    for (unsigned i = 0; i < n; ++i) y[i] = values[i * 12] - values[i * 12 + 4];
+    write_plain(c.data + "/y_" + which + ".npy",
+                krrdistill_fuzz::npy("<f8", "(" + std::to_string(n) + ",)", le_bytes(y)));
+  }
+  const std::string out = c.scratch.file("reg");
+  const nlohmann::json report = c.distill(out, "--model fcnn --init real --ipc 3 --standardize");
+  BOOST_TEST(report["dataset"]["inputs"] == "features");
+  BOOST_TEST(report["dataset"]["targets"] == "regression");
+  BOOST_TEST(report["certificate"]["exact"] == true);
+  BOOST_TEST(report["certificate"]["original"]["test_r2"].get<double>() > 0.5);
+  BOOST_TEST(decode_png(out + "/principal_plane.png").width == 960);
+  const RunResult eval = run_cli("eval --distilled " + out, c.scratch.path);
+  BOOST_TEST(eval.exit_code == 0, eval.err);
+}
+
 BOOST_AUTO_TEST_CASE(summary_names_the_picture) {
   Case c;
   const RunResult r = run_cli(
