@@ -48,22 +48,29 @@ void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y) {
   stats.count += Y.n_cols;
 }
 
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
-                            const arma::mat& Phi, const arma::uvec& labels) {
+namespace {
+
+// The chunk's own G and B (labels or real targets), then added entry by entry.
+template <typename Targets>
+void add_chunk(CompensatedSum& G, CompensatedSum& B, Statistics& scratch, const arma::mat& Phi,
+               const Targets& targets) {
   scratch.G.zeros();
   scratch.B.zeros();
-  accumulate(scratch, Phi, labels);
+  accumulate(scratch, Phi, targets);
   add(G, scratch.G);
   add(B, scratch.B);
 }
 
+}  // namespace
+
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::mat& Phi, const arma::uvec& labels) {
+  add_chunk(G, B, scratch, Phi, labels);
+}
+
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::mat& Y) {
-  scratch.G.zeros();
-  scratch.B.zeros();
-  accumulate(scratch, Phi, Y);
-  add(G, scratch.G);
-  add(B, scratch.B);
+  add_chunk(G, B, scratch, Phi, Y);
 }
 
 Statistics operator+(const Statistics& a, const Statistics& b) {

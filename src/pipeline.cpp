@@ -321,67 +321,6 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
   return distill_statistics(files, config, &test, progress, warn);
 }
 
-Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
-                     arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
-                     const std::string& name) {
-  const arma::uword d = shape.size();
-  if (d == 0) throw Error(name + ": the image shape is empty");
-  const auto check_split = [&](const std::string& split, const PixelMatrix& pixels,
-                               const arma::uvec& labels) {
-    if (pixels.n_rows != d)
-      throw Error(name + ": " + split + " images of " + std::to_string(pixels.n_rows) +
-                  " values, the shape says " + std::to_string(d));
-    if (labels.n_elem != pixels.n_cols)
-      throw Error(name + ": " + std::to_string(pixels.n_cols) + " " + split + " images but " +
-                  std::to_string(labels.n_elem) + " labels");
-    if (!labels.is_empty() && labels.max() >= num_classes)
-      throw Error(name + ": a " + split + " label is " + std::to_string(labels.max()) +
-                  ", expected 0.." + std::to_string(num_classes - 1));
-  };
-  if (num_classes < 2) throw Error(name + ": needs at least 2 classes");
-  check_split("training", train_pixels, train_labels);
-  check_split("test", test_pixels, test_labels);
-  Dataset data;
-  data.name = name;
-  data.shape = shape;
-  data.num_classes = num_classes;
-  for (arma::uword c = 0; c < num_classes; ++c) data.class_names.push_back(std::to_string(c));
-  data.train = {std::move(train_pixels), std::move(train_labels), {}, {}};
-  data.test = {std::move(test_pixels), std::move(test_labels), {}, {}};
-  return data;
-}
-
-Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_targets,
-                                PixelMatrix test_pixels, arma::mat test_targets,
-                                const ImageShape& shape, const std::string& name) {
-  const arma::uword d = shape.size(), k = train_targets.n_rows;
-  if (d == 0) throw Error(name + ": the image shape is empty");
-  if (k == 0 || k > kMaxClasses)
-    throw Error(name + ": " + std::to_string(k) + " target dimensions (1 to " +
-                std::to_string(kMaxClasses) + " are supported)");
-  const auto check_split = [&](const std::string& split, const PixelMatrix& pixels,
-                               const arma::mat& targets) {
-    if (pixels.n_rows != d)
-      throw Error(name + ": " + split + " images of " + std::to_string(pixels.n_rows) +
-                  " values, the shape says " + std::to_string(d));
-    if (targets.n_rows != k || targets.n_cols != pixels.n_cols)
-      throw Error(name + ": " + std::to_string(pixels.n_cols) + " " + split + " images but " +
-                  std::to_string(targets.n_rows) + "×" + std::to_string(targets.n_cols) +
-                  " targets (expected " + std::to_string(k) + " rows, one column an image)");
-    if (!targets.is_finite()) throw Error(name + ": a " + split + " target is not finite");
-  };
-  check_split("training", train_pixels, train_targets);
-  check_split("test", test_pixels, test_targets);
-  Dataset data;
-  data.name = name;
-  data.shape = shape;
-  data.num_classes = k;
-  for (arma::uword j = 0; j < k; ++j) data.class_names.push_back("y" + std::to_string(j));
-  data.train = {std::move(train_pixels), {}, std::move(train_targets), {}};
-  data.test = {std::move(test_pixels), {}, std::move(test_targets), {}};
-  return data;
-}
-
 nlohmann::json distill_report(const DistillResult& result) {
   const DistillConfig& config = result.config;
   const std::string kind = kind_name(result.model.map);

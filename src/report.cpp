@@ -213,6 +213,21 @@ nlohmann::json certificate_json(const Certificate& cert, const std::string& kind
   };
 }
 
+namespace {
+
+// dataset.inputs or dataset.targets: true for other (features, regression),
+// false for usual or when absent (reports written before the field).
+bool is_other_kind(const nlohmann::json& dataset, const char* key, const std::string& usual,
+                   const std::string& other, const std::string& path) {
+  if (!dataset.contains(key)) return false;
+  const std::string kind = string_field(dataset, key, "dataset", path);
+  if (kind != usual && kind != other)
+    wrong(key, "dataset", path, "must be \"" + usual + "\" or \"" + other + "\"");
+  return kind == other;
+}
+
+}  // namespace
+
 DataSource data_source_from_json(const nlohmann::json& report, const std::string& path) {
   const nlohmann::json& dataset = section(report, "dataset", path);
   const nlohmann::json& pre = field(dataset, "preprocessing", "dataset", path);
@@ -223,9 +238,7 @@ DataSource data_source_from_json(const nlohmann::json& report, const std::string
   source.coarse = bool_field(dataset, "coarse", "dataset", path);
   source.zca = bool_field(pre, "zca", "dataset.preprocessing", path);
   // Feature matrices only (images are always standardised); older reports lack it.
-  const bool features =
-      dataset.contains("inputs") && string_field(dataset, "inputs", "dataset", path) == "features";
-  if (features && pre.contains("standardize"))
+  if (is_other_kind(dataset, "inputs", "images", "features", path) && pre.contains("standardize"))
     source.standardize = bool_field(pre, "standardize", "dataset.preprocessing", path);
   source.zca_reg_fraction = finite_field(pre, "zca_reg_fraction", "dataset.preprocessing", path);
   if (!(source.zca_reg_fraction > 0))
@@ -299,22 +312,11 @@ EvalReport read_eval_report(const std::string& path) {
   const nlohmann::json& dataset = section(report, "dataset", path);
   out.k = unsigned_field(dataset, "k", "dataset", path);
   if (out.k == 0) wrong("k", "dataset", path, "must be at least 1");
-  if (dataset.contains("inputs")) {
-    const std::string inputs = string_field(dataset, "inputs", "dataset", path);
-    if (inputs != "images" && inputs != "features")
-      wrong("inputs", "dataset", path, "must be \"images\" or \"features\"");
-    out.feature_matrix = inputs == "features";
-    if (out.feature_matrix && out.from_statistics)
-      wrong("inputs", "dataset", path, "cannot be features for a set distilled from statistics");
-  }
-  if (dataset.contains("targets")) {
-    const std::string targets = string_field(dataset, "targets", "dataset", path);
-    if (targets != "classes" && targets != "regression")
-      wrong("targets", "dataset", path, "must be \"classes\" or \"regression\"");
-    out.regression = targets == "regression";
-    if (out.regression && out.from_statistics)
-      wrong("targets", "dataset", path, "cannot be regression for a set distilled from statistics");
-  }
+  out.feature_matrix = is_other_kind(dataset, "inputs", "images", "features", path);
+  out.regression = is_other_kind(dataset, "targets", "classes", "regression", path);
+  if (out.from_statistics && (out.feature_matrix || out.regression))
+    wrong(out.regression ? "targets" : "inputs", "dataset", path,
+          "must be images with classes for a set distilled from statistics");
 
   out.lambda_s = finite_field(section(report, "distilled", path), "lambda_s", "distilled", path);
   if (out.lambda_s < 0) wrong("lambda_s", "distilled", path, "must be >= 0");

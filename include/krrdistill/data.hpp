@@ -44,6 +44,18 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // opened and read by open_stream_dataset's readers (stream.hpp).
 Dataset load_dataset(const std::string& name, const std::string& dir, bool coarse);
 
+// A dataset from arrays the caller holds: pixels d×n (one image per column,
+// channel-first rows), labels 0..k-1. Checked (sizes, labels < k, d = shape).
+Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
+                     arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
+                     const std::string& name = "memory");
+
+// The same with real targets (regression, docs/design.md §10): k×n each,
+// finite, one column an image, k >= 1.
+Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_targets,
+                                PixelMatrix test_pixels, arma::mat test_targets,
+                                const ImageShape& shape, const std::string& name = "memory");
+
 // Labels as one-hot columns: k×n (docs/design.md §1, not centered).
 arma::mat one_hot(const arma::uvec& labels, arma::uword num_classes);
 

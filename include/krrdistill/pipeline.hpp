@@ -96,18 +96,6 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
                                  bool score_test, const Progress& progress = Progress::silent(),
                                  const WarningSink& warn = {});
 
-// A dataset from arrays the caller holds: pixels d×n (one image per column,
-// channel-first rows), labels 0..k-1. Checked (sizes, labels < k, d = shape).
-Dataset make_dataset(PixelMatrix train_pixels, arma::uvec train_labels, PixelMatrix test_pixels,
-                     arma::uvec test_labels, const ImageShape& shape, arma::uword num_classes,
-                     const std::string& name = "memory");
-
-// The same with real targets (regression, docs/design.md §10): k×n each,
-// finite, one column an image, k >= 1.
-Dataset make_regression_dataset(PixelMatrix train_pixels, arma::mat train_targets,
-                                PixelMatrix test_pixels, arma::mat test_targets,
-                                const ImageShape& shape, const std::string& name = "memory");
-
 // report.json of a result (its "timings_s" holds the pipeline's phases;
 // write_distill_result adds "write", "total" and "output").
 nlohmann::json distill_report(const DistillResult& result);
