@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -247,6 +248,22 @@ inline RunResult run_cli(const std::string& args, const fs::path& scratch,
   fs::remove(out_file);
   fs::remove(err_file);
   return result;
+}
+
+// A refused run: a non-zero exit and one "error:" line that holds part.
+inline void check_refusal(const RunResult& r, const std::string& part) {
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  BOOST_TEST(r.err.find(part) != std::string::npos);
+}
+
+// Values as their little-endian bytes (the data of a .npy file).
+template <typename T>
+Bytes le_bytes(const std::vector<T>& values) {
+  Bytes out(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
 }
 
 }  // namespace fixtures

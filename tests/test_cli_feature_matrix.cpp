@@ -17,13 +17,6 @@ using namespace fixtures;
 
 namespace {
 
-template <typename T>
-Bytes le_bytes(const std::vector<T>& values) {
-  Bytes out(values.size() * sizeof(T));
-  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
-  return out;
-}
-
 // Three classes of 12 float64 features: class means apart, unit noise.
 struct Case {
   TempDir scratch{"cli_feature_matrix"};
@@ -60,10 +53,7 @@ struct Case {
   void expect_refusal(const std::string& args, const std::string& message_part) {
     const RunResult r = run(args);
     BOOST_TEST_CONTEXT("args: " << args << "\nstderr: " << r.err) {
-      BOOST_TEST(r.exit_code != 0);
-      BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
-      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-      BOOST_TEST(r.err.find(message_part) != std::string::npos);
+      check_refusal(r, message_part);
     }
   }
 };

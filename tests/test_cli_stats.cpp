@@ -42,10 +42,7 @@ struct Case {
   void expect_refusal(const std::string& args, const std::string& message_part) {
     const RunResult r = run(args);
     BOOST_TEST_CONTEXT("args: " << args << "\nstderr: " << r.err) {
-      BOOST_TEST(r.exit_code != 0);
-      BOOST_TEST(r.err.rfind("error: ", 0) == 0u);
-      BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-      BOOST_TEST(r.err.find(message_part) != std::string::npos);
+      check_refusal(r, message_part);
     }
   }
 };

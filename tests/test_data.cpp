@@ -22,6 +22,7 @@ namespace fs = std::filesystem;
 using fixtures::Bytes;
 using fixtures::contains;
 using fixtures::error_of;
+using fixtures::le_bytes;
 using fixtures::put_be32;
 using fixtures::read_bytes;
 using fixtures::TempDir;
@@ -193,13 +194,6 @@ void check_cifar_pixels(const Dataset& ds, const CifarFixture& f) {
 }
 
 // ---- .npy fixtures --------------------------------------------------------
-
-template <typename T>
-Bytes le_bytes(const std::vector<T>& values) {
-  Bytes out(values.size() * sizeof(T));
-  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
-  return out;
-}
 
 struct NpyFixture {
   Bytes train_pixels, test_pixels;

@@ -145,6 +145,26 @@ void compare_runs(const std::string& data_args, const Dataset& data, const std::
   check_match(tmp.file("one"), tmp.file("many"), data);
 }
 
+// distill on the .npy folder dir with args, by one process and by two: the
+// model and the distilled inputs to rounding, and both reports.
+std::pair<json, json> one_and_two_processes(const TempDir& tmp, const std::string& dir,
+                                            const std::string& args) {
+  const std::string command = std::string(KRRDISTILL_CLI) + " distill --dataset npy --data " + dir +
+                              " --chunk 16 --quiet " + args;
+  std::string err;
+  const std::string one = tmp.file("one"), many = tmp.file("many");
+  BOOST_TEST_REQUIRE(run(command + " --force --out " + one, tmp.path, err) == 0, err);
+  BOOST_TEST_REQUIRE(
+      run(mpirun(2) + command + " --threads 1 --force --out " + many, tmp.path, err) == 0, err);
+  BOOST_TEST(rel_diff(read_matrix(one + "/model_W.npy"), read_matrix(many + "/model_W.npy")) <=
+             1e-12);
+  BOOST_TEST(rel_diff(read_matrix(one + "/distilled_X.npy"),
+                      read_matrix(many + "/distilled_X.npy")) <= 1e-10);
+  const json b = json::parse(fixtures::read_text(many + "/report.json"));
+  BOOST_TEST(b["run"]["processes"] == 2);
+  return {json::parse(fixtures::read_text(one + "/report.json")), b};
+}
+
 struct Fixture {
   TempDir tmp{"mpi_data"};
   std::string dir = tmp.file("idx");
@@ -269,20 +289,7 @@ BOOST_AUTO_TEST_CASE(real_targets_ranks_match_one_process,
   }
   for (const char* args : {"--ipc 2 --init real", "--model fcnn --ipc 2 --init noise --stream"})
     BOOST_TEST_CONTEXT(args) {
-      const std::string command = std::string(KRRDISTILL_CLI) + " distill --dataset npy --data " +
-                                  dir + " --chunk 16 --quiet " + args;
-      std::string err;
-      const std::string one = tmp.file("one"), many = tmp.file("many");
-      BOOST_TEST_REQUIRE(run(command + " --force --out " + one, tmp.path, err) == 0, err);
-      BOOST_TEST_REQUIRE(
-          run(mpirun(2) + command + " --threads 1 --force --out " + many, tmp.path, err) == 0, err);
-      BOOST_TEST(rel_diff(read_matrix(one + "/model_W.npy"), read_matrix(many + "/model_W.npy")) <=
-                 1e-12);
-      BOOST_TEST(rel_diff(read_matrix(one + "/distilled_X.npy"),
-                          read_matrix(many + "/distilled_X.npy")) <= 1e-10);
-      const json a = json::parse(fixtures::read_text(one + "/report.json"));
-      const json b = json::parse(fixtures::read_text(many + "/report.json"));
-      BOOST_TEST(b["run"]["processes"] == 2);
+      const auto [a, b] = one_and_two_processes(tmp, dir, args);
       BOOST_TEST(a["model"]["lambda"] == b["model"]["lambda"]);
       BOOST_TEST(b["certificate"]["exact"] == true);
       for (const char* model : {"original", "distilled"})
@@ -321,20 +328,7 @@ BOOST_AUTO_TEST_CASE(feature_matrix_ranks_match_one_process,
   for (const char* args :
        {"--ipc 2 --init real", "--model fcnn --ipc 2 --init noise --standardize"})
     BOOST_TEST_CONTEXT(args) {
-      const std::string command = std::string(KRRDISTILL_CLI) + " distill --dataset npy --data " +
-                                  dir + " --chunk 16 --quiet " + args;
-      std::string err;
-      const std::string one = tmp.file("one"), many = tmp.file("many");
-      BOOST_TEST_REQUIRE(run(command + " --force --out " + one, tmp.path, err) == 0, err);
-      BOOST_TEST_REQUIRE(
-          run(mpirun(2) + command + " --threads 1 --force --out " + many, tmp.path, err) == 0, err);
-      BOOST_TEST(rel_diff(read_matrix(one + "/model_W.npy"), read_matrix(many + "/model_W.npy")) <=
-                 1e-12);
-      BOOST_TEST(rel_diff(read_matrix(one + "/distilled_X.npy"),
-                          read_matrix(many + "/distilled_X.npy")) <= 1e-10);
-      const json a = json::parse(fixtures::read_text(one + "/report.json"));
-      const json b = json::parse(fixtures::read_text(many + "/report.json"));
-      BOOST_TEST(b["run"]["processes"] == 2);
+      const auto [a, b] = one_and_two_processes(tmp, dir, args);
       BOOST_TEST(b["certificate"]["exact"] == true);
       BOOST_TEST(a["model"]["lambda"] == b["model"]["lambda"]);
       BOOST_TEST(a["certificate"]["original"]["test_acc"] ==
