@@ -28,8 +28,17 @@ void require_rows(const arma::mat& M, arma::uword rows, const char* what) {
 }
 
 // leaky ReLU and its inverse, elementwise; min/max picks the right branch for any a > 0.
+template <typename T>
+arma::Mat<T> leaky_relu_of(const arma::Mat<T>& Z, double slope) {
+  const T a = T(slope);
+  return a <= T(1) ? arma::Mat<T>(arma::max(Z, a * Z)) : arma::Mat<T>(arma::min(Z, a * Z));
+}
+
 arma::mat leaky_relu(const arma::mat& Z, double a) {
-  return a <= 1.0 ? arma::mat(arma::max(Z, a * Z)) : arma::mat(arma::min(Z, a * Z));
+  return leaky_relu_of(Z, a);
+}
+arma::fmat leaky_relu(const arma::fmat& Z, double a) {
+  return leaky_relu_of(Z, a);
 }
 
 arma::mat leaky_relu_inverse(const arma::mat& H, double a) {
@@ -168,6 +177,34 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X) {
       map);
 }
 
+arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
+  require_rows(X, input_dim(map), "X");
+  const arma::fmat Xf = arma::conv_to<arma::fmat>::from(X);
+  return std::visit(
+      [&Xf](const auto& m) -> arma::fmat {
+        if constexpr (is_a<LinearMap, decltype(m)>) {
+          return Xf;
+        } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
+          arma::fmat Z = multiply(arma::conv_to<arma::fmat>::from(m.A), Xf);
+          const arma::fvec b = arma::conv_to<arma::fvec>::from(m.b);
+          const float scale = float(std::sqrt(2.0 / double(m.A.n_rows)));
+      // Each entry on its own: the same bits for any thread count.
+#pragma omp parallel for schedule(static)
+          for (arma::uword j = 0; j < Z.n_cols; ++j) {
+            float* z = Z.colptr(j);
+            for (arma::uword r = 0; r < Z.n_rows; ++r) z[r] = scale * std::cos(z[r] + b[r]);
+          }
+          return Z;
+        } else {
+          arma::fmat H = Xf;
+          for (const arma::mat& M : m.layers)
+            H = leaky_relu(multiply(arma::conv_to<arma::fmat>::from(M), H), m.slope);
+          return H;
+        }
+      },
+      map);
+}
+
 std::string surjectivity_problem(const FeatureMap& map) {
   return std::visit(
       [](const auto& m) -> std::string {
@@ -253,7 +290,7 @@ arma::mat invert_features(const FeatureMap& map, const arma::mat& Phi, const arm
           std::vector<arma::mat> H0(L);  // H0[l] = input of layer l+1 at x0
           H0[0] = X0;
           for (std::size_t l = 1; l < L; ++l)
-            H0[l] = leaky_relu(m.layers[l - 1] * H0[l - 1], m.slope);
+            H0[l] = leaky_relu(arma::mat(m.layers[l - 1] * H0[l - 1]), m.slope);
           arma::mat H = Phi;
           for (std::size_t l = L; l-- > 0;) {
             const arma::mat& M = m.layers[l];

@@ -25,34 +25,44 @@ Statistics zero_statistics(arma::uword p, arma::uword k) {
   return Statistics{arma::mat(p, p, arma::fill::zeros), arma::mat(k, p, arma::fill::zeros), 0};
 }
 
-void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels) {
-  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != labels.n_elem)
+namespace {
+
+template <typename T>
+void check_chunk(const Statistics& stats, const arma::Mat<T>& Phi, arma::uword samples) {
+  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != samples)
     throw Error("statistics: feature chunk does not match");
-  add_gram(stats.G, Phi);  // SYRK-shaped, on every thread, thread-count independent
-  // B = Y Phiᵀ with one-hot Y: per-class sums of feature columns, formed as
-  // Bᵀ (p×k) so that every add is contiguous.
+}
+
+// G += Phi Phiᵀ, SYRK-shaped on every thread, thread-count independent; B
+// with one-hot Y: per-class sums of feature columns, formed as Bᵀ (p×k) so
+// that every add is contiguous.
+template <typename T>
+void add_labelled(Statistics& stats, const arma::Mat<T>& Phi, const arma::uvec& labels) {
+  check_chunk(stats, Phi, labels.n_elem);
+  add_gram(stats.G, Phi);
   arma::mat Bt(Phi.n_rows, stats.B.n_rows, arma::fill::zeros);
   for (arma::uword i = 0; i < labels.n_elem; ++i) {
     if (labels[i] >= Bt.n_cols) throw Error("statistics: label out of range");
-    Bt.col(labels[i]) += Phi.col(i);
+    double* to = Bt.colptr(labels[i]);
+    const T* from = Phi.colptr(i);
+    for (arma::uword r = 0; r < Phi.n_rows; ++r) to[r] += double(from[r]);
   }
   stats.B += Bt.t();
   stats.count += labels.n_elem;
 }
 
-void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y) {
-  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != Y.n_cols || Y.n_rows != stats.B.n_rows)
-    throw Error("statistics: feature chunk does not match");
+template <typename T>
+void add_targets(Statistics& stats, const arma::Mat<T>& Phi, const arma::mat& Y) {
+  check_chunk(stats, Phi, Y.n_cols);
+  if (Y.n_rows != stats.B.n_rows) throw Error("statistics: feature chunk does not match");
   add_gram(stats.G, Phi);
-  stats.B += multiply(Phi, arma::mat(Y.t())).t();
+  stats.B += multiply(arma::conv_to<arma::mat>::from(Phi), arma::mat(Y.t())).t();
   stats.count += Y.n_cols;
 }
 
-namespace {
-
 // The chunk's own G and B (labels or real targets), then added entry by entry.
-template <typename Targets>
-void add_chunk(CompensatedSum& G, CompensatedSum& B, Statistics& scratch, const arma::mat& Phi,
+template <typename T, typename Targets>
+void add_chunk(CompensatedSum& G, CompensatedSum& B, Statistics& scratch, const arma::Mat<T>& Phi,
                const Targets& targets) {
   scratch.G.zeros();
   scratch.B.zeros();
@@ -63,6 +73,22 @@ void add_chunk(CompensatedSum& G, CompensatedSum& B, Statistics& scratch, const 
 
 }  // namespace
 
+void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels) {
+  add_labelled(stats, Phi, labels);
+}
+
+void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::uvec& labels) {
+  add_labelled(stats, Phi, labels);
+}
+
+void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y) {
+  add_targets(stats, Phi, Y);
+}
+
+void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::mat& Y) {
+  add_targets(stats, Phi, Y);
+}
+
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::uvec& labels) {
   add_chunk(G, B, scratch, Phi, labels);
@@ -70,6 +96,16 @@ void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& sc
 
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::mat& Y) {
+  add_chunk(G, B, scratch, Phi, Y);
+}
+
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::fmat& Phi, const arma::uvec& labels) {
+  add_chunk(G, B, scratch, Phi, labels);
+}
+
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::fmat& Phi, const arma::mat& Y) {
   add_chunk(G, B, scratch, Phi, Y);
 }
 

@@ -18,6 +18,12 @@ const arma::mat cached_columns(const arma::mat& cached, arma::uword first, arma:
   return arma::mat(const_cast<double*>(cached.colptr(first)), cached.n_rows, count, false, true);
 }
 
+// A dataset's samples through a nonlinear map: single precision
+// (docs/design.md §12), handed on in double.
+arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
+  return arma::conv_to<arma::mat>::from(sample_features(map, X));
+}
+
 // Features of the listed samples (ascending): one reader for all the calls
 // of a pass, so that a gzip file is inflated once.
 arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
@@ -25,7 +31,7 @@ arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, const Spli
   const arma::mat X = split.feature_matrix
                           ? feature_inputs(pre, gather_features(split, indices))
                           : to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
-  return std::holds_alternative<LinearMap>(map) ? X : map_features(map, X);
+  return std::holds_alternative<LinearMap>(map) ? X : sample_map(map, X);
 }
 
 // The statistics of a fit's one pass: over all training samples, and over
@@ -132,6 +138,16 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
                    compensated_zeros(k, p)};
   Statistics part = zero_statistics(p, k);  // one chunk's, reused
+  // A nonlinear map's features are floats (sample_map): their Gram in
+  // single precision (docs/design.md §12).
+  const bool single = !std::holds_alternative<LinearMap>(map);
+  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const arma::mat& Phi,
+                            const auto& targets) {
+    if (single)
+      accumulate_compensated(G, B, part, arma::conv_to<arma::fmat>::from(Phi), targets);
+    else
+      accumulate_compensated(G, B, part, Phi, targets);
+  };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   arma::uword next_val = 0;
   for_each_chunk(
@@ -139,20 +155,18 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         const arma::uword last = first + Phi.n_cols;
         if (train.regression())
-          accumulate_compensated(sums.G, sums.B, part, Phi, targets_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, Phi, targets_of(train, first, Phi.n_cols));
         else
-          accumulate_compensated(sums.G, sums.B, part, Phi, labels_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, Phi, labels_of(train, first, Phi.n_cols));
         if (train_features != nullptr)
           train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
         const arma::uvec rows = validation_rows(my_val, last, next_val);
         if (rows.is_empty()) return;
         const arma::mat Phi_val = Phi.cols(rows - first);
         if (train.regression())
-          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi_val,
-                                 targets_of(train, rows));
+          add_part(sums.validation_G, sums.validation_B, Phi_val, targets_of(train, rows));
         else
-          accumulate_compensated(sums.validation_G, sums.validation_B, part, Phi_val,
-                                 labels_of(train, rows));
+          add_part(sums.validation_G, sums.validation_B, Phi_val, labels_of(train, rows));
       },
       progress, phase, nullptr, also);
   part = Statistics{};
@@ -266,7 +280,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
     } else if (cached_features != nullptr) {
       visit(first, X, cached_columns(*cached_features, first, count));
     } else {
-      visit(first, X, map_features(map, X));
+      visit(first, X, sample_map(map, X));
     }
     progress.update(phase, double(first + count) / double(n));
   }
@@ -284,7 +298,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
     else if (cached_features != nullptr)
       visit(first, X, cached_columns(*cached_features, first - range.first, X.n_cols));
     else
-      visit(first, X, map_features(map, X));
+      visit(first, X, sample_map(map, X));
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
   if (split.feature_matrix) {  // float values: read and standardised chunk by chunk

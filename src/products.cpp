@@ -17,6 +17,9 @@ namespace {
 // run at full speed, small enough to give two or more threads work to share.
 constexpr arma::uword kBlock = 512;
 
+// Samples per single-precision partial Gram sum (docs/design.md §12).
+constexpr arma::uword kSingleSamples = 1024;
+
 std::vector<arma::uword> block_edges(arma::uword size) {
   const arma::uword blocks = std::max<arma::uword>(1, (size + kBlock - 1) / kBlock);
   std::vector<arma::uword> edges(blocks + 1);
@@ -31,12 +34,25 @@ void check_blas_size(arma::uword size) {
 // C = op(A) B, op(A) = A or Aᵀ, on a fixed grid of tiles of C, each one
 // GEMM call: rows of C in blocks too, so that a narrow C with a long inner
 // dimension (a backward pass's p×m) still spreads over the threads.
-arma::mat blocked_product(const arma::mat& A, const arma::mat& B, bool transpose_a) {
+void gemm(bool transpose_a, int m, int n, int k, const double* a, int lda, const double* b, int ldb,
+          double* c, int ldc) {
+  cblas_dgemm(CblasColMajor, transpose_a ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a,
+              lda, b, ldb, 0.0, c, ldc);
+}
+
+void gemm(bool transpose_a, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+          float* c, int ldc) {
+  cblas_sgemm(CblasColMajor, transpose_a ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
+              a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+template <typename T>
+arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a) {
   const arma::uword m = transpose_a ? A.n_cols : A.n_rows;
   const arma::uword inner = transpose_a ? A.n_rows : A.n_cols;
   if (inner != B.n_rows) throw Error("product: inner dimensions do not match");
   for (arma::uword s : {A.n_rows, A.n_cols, B.n_rows, B.n_cols}) check_blas_size(s);
-  arma::mat C(m, B.n_cols);
+  arma::Mat<T> C(m, B.n_cols);
   if (C.is_empty()) return C;
   if (inner == 0) return C.zeros();
   const std::vector<arma::uword> row_edges = block_edges(m), col_edges = block_edges(B.n_cols);
@@ -46,12 +62,22 @@ arma::mat blocked_product(const arma::mat& A, const arma::mat& B, bool transpose
   for (long t = 0; t < tiles; ++t) {
     const arma::uword row = row_edges[t % row_blocks], rows = row_edges[t % row_blocks + 1] - row;
     const arma::uword col = col_edges[t / row_blocks], cols = col_edges[t / row_blocks + 1] - col;
-    const double* a = transpose_a ? A.colptr(row) : A.memptr() + row;
-    cblas_dgemm(CblasColMajor, transpose_a ? CblasTrans : CblasNoTrans, CblasNoTrans, int(rows),
-                int(cols), int(inner), 1.0, a, int(A.n_rows), B.colptr(col), int(B.n_rows), 0.0,
-                C.memptr() + row + col * m, int(m));
+    const T* a = transpose_a ? A.colptr(row) : A.memptr() + row;
+    gemm(transpose_a, int(rows), int(cols), int(inner), a, int(A.n_rows), B.colptr(col),
+         int(B.n_rows), C.memptr() + row + col * m, int(m));
   }
   return C;
+}
+
+// The lower-triangle tiles (i, j), j <= i, of a Gram matrix cut at edges:
+// the full GEMM tiles first so that the half-cost SYRK tiles even out the
+// threads' loads at the end.
+std::vector<std::pair<arma::uword, arma::uword>> gram_tiles(arma::uword blocks) {
+  std::vector<std::pair<arma::uword, arma::uword>> tiles;
+  for (arma::uword i = 0; i < blocks; ++i)
+    for (arma::uword j = 0; j < i; ++j) tiles.emplace_back(i, j);
+  for (arma::uword i = 0; i < blocks; ++i) tiles.emplace_back(i, i);
+  return tiles;
 }
 
 }  // namespace
@@ -64,12 +90,7 @@ void add_gram(arma::mat& G, const arma::mat& Phi) {
   if (p == 0 || n == 0) return;
   const std::vector<arma::uword> edges = block_edges(p);
   const arma::uword blocks = edges.size() - 1;
-  // Lower-triangle tiles (i, j), j <= i; the full GEMM tiles first so that
-  // the half-cost SYRK tiles even out the threads' loads at the end.
-  std::vector<std::pair<arma::uword, arma::uword>> tiles;
-  for (arma::uword i = 0; i < blocks; ++i)
-    for (arma::uword j = 0; j < i; ++j) tiles.emplace_back(i, j);
-  for (arma::uword i = 0; i < blocks; ++i) tiles.emplace_back(i, i);
+  const std::vector<std::pair<arma::uword, arma::uword>> tiles = gram_tiles(blocks);
   const long count = long(tiles.size());
 #pragma omp parallel for schedule(dynamic, 1) if (count > 1)
   for (long t = 0; t < count; ++t) {
@@ -87,12 +108,52 @@ void add_gram(arma::mat& G, const arma::mat& Phi) {
   G = arma::symmatl(G);
 }
 
+void add_gram(arma::mat& G, const arma::fmat& Phi) {
+  const arma::uword p = Phi.n_rows, n = Phi.n_cols;
+  if (G.n_rows != p || G.n_cols != p) throw Error("gram: G does not match the features");
+  check_blas_size(p);
+  check_blas_size(n);
+  if (p == 0 || n == 0) return;
+  const std::vector<arma::uword> edges = block_edges(p);
+  const std::vector<std::pair<arma::uword, arma::uword>> tiles = gram_tiles(edges.size() - 1);
+  const long count = long(tiles.size());
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+  for (long t = 0; t < count; ++t) {
+    const auto [i, j] = tiles[t];
+    const arma::uword row = edges[i], rows = edges[i + 1] - row;
+    const arma::uword col = edges[j], cols = edges[j + 1] - col;
+    arma::fmat part(rows, cols);
+    // A float sum runs over at most kSingleSamples samples; the parts are
+    // added in double (docs/design.md §12).
+    for (arma::uword first = 0; first < n; first += kSingleSamples) {
+      const int samples = int(std::min(kSingleSamples, n - first));
+      const float* a = Phi.colptr(first) + row;
+      if (i == j)
+        cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, int(rows), samples, 1.0f, a, int(p),
+                    0.0f, part.memptr(), int(rows));
+      else
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), samples, 1.0f, a,
+                    int(p), Phi.colptr(first) + col, int(p), 0.0f, part.memptr(), int(rows));
+      for (arma::uword c = 0; c < cols; ++c) {
+        double* to = G.colptr(col + c) + row;
+        const float* from = part.colptr(c);
+        for (arma::uword r = (i == j ? c : 0); r < rows; ++r) to[r] += double(from[r]);
+      }
+    }
+  }
+  G = arma::symmatl(G);
+}
+
 arma::mat multiply(const arma::mat& A, const arma::mat& B) {
   return blocked_product(A, B, false);
 }
 
 arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B) {
   return blocked_product(A, B, true);
+}
+
+arma::fmat multiply(const arma::fmat& A, const arma::fmat& B) {
+  return blocked_product(A, B, false);
 }
 
 }  // namespace krrdistill

@@ -365,8 +365,9 @@ BOOST_AUTO_TEST_CASE(lambda_grid_reports_both_scores) {
 }
 
 // --chunk sets how many images each compensated addition of G and B holds,
-// so it changes the last bits of a nonlinear map's model (README, --chunk);
-// nothing more. A linear map's G and B are exact integer sums: the same bytes.
+// and where a nonlinear map's float partial Gram sums start (docs/design.md
+// §12), so it moves that model by float rounding (README, --chunk); nothing
+// more. A linear map's G and B are exact integer sums: the same bytes.
 BOOST_AUTO_TEST_CASE(chunk_changes_only_the_rounding) {
   Case c;
   for (const std::string model : {"linear", "rff"}) {
@@ -384,7 +385,7 @@ BOOST_AUTO_TEST_CASE(chunk_changes_only_the_rounding) {
       weights.push_back(fixtures::read_bytes(out + "/model_W.npy"));
     }
     const double diff = arma::norm(sets[0] - sets[1]) / arma::norm(sets[1]);
-    BOOST_TEST(diff < 1e-10, model);
+    BOOST_TEST(diff < (model == "linear" ? 1e-10 : 1e-4), model);
     if (model == "linear") BOOST_TEST((weights[0] == weights[1]));
   }
 }

@@ -8,6 +8,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
 
@@ -347,4 +348,35 @@ BOOST_AUTO_TEST_CASE(invalid_specs_and_shapes_throw) {
       BOOST_CHECK_THROW(range_scale(map, arma::zeros(p + 1, 3)), Error);
     }
   }
+}
+
+// The data's single-precision features (docs/design.md §12): each one the
+// float rounding of the double map's, to float accuracy for RFF (whose
+// entries are ±sqrt(2/p) cos) and FCNN (relative to each column's norm),
+// the linear map's the inputs rounded to float; and the same bits on one
+// thread and on two.
+BOOST_AUTO_TEST_CASE(sample_features_are_the_map_in_single_precision) {
+  const arma::mat X = gaussian(kD, 700, 4);
+  for (const FeatureMapSpec& spec : {rff_spec(9), fcnn_spec(9, 2, 0.2)}) {
+    const FeatureMap map = make_feature_map(spec, kD);
+    const arma::mat exact = map_features(map, X);
+    set_threads(1);
+    const arma::fmat one = sample_features(map, X);
+    set_threads(2);
+    const arma::fmat two = sample_features(map, X);
+    set_threads(0);
+    BOOST_TEST_CONTEXT(spec.kind) {
+      BOOST_TEST_REQUIRE(arma::size(two) == arma::size(exact));
+      BOOST_TEST(std::equal(one.begin(), one.end(), two.begin()));
+      const arma::mat single = arma::conv_to<arma::mat>::from(two);
+      for (arma::uword j = 0; j < X.n_cols; ++j)
+        BOOST_TEST(arma::norm(single.col(j) - exact.col(j)) <= 1e-6 * arma::norm(exact.col(j)));
+      // Not the double values: the single path is really taken.
+      BOOST_TEST(rel(single, exact) > 1e-12);
+    }
+  }
+  const arma::fmat linear = sample_features(make_feature_map(FeatureMapSpec{}, kD), X);
+  BOOST_TEST(arma::approx_equal(linear, arma::conv_to<arma::fmat>::from(X), "absdiff", 0.0f));
+  BOOST_CHECK_THROW(sample_features(make_feature_map(rff_spec(9), kD), gaussian(kD + 1, 2, 5)),
+                    Error);
 }

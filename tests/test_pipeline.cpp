@@ -142,3 +142,37 @@ BOOST_AUTO_TEST_CASE(split_statistics_are_fit_models) {
     BOOST_CHECK(arma::approx_equal(fit_primal(stats, fit.lambda), model.W, "absdiff", 0.0));
   }
 }
+
+// RFF and FCNN fits take the data's features and their Gram in single
+// precision (docs/design.md §12): the weights are the double fit's to float
+// rounding (amplified by this small G's conditioning), not its bits, and
+// the distilled set still gives them back to the certificate's tolerance.
+BOOST_AUTO_TEST_CASE(single_precision_fit_is_the_double_fit_to_float_rounding) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 400, 30, 6, 3);
+  const Dataset data = load(idx_config(tmp.file("data")).source);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, false, 0.1);
+  for (const std::string kind : {"rff", "fcnn"}) {
+    FeatureMapSpec spec;
+    spec.kind = kind;
+    spec.features = 20;
+    spec.width = 20;
+    const FeatureMap map = make_feature_map(spec, data.shape.size());
+    FitOptions fit;
+    fit.lambda = 0.5;
+    fit.chunk = 64;
+    const Model model = fit_model(data, pre, map, fit, Progress::silent());
+    const arma::mat Phi = map_features(map, to_model_input(pre, data.train.pixels, 0, 400));
+    const arma::mat double_fit = fit_krr(Phi, one_hot(data.train.labels, 3), fit.lambda);
+    BOOST_TEST_CONTEXT(kind) {
+      const double moved = arma::norm(model.W - double_fit, "fro") / arma::norm(double_fit, "fro");
+      BOOST_TEST(moved < 1e-5);
+      BOOST_TEST(moved > 1e-12);
+      AnalyticOptions analytic;
+      analytic.ipc = 1;
+      const DistilledSet distilled = distill_analytic(map, model.W, {}, analytic);
+      const Certificate cert = certify(data, model, distilled, {}, fit.chunk, Progress::silent());
+      BOOST_TEST(cert.weight_rel_error < 1e-9);
+    }
+  }
+}

@@ -97,3 +97,50 @@ BOOST_AUTO_TEST_CASE(blas_kernels_are_upgraded_only_from_pre_avx2_ones) {
   BOOST_TEST(blas_core_upgrade("SkylakeX", true, true) == "");
   BOOST_TEST(blas_core_upgrade("Cooperlake", true, true) == "");
 }
+
+// The single-precision Gram: the float products summed in double per block
+// of 1024 samples. Sample counts across that block; the exact Gram of the
+// same float values is the reference, and a Gram summed in float over all
+// 3000 samples must be the worse one (so that the blocks are really kept).
+BOOST_AUTO_TEST_CASE(single_gram_matches_the_double_product_and_thread_count_free) {
+  for (arma::uword p : {1u, 7u, 513u}) {
+    for (arma::uword n : {1u, 1024u, 3000u}) {
+      const arma::fmat Phi = arma::conv_to<arma::fmat>::from(random_matrix(p, n, p + n) + 3.0);
+      const arma::mat exact_values = arma::conv_to<arma::mat>::from(Phi);
+      arma::mat start = random_matrix(p, p, p + 1);
+      start = start * start.t();
+      const arma::mat expected = start + exact_values * exact_values.t();
+      set_threads(1);
+      arma::mat one = start;
+      add_gram(one, Phi);
+      set_threads(2);
+      arma::mat two = start;
+      add_gram(two, Phi);
+      BOOST_TEST_CONTEXT("p = " << p << ", n = " << n) {
+        BOOST_TEST(relative_difference(two, expected) < 2e-7);
+        BOOST_TEST(same_bits(two, two.t()));
+        BOOST_TEST(same_bits(one, two));
+        if (p == 513 && n == 3000) {
+          const arma::mat all_in_float =
+              start + arma::conv_to<arma::mat>::from(arma::fmat(Phi * Phi.t()));
+          BOOST_TEST(relative_difference(two - start, expected - start) <
+                     relative_difference(all_in_float - start, expected - start));
+        }
+      }
+    }
+  }
+  set_threads(0);
+}
+
+BOOST_AUTO_TEST_CASE(single_product_matches_armadillo_and_thread_count_free) {
+  const arma::fmat A = arma::conv_to<arma::fmat>::from(random_matrix(1025, 300, 5));
+  const arma::fmat B = arma::conv_to<arma::fmat>::from(random_matrix(300, 513, 6));
+  const arma::mat expected = arma::conv_to<arma::mat>::from(A) * arma::conv_to<arma::mat>::from(B);
+  set_threads(1);
+  const arma::fmat one = multiply(A, B);
+  set_threads(2);
+  const arma::fmat two = multiply(A, B);
+  set_threads(0);
+  BOOST_TEST(relative_difference(arma::conv_to<arma::mat>::from(two), expected) < 1e-6);
+  BOOST_TEST(std::equal(one.begin(), one.end(), two.begin()));
+}

@@ -316,17 +316,27 @@ BOOST_AUTO_TEST_CASE(fit_and_certificate_streamed_equal_in_memory) {
       options.chunk = 64;
       arma::mat cached;
       const Model memory = fit_model(d, pre, map, options, Progress::silent(), &cached);
+      // The same chunks from the files: the same bits.
+      const Model same_chunks = fit_model(s, pre, map, options, Communicator{}, Progress::silent());
+      BOOST_TEST(same_chunks.sweep.val_sq_error == memory.sweep.val_sq_error);
+      BOOST_TEST(arma::approx_equal(same_chunks.W, memory.W, "absdiff", 0.0));
       options.chunk = 13;  // chunks that straddle the validation samples differently
       const Model streamed = fit_model(s, pre, map, options, Communicator{}, Progress::silent());
       BOOST_TEST(memory.lambda == streamed.lambda);
       BOOST_TEST(memory.n_validation == 15u);
       BOOST_TEST(memory.sweep.val_accuracy == streamed.sweep.val_accuracy);
-      // The squared errors too, up to the rounding the different chunks bring.
+      // The squared errors too, up to the rounding the different chunks
+      // bring: double for the linear map's exact moments, the float partial
+      // Gram sums of a nonlinear map's (docs/design.md §12) on this
+      // ill-conditioned 300-sample G.
+      const bool linear = std::string(kind) == "linear";
+      const double tolerance = linear ? 1e-9 : 1e-4;
       BOOST_TEST_REQUIRE(memory.sweep.val_sq_error.size() == streamed.sweep.val_sq_error.size());
       for (std::size_t i = 0; i < memory.sweep.val_sq_error.size(); ++i)
         BOOST_TEST(memory.sweep.val_sq_error[i] == streamed.sweep.val_sq_error[i],
-                   boost::test_tools::tolerance(1e-9));
-      BOOST_TEST(arma::norm(memory.W - streamed.W, "fro") <= 1e-10 * arma::norm(memory.W, "fro"));
+                   boost::test_tools::tolerance(tolerance));
+      BOOST_TEST(arma::norm(memory.W - streamed.W, "fro") <=
+                 (linear ? 1e-10 : 1e-4) * arma::norm(memory.W, "fro"));
 
       AnalyticOptions analytic;
       analytic.ipc = 2;

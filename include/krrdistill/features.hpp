@@ -56,6 +56,12 @@ arma::uword feature_dim(const FeatureMap& map);
 // Phi = phi(X): d×n -> p×n.
 arma::mat map_features(const FeatureMap& map, const arma::mat& X);
 
+// The same in single precision, for the samples of a dataset: the passes
+// over the data use it (twice the speed, half the memory), while the
+// distilled points, whose features must give the model back to the
+// certificate's tolerance, use map_features (docs/design.md §12).
+arma::fmat sample_features(const FeatureMap& map, const arma::mat& X);
+
 // Empty when every p-vector (for RFF: with entries |sqrt(p/2) u| <= 1) has a
 // preimage; otherwise why not (injective shape: p > d or a layer wider than its input).
 std::string surjectivity_problem(const FeatureMap& map);

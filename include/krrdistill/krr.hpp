@@ -19,10 +19,14 @@ struct Statistics {
 Statistics zero_statistics(arma::uword p, arma::uword k);
 
 // Adds a chunk Phi (p×n) with its labels: G += Phi Phiᵀ (SYRK), B += Y Phiᵀ.
+// Single-precision features (features.hpp's sample_features) give G through
+// float products summed in double (products.hpp).
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels);
+void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::uvec& labels);
 
 // The same with real targets Y (k×n, regression): B += Y Phiᵀ.
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y);
+void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::mat& Y);
 
 Statistics operator+(const Statistics& a, const Statistics& b);
 
@@ -33,6 +37,10 @@ void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& sc
                             const arma::mat& Phi, const arma::uvec& labels);
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
                             const arma::mat& Phi, const arma::mat& Y);
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::fmat& Phi, const arma::uvec& labels);
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+                            const arma::fmat& Phi, const arma::mat& Y);
 
 // One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:
 // W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2).

@@ -15,8 +15,14 @@ namespace krrdistill {
 // statistics, the dominant cost of a fit).
 void add_gram(arma::mat& G, const arma::mat& Phi);
 
+// The same from single-precision features: each tile a float SYRK or GEMM
+// over at most 1024 samples at a time, the partial sums added in double
+// (docs/design.md §12). Twice the double product's speed.
+void add_gram(arma::mat& G, const arma::fmat& Phi);
+
 // A B, and Aᵀ B, with the columns of B (and of the result) in fixed blocks.
 arma::mat multiply(const arma::mat& A, const arma::mat& B);
 arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
+arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
 
 }  // namespace krrdistill
