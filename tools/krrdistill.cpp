@@ -3,6 +3,9 @@
 // command (cmd_*.cpp); this one dispatches and turns errors into one line.
 #include <cstdio>
 #include <cxxopts.hpp>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <exception>
 #include <new>
 #include <string>
@@ -39,6 +42,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   restart_with_fitting_blas_kernels();
+#ifdef __GLIBC__
+  // The passes allocate and free chunk-sized matrices (tens of MB) each
+  // chunk; by default glibc maps each afresh and returns it at once, and the
+  // page faults cost about a tenth of an FCNN run. Keep them in the heap.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   const std::string command = argv[1];
   install_termination_handlers();
   try {
