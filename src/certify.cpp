@@ -158,14 +158,14 @@ class PairErrors {
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
-                    const arma::mat* train_features) {
+                    const arma::fmat* train_features) {
   return certify(view_dataset(data), model, distilled, X0, chunk, Communicator{}, progress,
                  train_features);
 }
 
 Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
-                    const Progress& progress, const arma::mat* train_features) {
+                    const Progress& progress, const arma::fmat* train_features) {
   Certificate cert;
   arma::mat Xs;
   if (comm.root()) {

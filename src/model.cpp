@@ -13,9 +13,9 @@ namespace krrdistill {
 
 namespace {
 
-// Read-only view of cached feature columns [first, first + count) (no copy).
-const arma::mat cached_columns(const arma::mat& cached, arma::uword first, arma::uword count) {
-  return arma::mat(const_cast<double*>(cached.colptr(first)), cached.n_rows, count, false, true);
+// Cached feature columns [first, first + count), in double.
+arma::mat cached_columns(const arma::fmat& cached, arma::uword first, arma::uword count) {
+  return arma::conv_to<arma::mat>::from(cached.cols(first, first + count - 1));
 }
 
 // A dataset's samples through a nonlinear map: single precision
@@ -130,7 +130,7 @@ struct FeatureSums {
 FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const SplitSource& train,
                          const FitPlan& plan, arma::uword chunk, const Communicator& comm,
                          const Progress& progress, const std::string& phase,
-                         arma::mat* train_features, const PixelVisitor& also = {}) {
+                         arma::fmat* train_features, const PixelVisitor& also = {}) {
   const Range& shard = plan.shard;
   const arma::uvec& my_val = plan.my_val;
   const arma::uword k = plan.k;
@@ -141,12 +141,18 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   // A nonlinear map's features are floats (sample_map): their Gram in
   // single precision (docs/design.md §12).
   const bool single = !std::holds_alternative<LinearMap>(map);
+  // Adds the chunk's columns (all when none are listed) to G and B.
   const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const arma::mat& Phi,
+                            const arma::fmat& single_Phi, const arma::uvec* columns,
                             const auto& targets) {
-    if (single)
-      accumulate_compensated(G, B, part, arma::conv_to<arma::fmat>::from(Phi), targets);
-    else
+    if (single && columns == nullptr)
+      accumulate_compensated(G, B, part, single_Phi, targets);
+    else if (single)
+      accumulate_compensated(G, B, part, arma::fmat(single_Phi.cols(*columns)), targets);
+    else if (columns == nullptr)
       accumulate_compensated(G, B, part, Phi, targets);
+    else
+      accumulate_compensated(G, B, part, arma::mat(Phi.cols(*columns)), targets);
   };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   arma::uword next_val = 0;
@@ -154,19 +160,23 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
       pre, map, train, shard, chunk,
       [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
         const arma::uword last = first + Phi.n_cols;
+        // A nonlinear map's features as the floats they are (sample_map).
+        const arma::fmat single_Phi = single ? arma::conv_to<arma::fmat>::from(Phi) : arma::fmat();
         if (train.regression())
-          add_part(sums.G, sums.B, Phi, targets_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, Phi, single_Phi, nullptr, targets_of(train, first, Phi.n_cols));
         else
-          add_part(sums.G, sums.B, Phi, labels_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, Phi, single_Phi, nullptr, labels_of(train, first, Phi.n_cols));
         if (train_features != nullptr)
-          train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
+          train_features->cols(first - shard.first, last - shard.first - 1) = single_Phi;
         const arma::uvec rows = validation_rows(my_val, last, next_val);
         if (rows.is_empty()) return;
-        const arma::mat Phi_val = Phi.cols(rows - first);
+        const arma::uvec columns = rows - first;
         if (train.regression())
-          add_part(sums.validation_G, sums.validation_B, Phi_val, targets_of(train, rows));
+          add_part(sums.validation_G, sums.validation_B, Phi, single_Phi, &columns,
+                   targets_of(train, rows));
         else
-          add_part(sums.validation_G, sums.validation_B, Phi_val, labels_of(train, rows));
+          add_part(sums.validation_G, sums.validation_B, Phi, single_Phi, &columns,
+                   labels_of(train, rows));
       },
       progress, phase, nullptr, also);
   part = Statistics{};
@@ -194,32 +204,25 @@ StatisticsPass feature_statistics(const FeatureSums& sums, arma::uword n, bool s
 // compensated sums for any other map, real targets (whose B = Y Xᵀ is not
 // an integer sum) or a feature matrix (no integers at all), so that every
 // caller accumulates them the same way.
-// train_features, when given, receives the shard's features.
+// train_features, when given, receives a nonlinear map's shard of features.
 StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                const SplitSource& split, const FitPlan& plan, arma::uword chunk,
                                const Communicator& comm, const Progress& progress,
-                               const std::string& phase, arma::mat* train_features) {
-  if (!std::holds_alternative<LinearMap>(map) || split.regression() || split.feature_matrix)
-    return feature_statistics(
-        feature_sums(pre, map, split, plan, chunk, comm, progress, phase, train_features),
-        split.size(), plan.sweep);
-  arma::mat X, scratch;
-  if (train_features != nullptr) train_features->set_size(split.dim, plan.shard.size());
-  const MomentsPass moments = moments_pass(
-      split, plan, chunk, comm, progress, phase,
-      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        if (train_features == nullptr) return;
-        model_inputs_into(pre, pixels, column, count, X, scratch);
-        train_features->cols(first - plan.shard.first, first + count - plan.shard.first - 1) = X;
-      });
-  return linear_statistics_pass(pre, moments, plan.sweep);
+                               const std::string& phase, arma::fmat* train_features) {
+  const bool linear = std::holds_alternative<LinearMap>(map);
+  if (!linear || split.regression() || split.feature_matrix)
+    return feature_statistics(feature_sums(pre, map, split, plan, chunk, comm, progress, phase,
+                                           linear ? nullptr : train_features),
+                              split.size(), plan.sweep);
+  return linear_statistics_pass(pre, moments_pass(split, plan, chunk, comm, progress, phase),
+                                plan.sweep);
 }
 
 // After the pass: the λ sweep of docs/design.md §2 on one eigendecomposition,
 // scored on the validation features, then the refit on all data.
 Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& pass,
                  const FitPlan& plan, const FitOptions& options, const Communicator& comm,
-                 const Progress& progress, const arma::mat* train_features) {
+                 const Progress& progress, const arma::fmat* train_features) {
   const SplitSource& train = data.train;
   if (plan.sweep) {
     // One eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
@@ -243,7 +246,8 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
     for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
       const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
       const arma::mat Phi_val = train_features != nullptr
-                                    ? arma::mat(train_features->cols(rows - plan.shard.first))
+                                    ? arma::conv_to<arma::mat>::from(
+                                          arma::fmat(train_features->cols(rows - plan.shard.first)))
                                     : features_of(model.pre, model.map, train, reader, rows);
       if (train.regression())
         add_validation(scores, Phi_val, targets_of(train, rows));
@@ -268,7 +272,7 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
 
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
                     arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
-                    const std::string& phase, const arma::mat* cached_features) {
+                    const std::string& phase, const arma::fmat* cached_features) {
   if (chunk == 0) throw Error("--chunk must be at least 1");
   const arma::uword n = pixels.n_cols;
   const bool linear = std::holds_alternative<LinearMap>(map);
@@ -289,7 +293,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
-                    const arma::mat* cached_features, const PixelVisitor& also) {
+                    const arma::fmat* cached_features, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
   const double total = double(std::max<arma::uword>(1, range.size()));
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
@@ -346,15 +350,20 @@ arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed
 }
 
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
-                const Progress& progress, arma::mat* train_features) {
+                const Progress& progress, arma::fmat* train_features) {
   return fit_model(view_dataset(data), std::move(pre), std::move(map), options, Communicator{},
                    progress, train_features);
 }
 
 Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
-                arma::mat* train_features) {
+                arma::fmat* train_features) {
   const FitPlan plan = plan_fit(data, options, comm);
+  // A linear map's features are its inputs: nothing to keep.
+  if (std::holds_alternative<LinearMap>(map) && train_features != nullptr) {
+    train_features->reset();
+    train_features = nullptr;
+  }
   // One pass: G, B over all samples and over the validation samples.
   const StatisticsPass pass = statistics_pass(pre, map, data.train, plan, options.chunk, comm,
                                               progress, "fit: statistics", train_features);

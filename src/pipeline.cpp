@@ -102,7 +102,7 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   // memory left (the linear map is free; without the cache they are
   // recomputed). Not when streaming: memory stays O(p² + chunk·d).
   const Range train_range = shard_range(data.train.size(), comm, fit.chunk);
-  const double cache_bytes = double(p) * double(train_range.size()) * 8.0;
+  const double cache_bytes = double(p) * double(train_range.size()) * 4.0;  // floats (§12)
   const double available = available_memory_bytes();
   const bool cache = !config.stream && spec.kind != "linear" &&
                      cache_bytes / 1e6 <= config.feature_cache_mb &&
@@ -120,7 +120,7 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
             : choose_real_images(train_labels, data.num_classes, analytic.ipc, analytic.seed);
 
   Clock::time_point phase = Clock::now();
-  arma::mat train_features;
+  arma::fmat train_features;
   if (std::holds_alternative<LinearMap>(map) && !data.feature_matrix()) {
     // One pass gives the preprocessing and the statistics (docs/design.md §2).
     result.model = fit_linear_model(data, config.source.zca, config.source.zca_reg_fraction, fit,

@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(fit_and_certificate_streamed_equal_in_memory) {
       const FeatureMap map = make_feature_map(spec, d.shape.size());
       FitOptions options;
       options.chunk = 64;
-      arma::mat cached;
+      arma::fmat cached;
       const Model memory = fit_model(d, pre, map, options, Progress::silent(), &cached);
       // The same chunks from the files: the same bits.
       const Model same_chunks = fit_model(s, pre, map, options, Communicator{}, Progress::silent());

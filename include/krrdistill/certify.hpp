@@ -77,7 +77,7 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
 // train_features, when given, are the cached training features of fit_model.
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
-                    const arma::mat* train_features = nullptr);
+                    const arma::fmat* train_features = nullptr);
 
 // The same on a dataset in memory or in files, shared by the processes of
 // comm (all call it): each passes over its shards (shard_range(n, comm,
@@ -88,7 +88,7 @@ Certificate certify(const Dataset& data, const Model& model, const DistilledSet&
 // features, from fit_model with the same chunk.
 Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
-                    const Progress& progress, const arma::mat* train_features = nullptr);
+                    const Progress& progress, const arma::fmat* train_features = nullptr);
 
 // Σ_i (y_ji − ȳ_j)² of each output j of real targets (k×n), two-pass.
 arma::vec target_variation(const arma::mat& targets);

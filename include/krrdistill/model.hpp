@@ -45,10 +45,11 @@ using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arm
 
 // Calls visit(first, X, Phi) for consecutive chunks of a split's columns,
 // X = model inputs (d×count), Phi = features (p×count). With cached features
-// (p×n, from fit_model) Phi is read from them instead of recomputed.
+// (p×n, a nonlinear map's floats from fit_model) Phi is read from them
+// instead of recomputed; a linear map's Phi is X, and needs no cache.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
                     arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
-                    const std::string& phase, const arma::mat* cached_features = nullptr);
+                    const std::string& phase, const arma::fmat* cached_features = nullptr);
 
 // The same for samples [range.first, range.last) of a split held in memory or
 // in files (first = index in the split); cached_features (p×range.size())
@@ -56,7 +57,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelM
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
-                    const arma::mat* cached_features = nullptr, const PixelVisitor& also = {});
+                    const arma::fmat* cached_features = nullptr, const PixelVisitor& also = {});
 
 // The seeded validation split of n samples: a partial Fisher–Yates shuffle
 // (held sparsely, O(n_val) memory), sorted. A function of (n, fraction, seed)
@@ -68,10 +69,12 @@ arma::uword validation_count(arma::uword n, double fraction);
 // One pass over the training set for G and B (over all samples and over the
 // validation split); the λ sweep of docs/design.md §2 on one eigendecomposition,
 // scored on the validation features; refit on all data.
-// When train_features is given, the training features (p×n) are kept there
-// so that certification need not recompute a nonlinear map.
+// When train_features is given and the map is nonlinear, the training
+// features (p×n, single precision as computed: docs/design.md §12) are kept
+// there so that certification need not recompute them; for a linear map it
+// is left empty.
 Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const FitOptions& options,
-                const Progress& progress, arma::mat* train_features = nullptr);
+                const Progress& progress, arma::fmat* train_features = nullptr);
 
 // The same on a dataset in memory or in files, shared by the processes of
 // comm (all call it): each passes over its shard of the training samples,
@@ -85,7 +88,7 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
 // (p×shard size).
 Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
-                arma::mat* train_features = nullptr);
+                arma::fmat* train_features = nullptr);
 
 // A linear model with its preprocessing, from one pass over the training
 // pixels (every process of comm calls it, as fit_model): the exact pixel
