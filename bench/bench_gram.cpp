@@ -2,7 +2,8 @@
 // chunk, as fit_model does): a SYRK on one OpenBLAS thread, on every core,
 // and add_gram's fixed tiles on every OpenMP thread. Prints median seconds,
 // GFLOP/s and the speed-up over one thread, and checks that add_gram gives
-// the same bits on one thread and on all.
+// the same bits on one thread and on all; the same for the single-precision
+// Gram and feature map of an RFF or FCNN pass.
 #include <cblas.h>
 #include <omp.h>
 
@@ -65,6 +66,26 @@ int main(int argc, char** argv) {
   std::printf("  add_gram on 1 and on %d threads: %s\n", cores,
               same_bits ? "identical bits" : "DIFFERENT bits");
 
+  // What an RFF or FCNN pass runs instead (docs/design.md §12): the Gram of
+  // float features, float tiles over 1024 samples summed in double.
+  const arma::fmat Phi_single = arma::conv_to<arma::fmat>::from(Phi);
+  auto chunked_single = [&] {
+    return median_seconds(runs, [&] {
+      G.zeros();
+      for (arma::uword first = 0; first < n; first += kDefaultChunk)
+        add_gram(G, arma::fmat(Phi_single.cols(first, std::min(n, first + kDefaultChunk) - 1)));
+    });
+  };
+  set_threads(0);
+  const double t_single = chunked_single();
+  const arma::mat G_single = G;
+  set_threads(1);
+  chunked_single();
+  const bool same_single = arma::approx_equal(G, G_single, "absdiff", 0.0);
+  row("add_gram of floats on every core (rff, fcnn)", t_single);
+  std::printf("  add_gram of floats on 1 and on %d threads: %s\n", cores,
+              same_single ? "identical bits" : "DIFFERENT bits");
+
   // The other products that dominate a run: the random-feature map (A X on a
   // chunk) and a KIP step's batch kernel and its backward pass (ipc 10, batch
   // 5000), against Armadillo on one OpenBLAS thread.
@@ -95,5 +116,22 @@ int main(int argc, char** argv) {
     std::printf("  %-44s %.4f s -> %.4f s  %6.1f GFLOP/s  %.2fx  %s\n", shape.name, t_arma, t_tiled,
                 gflop / t_tiled, t_arma / t_tiled, same ? "same bits on 1 thread" : "DIFFERENT");
   }
-  return all_same ? 0 : 1;
+  {  // the rff map as a pass forms it: in single precision
+    const arma::fmat A = arma::conv_to<arma::fmat>::from(gaussian_matrix(784, 784, 1.0, rng));
+    const arma::fmat X =
+        arma::conv_to<arma::fmat>::from(gaussian_matrix(784, kDefaultChunk, 1.0, rng));
+    set_threads(1);
+    arma::fmat C;
+    const double t_arma = median_seconds(runs, [&] { C = A * X; });
+    const arma::fmat one = multiply(A, X);
+    set_threads(0);
+    const double t_tiled = median_seconds(runs, [&] { C = multiply(A, X); });
+    const bool same = arma::approx_equal(C, one, "absdiff", 0.0f);
+    all_same = all_same && same;
+    const double gflop = 2.0 * 784.0 * 784.0 * double(kDefaultChunk) * 1e-9;
+    std::printf("  %-44s %.4f s -> %.4f s  %6.1f GFLOP/s  %.2fx  %s\n",
+                "rff map A X in float (as in a pass)", t_arma, t_tiled, gflop / t_tiled,
+                t_arma / t_tiled, same ? "same bits on 1 thread" : "DIFFERENT");
+  }
+  return all_same && same_single ? 0 : 1;
 }
