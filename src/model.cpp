@@ -24,14 +24,12 @@ arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
   return arma::conv_to<arma::mat>::from(sample_features(map, X));
 }
 
-// Features of the listed samples (ascending): one reader for all the calls
-// of a pass, so that a gzip file is inflated once.
-arma::mat features_of(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
-                      PixelReader& reader, const arma::uvec& indices) {
-  const arma::mat X = split.feature_matrix
-                          ? feature_inputs(pre, gather_features(split, indices))
-                          : to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
-  return std::holds_alternative<LinearMap>(map) ? X : sample_map(map, X);
+// Model inputs of the listed samples (ascending): one reader for all the
+// calls of a pass, so that a gzip file is inflated once.
+arma::mat inputs_of(const Preprocessor& pre, const SplitSource& split, PixelReader& reader,
+                    const arma::uvec& indices) {
+  return split.feature_matrix ? feature_inputs(pre, gather_features(split, indices))
+                              : to_model_input(pre, reader.gather(indices), 0, indices.n_elem);
 }
 
 // The statistics of a fit's one pass: over all training samples, and over
@@ -237,22 +235,40 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
     broadcast(comm, path.V);
     broadcast(comm, path.C);
     LambdaScores scores = start_lambda_scores(path, options.lambda_grid);
-    // Validation chunks a quarter of the pass's: their inputs, features and
-    // scores stay below the pass's footprint, so the peak memory does not
-    // depend on how many validation samples there are.
-    const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 4);
     const arma::uvec& my_val = plan.my_val;
-    PixelReader reader(train);
-    for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
-      const arma::uvec rows = my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
-      const arma::mat Phi_val = train_features != nullptr
-                                    ? arma::conv_to<arma::mat>::from(
-                                          arma::fmat(train_features->cols(rows - plan.shard.first)))
-                                    : features_of(model.pre, model.map, train, reader, rows);
+    const auto add_rows = [&](const arma::mat& Phi_val, const arma::uvec& rows) {
       if (train.regression())
         add_validation(scores, Phi_val, targets_of(train, rows));
       else
         add_validation(scores, Phi_val, labels_of(train, rows));
+    };
+    if (train_features != nullptr || std::holds_alternative<LinearMap>(model.map)) {
+      // The validation samples alone (cached features, or a linear map's
+      // inputs), in chunks a quarter of the pass's: they and their scores
+      // stay below the pass's footprint, so the peak memory does not depend
+      // on how many there are.
+      const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 4);
+      PixelReader reader(train);
+      for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
+        const arma::uvec rows =
+            my_val.subvec(begin, std::min(begin + val_chunk, my_val.n_elem) - 1);
+        add_rows(train_features != nullptr ? arma::conv_to<arma::mat>::from(arma::fmat(
+                                                 train_features->cols(rows - plan.shard.first)))
+                                           : inputs_of(model.pre, train, reader, rows),
+                 rows);
+      }
+    } else {
+      // A float feature's last bits depend on the sample's place in its
+      // BLAS call (the kernels group columns): without a cache the
+      // validation features are formed again in the pass's own chunks.
+      arma::uword next_val = 0;
+      for_each_chunk(
+          model.pre, model.map, train, plan.shard, options.chunk,
+          [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
+            const arma::uvec rows = validation_rows(my_val, first + Phi.n_cols, next_val);
+            if (!rows.is_empty()) add_rows(arma::mat(Phi.cols(rows - first)), rows);
+          },
+          progress, "fit: lambda sweep");
     }
     allreduce_sum(comm, scores.correct);
     allreduce_sum(comm, scores.sq_error);

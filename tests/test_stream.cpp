@@ -391,3 +391,34 @@ BOOST_AUTO_TEST_CASE(cli_stream_matches_default) {
     }
   }
 }
+
+// RFF and FCNN features are floats whose last bits depend on a sample's
+// place in its BLAS call (the kernels group columns), so the λ sweep scores
+// the pass's own features: from the cache in memory, formed again in the
+// same chunks when streaming. The same bits either way, at sizes that take
+// the BLAS's blocked kernels and a p that is no multiple of a vector.
+BOOST_AUTO_TEST_CASE(nonlinear_sweep_streamed_equals_cached) {
+  TempDir tmp("stream");
+  const std::string dir = tmp.file("idx");
+  fixtures::write_idx_folder(dir, 600, 30, 16, 3);
+  gzip_folder(dir);
+  const Dataset d = load_dataset("idx", dir, false);
+  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, false, 0.1);
+  for (const char* kind : {"rff", "fcnn"}) {
+    FeatureMapSpec spec;
+    spec.kind = kind;
+    spec.features = 103;
+    spec.width = 103;
+    const FeatureMap map = make_feature_map(spec, d.shape.size());
+    FitOptions options;
+    options.chunk = 200;
+    arma::fmat cached;
+    const Model memory = fit_model(d, pre, map, options, Progress::silent(), &cached);
+    BOOST_TEST_REQUIRE(cached.n_cols == 600u);
+    const Model streamed = fit_model(s, pre, map, options, Communicator{}, Progress::silent());
+    BOOST_TEST(memory.sweep.val_sq_error == streamed.sweep.val_sq_error, kind);
+    BOOST_TEST(memory.sweep.val_accuracy == streamed.sweep.val_accuracy, kind);
+    BOOST_TEST(arma::approx_equal(memory.W, streamed.W, "absdiff", 0.0), kind);
+  }
+}
