@@ -69,7 +69,8 @@ std::string certificate_problem(const std::string& kind, const Certificate& cert
 std::string rff_sigma_problem(const FeatureMap& map) {
   const auto* rff = std::get_if<RandomFourierMap>(&map);
   if (rff == nullptr) return "";
-  const double eps = std::numeric_limits<double>::epsilon();
+  // The data's features are formed in single precision (docs/design.md §12).
+  const double eps = std::numeric_limits<float>::epsilon();
   // |a·x| for a ~ N(0, I/sigma²) and ‖x‖ ≈ sqrt(d): about sqrt(d)/sigma.
   const double phase = std::sqrt(double(rff->A.n_cols)) / rff->sigma;
   char text[320];

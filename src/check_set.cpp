@@ -182,12 +182,22 @@ SetCheck check_weights_only(const std::string& dir, const EvalReport& report, bo
   return finish_check(dir, report, std::move(out), checks, failures);
 }
 
+// How far a nonlinear fit on another machine may move: its single-precision
+// features round differently under another BLAS kernel or vector cosine
+// (docs/design.md §12), which moves W by about 1e-5 on Fashion-MNIST; the
+// same build on the same machine gives the same bits.
+bool single_precision_data(const std::string& kind) {
+  return kind != "linear";
+}
+
 // --refit-original: the original model fitted again from the dataset at the
-// report's λ must be model_W.npy and the refit, within the kind's tolerance.
+// report's λ must be model_W.npy and the refit, within the kind's tolerance
+// (1e-4 for RFF and FCNN, whose features are floats).
 void check_refit_original(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
                           const arma::mat& W, const arma::mat& Ws, const EvalReport& report,
                           nlohmann::json& checks, std::vector<std::string>& failures) {
-  const double tolerance = certificate_tolerance(report.spec.kind);
+  const double tolerance =
+      single_precision_data(report.spec.kind) ? 1e-4 : certificate_tolerance(report.spec.kind);
   const double w_norm = arma::norm(W, "fro");
   FitOptions fit;
   fit.lambda = report.model_lambda;
@@ -214,15 +224,17 @@ void check_refit_original(const StreamDataset& data, const Preprocessor& pre, co
 
 // Real targets (docs/design.md §10): both models' test MSE, scored as
 // certify scored them, against the report's. The same chunks and sums give
-// the same bits on the same machine; 1e-9 relative allows another BLAS.
+// the same bits on the same machine; 1e-9 relative allows another BLAS, and
+// 1e-6 another rounding of RFF and FCNN's float features.
 void check_regression(const StreamDataset& data, const Preprocessor& pre, const FeatureMap& map,
                       const arma::mat& W, const arma::mat& Ws, const EvalReport& report,
                       nlohmann::json& out, nlohmann::json& checks,
                       std::vector<std::string>& failures) {
   const auto [original, refit] =
       test_regression_scores(data, pre, map, W, Ws, report.chunk, Communicator{});
-  const auto close = [](double value, double reference) {
-    return std::abs(value - reference) <= 1e-9 * std::abs(reference);  // false for NaN
+  const double margin = single_precision_data(report.spec.kind) ? 1e-6 : 1e-9;
+  const auto close = [margin](double value, double reference) {
+    return std::abs(value - reference) <= margin * std::abs(reference);  // false for NaN
   };
   const bool original_ok = close(original.test_mse, report.original_test_mse);
   const bool refit_ok = close(refit.test_mse, report.distilled_test_mse);
