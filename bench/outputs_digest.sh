@@ -8,8 +8,10 @@
 #   (default build/krrdistill; with keep-folder the outputs are left there;
 #   --no-run only hashes the outputs already in keep-folder; --check compares
 #   the listing with bench/outputs_digest.expected, the listing recorded on
-#   the machine named there: BLAS kernels differ between processors, so
-#   another machine may differ in last bits and should record its own)
+#   the machine named there: BLAS kernels differ between processors, and
+#   RFF and FCNN's float features also depend on the compiler and on glibc's
+#   vector maths, so another machine may differ in last bits and should
+#   record its own)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/krrdistill}"

@@ -194,15 +194,23 @@ arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
           arma::fmat Z = multiply(arma::conv_to<arma::fmat>::from(m.A), Xf);
           const arma::fvec b = arma::conv_to<arma::fvec>::from(m.b);
           const float scale = float(std::sqrt(2.0 / double(m.A.n_rows)));
-      // Column by column, the same loop for every column: an entry's bits
-      // do not depend on the thread or the chunk (a vector lane or the
-      // scalar tail is decided by its row alone).
-#pragma omp parallel for schedule(static)
-          for (arma::uword j = 0; j < Z.n_cols; ++j) {
-            float* z = Z.colptr(j);
+      // Column by column through one buffer, whose alignment is the same for
+      // every column: whether a row takes a vector lane or the scalar tail
+      // is decided by the row alone, so an entry's bits do not depend on
+      // the thread, the chunk or the column's place in it.
+#pragma omp parallel
+          {
+            arma::fvec column(Z.n_rows);
+            float* c = column.memptr();
             const float* shift = b.memptr();
+#pragma omp for schedule(static)
+            for (arma::uword j = 0; j < Z.n_cols; ++j) {
+              const float* z = Z.colptr(j);
+              for (arma::uword r = 0; r < Z.n_rows; ++r) c[r] = z[r] + shift[r];
 #pragma omp simd
-            for (arma::uword r = 0; r < Z.n_rows; ++r) z[r] = scale * cosf(z[r] + shift[r]);
+              for (arma::uword r = 0; r < Z.n_rows; ++r) c[r] = scale * cosf(c[r]);
+              std::copy(c, c + Z.n_rows, Z.colptr(j));
+            }
           }
           return Z;
         } else {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "krrdistill/data.hpp"
 #include "krrdistill/error.hpp"
@@ -56,7 +57,10 @@ void add_targets(Statistics& stats, const arma::Mat<T>& Phi, const arma::mat& Y)
   check_chunk(stats, Phi, Y.n_cols);
   if (Y.n_rows != stats.B.n_rows) throw Error("statistics: feature chunk does not match");
   add_gram(stats.G, Phi);
-  stats.B += multiply(arma::conv_to<arma::mat>::from(Phi), arma::mat(Y.t())).t();
+  if constexpr (std::is_same_v<T, double>)
+    stats.B += multiply(Phi, arma::mat(Y.t())).t();
+  else
+    stats.B += multiply(arma::conv_to<arma::mat>::from(Phi), arma::mat(Y.t())).t();
   stats.count += Y.n_cols;
 }
 

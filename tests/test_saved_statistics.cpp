@@ -1,8 +1,9 @@
-// Statistics files (saved_statistics.hpp, docs/design.md §8): what is written
+// Statistics files (saved_statistics.hpp, docs/design.md §9): what is written
 // is read back bit for bit, any damage is refused, merged statistics equal
 // those of the concatenated data (to the bit for the exact pixel moments
-// and for compensated sums over the same chunks, to 1e-12 otherwise), and
-// the sweep on validation statistics scores what the features would.
+// and for compensated sums over the same chunks, otherwise to the float
+// rounding of docs/design.md §12), and the sweep on validation statistics
+// scores what the features would.
 #define BOOST_TEST_MODULE saved_statistics
 #include <boost/test/unit_test.hpp>
 
