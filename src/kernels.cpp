@@ -9,6 +9,12 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
 
+#ifdef KRRDISTILL_LIBMVEC
+// What glibc's math.h declares only under -ffast-math: acos has libmvec's
+// vector versions, so the simd loop of relu_evaluate takes four at a time.
+extern "C" double acos(double) noexcept __attribute__((__simd__("notinbranch")));
+#endif
+
 namespace krrdistill {
 
 namespace {
@@ -45,32 +51,64 @@ void check_backward(const arma::mat& A, const arma::mat& B, const KernelEvaluati
     throw Error("kernel evaluation does not match the inputs of the backward pass");
 }
 
+// κ0(c), κ1(c) and sin θ of one layer.
+inline void arc_cosine_layer(double c, double& k0, double& k1, double& s) {
+  constexpr double inv_pi = 1.0 / kPi;
+  const double rest = kPi - std::acos(c);  // π − θ
+  s = std::sqrt(std::max(0.0, (1.0 - c) * (1.0 + c)));
+  k0 = rest * inv_pi;
+  k1 = std::min(1.0, (s + rest * c) * inv_pi);
+}
+
 // Normalised arc-cosine recursion (docs/design.md §4) on c = cos θ⁰ = aᵀb/(‖a‖‖b‖):
 // with q = ‖a‖‖b‖/d, NNGP = q·c_D and NTK = q·τ_D, where
 // c_l = κ1(c_{l−1}), τ_l = τ_{l−1}·κ0(c_{l−1}) + c_l, τ_0 = c_0 = c,
 // κ1(c) = (sin θ + (π−θ) c)/π, κ0(c) = (π−θ)/π = κ1'(c), κ0'(c) = 1/(π sin θ).
-// Returns f and df/dc by forward-mode differentiation along the layers.
+// Gives f and df/dc by forward-mode differentiation along the layers, for n
+// cosines at once, layer after layer, so that the loop over entries
+// vectorises; c and dc are overwritten (they carry c_l and dc_l/dc).
 // κ0' is infinite at θ = 0 (a cusp of the NTK between parallel inputs); it is
 // taken as 0 there, where it only ever multiplies dc = 0 (same point) or
 // where the kernel has no derivative.
-inline void relu_recursion(double c, arma::uword depth, bool ntk, double& f, double& df) {
+// With AVX2 (chosen when the program starts, by the CPU alone) the entries go
+// four at a time, through libmvec's acos where the build has it.
+__attribute__((target_clones("avx2", "default"))) void relu_recursion(double* c, double* dc,
+                                                                      arma::uword n,
+                                                                      arma::uword depth, bool ntk,
+                                                                      double* f, double* df) {
   constexpr double inv_pi = 1.0 / kPi;
-  double cl = c, dcl = 1.0, tau = c, dtau = 1.0;
-  for (arma::uword l = 0; l < depth; ++l) {
-    const double rest = kPi - std::acos(cl);  // π − θ
-    const double s = std::sqrt(std::max(0.0, (1.0 - cl) * (1.0 + cl)));
-    const double k0 = rest * inv_pi;
-    const double k1 = std::min(1.0, (s + rest * cl) * inv_pi);
-    if (ntk) {
-      const double dk0 = s > 0 ? inv_pi / s : 0.0;
-      dtau = dtau * k0 + tau * dk0 * dcl + k0 * dcl;
-      tau = tau * k0 + k1;
-    }
-    dcl *= k0;
-    cl = k1;
+  for (arma::uword i = 0; i < n; ++i) {
+    dc[i] = 1.0;
+    f[i] = c[i];  // τ_0
+    df[i] = 1.0;
   }
-  f = ntk ? tau : cl;
-  df = ntk ? dtau : dcl;
+  // One loop each for the NTK and the NNGP, so that neither holds a branch.
+  for (arma::uword l = 0; l < depth; ++l) {
+    if (ntk) {
+#pragma omp simd
+      for (arma::uword i = 0; i < n; ++i) {
+        double k0, k1, s;
+        arc_cosine_layer(c[i], k0, k1, s);
+        const double dk0 = s > 0 ? inv_pi / s : 0.0;
+        df[i] = df[i] * k0 + f[i] * dk0 * dc[i] + k0 * dc[i];
+        f[i] = f[i] * k0 + k1;
+        dc[i] *= k0;
+        c[i] = k1;
+      }
+    } else {
+#pragma omp simd
+      for (arma::uword i = 0; i < n; ++i) {
+        double k0, k1, s;
+        arc_cosine_layer(c[i], k0, k1, s);
+        dc[i] *= k0;
+        c[i] = k1;
+      }
+    }
+  }
+  if (!ntk) {
+    std::copy(c, c + n, f);
+    std::copy(dc, dc + n, df);
+  }
 }
 
 // Reciprocals, 0 for 0 (a zero input has a zero kernel row).
@@ -80,43 +118,132 @@ arma::rowvec reciprocals(const arma::rowvec& v) {
   return out;
 }
 
+// |cos θ| above which a float inner product is taken again in double: the
+// kernel's derivative in c grows as 1/sin θ towards θ = 0 or π, where the
+// float product's rounding (about 1e-6 of ‖a‖‖b‖) would show.
+constexpr double kSingleCosineLimit = 0.99;
+
+// A in float, column by column on every thread.
+arma::fmat to_single(const arma::mat& A) {
+  arma::fmat out(A.n_rows, A.n_cols);
+#pragma omp parallel for schedule(static) if (A.n_elem > 100000)
+  for (arma::uword j = 0; j < A.n_cols; ++j) {
+    const double* from = A.colptr(j);
+    float* to = out.colptr(j);
+    for (arma::uword r = 0; r < A.n_rows; ++r) to[r] = float(from[r]);
+  }
+  return out;
+}
+
+// ‖a‖ of every column of A, each summed in a fixed order on one thread;
+// with single, A in float too, from the same pass over A.
+arma::rowvec column_norms(const arma::mat& A, arma::fmat* single) {
+  arma::rowvec norms(A.n_cols);
+  if (single != nullptr) single->set_size(A.n_rows, A.n_cols);
+#pragma omp parallel for schedule(static) if (A.n_elem > 100000)
+  for (arma::uword j = 0; j < A.n_cols; ++j) {
+    const double* a = A.colptr(j);
+    // Four running sums, so that the additions need not wait on each other.
+    double part[4] = {0.0, 0.0, 0.0, 0.0};
+    arma::uword r = 0;
+    for (; r + 4 <= A.n_rows; r += 4)
+      for (int l = 0; l < 4; ++l) part[l] += a[r + l] * a[r + l];
+    double sum = (part[0] + part[1]) + (part[2] + part[3]);
+    for (; r < A.n_rows; ++r) sum += a[r] * a[r];
+    norms[j] = std::sqrt(sum);
+    if (single != nullptr) {
+      float* to = single->colptr(j);
+      for (arma::uword r = 0; r < A.n_rows; ++r) to[r] = float(a[r]);
+    }
+  }
+  return norms;
+}
+
+// aᵀb in double, summed in a fixed order.
+double dot_double(const double* a, const double* b, arma::uword n) {
+  double sum = 0.0;
+  for (arma::uword r = 0; r < n; ++r) sum += a[r] * b[r];
+  return sum;
+}
+
 // K = q f(c) with q = ‖a‖‖b‖/d; dK/db = T0·a + T1·b with T0 = f'(c)/d and
 // T1 = ‖a‖ (f − c f')/(d ‖b‖) (0 for b = 0, where K has no derivative).
 void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma::uword depth,
-                   bool ntk, KernelEvaluation& e) {
+                   bool ntk, bool single, KernelEvaluation& e) {
   check_depth(depth);
   const double inv_d = 1.0 / double(A.n_rows);
-  arma::mat gram = multiply_transposed(A, B);
-  if (symmetric) gram = arma::symmatu(gram);
-  const arma::rowvec na = arma::sqrt(arma::sum(arma::square(A), 0));
-  const arma::rowvec nb = symmetric ? na : arma::rowvec(arma::sqrt(arma::sum(arma::square(B), 0)));
+  const arma::rowvec na = column_norms(A, single ? &e.A_single : nullptr);
+  arma::mat gram;
+  if (single) {
+    gram = arma::conv_to<arma::mat>::from(multiply_transposed(e.A_single, to_single(B)));
+  } else {
+    gram = multiply_transposed(A, B);
+    if (symmetric) gram = arma::symmatu(gram);
+  }
+  const arma::rowvec nb = symmetric ? na : column_norms(B, nullptr);
   const arma::rowvec inv_na = reciprocals(na);
   const arma::rowvec inv_nb = reciprocals(nb);
+  // cos θ of entry (i, j), column j of the Gram matrix at g.
+  auto cosine = [&](arma::uword i, arma::uword j, const double* g) {
+    // Products of commuting pairs, so that K(B, B) is exactly symmetric.
+    double c = g[i] * (inv_na[i] * inv_nb[j]);
+    if (single && std::abs(c) > kSingleCosineLimit)
+      c = dot_double(A.colptr(i), B.colptr(j), A.n_rows) * (inv_na[i] * inv_nb[j]);
+    // Within rounding of 1 the points are taken as parallel (θ = 0), as on
+    // the diagonal of K(B, B): the NTK's cusp would turn the rounding of c
+    // into an O(sqrt(eps)) change of the value.
+    if (c > kParallel || (symmetric && i == j && na[i] > 0)) c = 1.0;
+    return std::max(c, -1.0);
+  };
+  // K, T0 and T1 of entry (i, j) from f and df/dc at c.
+  auto finish = [&](arma::uword i, arma::uword j, double c, double f, double df) {
+    e.K(i, j) = (na[i] * nb[j]) * inv_d * f;
+    e.T0(i, j) = df * inv_d;
+    e.T1(i, j) = na[i] * (f - c * df) * (inv_nb[j] * inv_d);
+  };
   e.K.set_size(A.n_cols, B.n_cols);
   e.T0.set_size(A.n_cols, B.n_cols);
   e.T1.set_size(A.n_cols, B.n_cols);
-  // Each entry on its own: the same bits for any number of threads.
-#pragma omp parallel for schedule(static) if (A.n_cols * B.n_cols > 20000)
-  for (arma::uword j = 0; j < B.n_cols; ++j) {
-    const double* g = gram.colptr(j);
-    double* K = e.K.colptr(j);
-    double* T0 = e.T0.colptr(j);
-    double* T1 = e.T1.colptr(j);
-    const double inv_b_d = inv_nb[j] * inv_d;
-    for (arma::uword i = 0; i < A.n_cols; ++i) {
-      // Products of commuting pairs, so that K(B, B) is exactly symmetric.
-      double c = g[i] * (inv_na[i] * inv_nb[j]);
-      // Within rounding of 1 the points are taken as parallel (θ = 0), as on
-      // the diagonal of K(B, B): the NTK's cusp would turn the rounding of c
-      // into an O(sqrt(eps)) change of the value.
-      if (c > kParallel || (symmetric && i == j && na[i] > 0)) c = 1.0;
-      c = std::max(c, -1.0);
-      double f, df;
-      relu_recursion(c, depth, ntk, f, df);
-      K[i] = (na[i] * nb[j]) * inv_d * f;
-      T0[i] = df * inv_d;
-      T1[i] = na[i] * (f - c * df) * inv_b_d;
+  // Each entry on its own: the same bits for any number of threads. The
+  // recursion runs on a column at a time in buffers of at least 1 KiB, which
+  // Armadillo aligns to 32 bytes on every thread, so whether an entry takes a
+  // vector lane or the scalar tail depends on its row alone. K(B, B) takes
+  // the upper triangle only, whose f and df/dc (kept in K and T0 until then)
+  // are mirrored below, so that it stays exactly symmetric although the
+  // vector and the scalar arc-cosines may round differently.
+  const arma::uword buffer = std::max<arma::uword>(A.n_cols, 128);
+#pragma omp parallel if (A.n_cols * B.n_cols > 20000)
+  {
+    arma::vec cosines(buffer), layer(buffer), layer_slope(buffer), value(buffer), slope(buffer);
+    double* cs = cosines.memptr();
+    double* fs = value.memptr();
+    double* dfs = slope.memptr();
+#pragma omp for schedule(static)
+    for (arma::uword j = 0; j < B.n_cols; ++j) {
+      const double* g = gram.colptr(j);
+      const arma::uword rows = symmetric ? j + 1 : A.n_cols;
+      for (arma::uword i = 0; i < rows; ++i) cs[i] = cosine(i, j, g);
+      std::copy(cs, cs + rows, layer.memptr());
+      relu_recursion(layer.memptr(), layer_slope.memptr(), rows, depth, ntk, fs, dfs);
+      for (arma::uword i = 0; i < rows; ++i) {
+        if (symmetric) {
+          e.K(i, j) = fs[i];
+          e.T0(i, j) = dfs[i];
+        } else {
+          finish(i, j, cs[i], fs[i], dfs[i]);
+        }
+      }
     }
+  }
+  if (symmetric) {
+    for (arma::uword j = 0; j < B.n_cols; ++j)
+      for (arma::uword i = j + 1; i < A.n_cols; ++i) {
+        e.K(i, j) = e.K(j, i);
+        e.T0(i, j) = e.T0(j, i);
+      }
+    for (arma::uword j = 0; j < B.n_cols; ++j)
+      for (arma::uword i = 0; i < A.n_cols; ++i)
+        finish(i, j, cosine(i, j, gram.colptr(j)), e.K(i, j), e.T0(i, j));
   }
 }
 
@@ -144,7 +271,7 @@ void rbf_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, const 
 }
 
 KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
-                          bool symmetric) {
+                          bool symmetric, bool single = false) {
   check_inputs(A, B);
   KernelEvaluation e;
   e.symmetric = symmetric;
@@ -159,9 +286,9 @@ KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::
             e.K = multiply_transposed(e.Phi_a, map_features(k.map, B));
           }
         } else if constexpr (is_a<ReluNtk, decltype(k)>) {
-          relu_evaluate(A, B, symmetric, k.depth, true, e);
+          relu_evaluate(A, B, symmetric, k.depth, true, single, e);
         } else if constexpr (is_a<ReluNngp, decltype(k)>) {
-          relu_evaluate(A, B, symmetric, k.depth, false, e);
+          relu_evaluate(A, B, symmetric, k.depth, false, single, e);
         } else {
           rbf_evaluate(A, B, symmetric, k, e);
         }
@@ -202,6 +329,16 @@ std::string kernel_name(const Kernel& kernel) {
       kernel);
 }
 
+ProductPrecision parse_product_precision(const std::string& name) {
+  if (name == "double") return ProductPrecision::double_precision;
+  if (name == "single") return ProductPrecision::single_precision;
+  throw Error("unknown precision '" + name + "' (expected single or double)");
+}
+
+std::string product_precision_name(ProductPrecision precision) {
+  return precision == ProductPrecision::single_precision ? "single" : "double";
+}
+
 double rbf_bandwidth(const Rbf& rbf, arma::uword input_dim) {
   check_bandwidth(rbf.bandwidth);
   if (rbf.bandwidth > 0) return rbf.bandwidth;
@@ -217,8 +354,9 @@ arma::mat kernel_matrix(const Kernel& kernel, const arma::mat& B) {
   return evaluate(kernel, B, B, true).K;
 }
 
-KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B) {
-  return evaluate(kernel, A, B, false);
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                                 ProductPrecision precision) {
+  return evaluate(kernel, A, B, false, precision == ProductPrecision::single_precision);
 }
 
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B) {
@@ -232,7 +370,10 @@ arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::
     // K = Φaᵀ Φb: dΦb = Φa dK, then back through the map.
     return backprop_features(fk->map, B, multiply(eval.Phi_a, dK));
   }
-  arma::mat dB = multiply(A, dK % eval.T0);
+  arma::mat dB =
+      eval.A_single.is_empty()
+          ? multiply(A, dK % eval.T0)
+          : arma::conv_to<arma::mat>::from(multiply(eval.A_single, to_single(dK % eval.T0)));
   const arma::rowvec s = arma::sum(dK % eval.T1, 0);
   dB += B.each_row() % s;
   return dB;

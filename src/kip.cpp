@@ -202,13 +202,14 @@ KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preproc
     KipRecord record;
     record.step = step;
     if (options.labels == LabelMode::solve) {
-      LabelSolveStep s = label_solve_gradient(kernel, result.Xs, Xt, Yt, options.regularizer);
+      LabelSolveStep s = label_solve_gradient(kernel, result.Xs, Xt, Yt, options.regularizer,
+                                              options.batch_precision);
       record.loss = s.gradient.loss;
       result.Ys = std::move(s.Ys);
       if (std::isfinite(record.loss)) adam_step(adam_x, result.Xs, s.gradient.dXs);
     } else {
-      const KipGradient g =
-          kip_loss_gradient(kernel, result.Xs, result.Ys, Xt, Yt, options.regularizer);
+      const KipGradient g = kip_loss_gradient(kernel, result.Xs, result.Ys, Xt, Yt,
+                                              options.regularizer, options.batch_precision);
       record.loss = g.loss;
       if (std::isfinite(record.loss)) {
         adam_step(adam_x, result.Xs, g.dXs);

@@ -80,7 +80,8 @@ struct Forward {
   double eps = 0.0;
 };
 
-Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, double eps) {
+Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, double eps,
+                ProductPrecision precision = ProductPrecision::double_precision) {
   Forward fw;
   arma::mat Kss;
   if (const auto* fk = std::get_if<FeatureKernel>(&kernel)) {
@@ -93,7 +94,7 @@ Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, 
     Kss = arma::symmatu(Kss);
   } else {
     fw.ss = evaluate_kernel(kernel, Xs);
-    if (Xt.n_cols > 0) fw.ts = evaluate_kernel(kernel, Xt, Xs);
+    if (Xt.n_cols > 0) fw.ts = evaluate_kernel(kernel, Xt, Xs, precision);
     Kss = fw.ss.K;
   }
   fw.factor = factor_support(Kss, eps);
@@ -202,18 +203,19 @@ void check_kip_support(const arma::mat& Xs, const arma::mat& Ys) {
 }
 
 double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys, const arma::mat& Xt,
-                const arma::mat& Yt, double eps) {
+                const arma::mat& Yt, double eps, ProductPrecision precision) {
   check_kip_support(Xs, Ys);
   check_batch(Xs, Ys.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps);
+  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
   return loss_and_gradient(kernel, fw, Xs, Ys, Xt, Yt, false, false).loss;
 }
 
 KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
-                              const arma::mat& Xt, const arma::mat& Yt, double eps) {
+                              const arma::mat& Xt, const arma::mat& Yt, double eps,
+                              ProductPrecision precision) {
   check_kip_support(Xs, Ys);
   check_batch(Xs, Ys.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps);
+  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
   return loss_and_gradient(kernel, fw, Xs, Ys, Xt, Yt, true, true);
 }
 
@@ -225,10 +227,10 @@ arma::mat label_solve(const Kernel& kernel, const arma::mat& Xs, const arma::mat
 }
 
 LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
-                                    const arma::mat& Yt, double eps) {
+                                    const arma::mat& Yt, double eps, ProductPrecision precision) {
   check_support_inputs(Xs);
   check_batch(Xs, Yt.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps);
+  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
   LabelSolveStep step;
   step.Ys = solve_labels(fw, Yt);
   step.gradient = loss_and_gradient(kernel, fw, Xs, step.Ys, Xt, Yt, true, false);

@@ -156,4 +156,8 @@ arma::fmat multiply(const arma::fmat& A, const arma::fmat& B) {
   return blocked_product(A, B, false);
 }
 
+arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B) {
+  return blocked_product(A, B, true);
+}
+
 }  // namespace krrdistill

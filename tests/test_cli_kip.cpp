@@ -38,8 +38,9 @@ BOOST_AUTO_TEST_CASE(kip_refuses_bad_options) {
   const std::string data = scratch.file("data"), out = scratch.file("out");
   write_idx_folder(data, 200, 40, 8, 4);
   // (An injective map such as rff with p > d is fine for KIP: it needs only the kernel.)
-  for (const std::string args : {"--labels guess", "--steps 0", "--lr -1", "--model ntk --depth 7",
-                                 "--model sigmoid", "--batch 0"}) {
+  for (const std::string args :
+       {"--labels guess", "--steps 0", "--lr -1", "--model ntk --depth 7", "--model sigmoid",
+        "--batch 0", "--model ntk --batch-precision half"}) {
     const RunResult r =
         run_cli("kip --data " + data + " --out " + out + " --quiet " + args, scratch.path);
     BOOST_TEST(r.exit_code != 0, args);
@@ -47,6 +48,31 @@ BOOST_AUTO_TEST_CASE(kip_refuses_bad_options) {
     BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, args);
     BOOST_TEST(!fs::exists(out));
   }
+}
+
+BOOST_AUTO_TEST_CASE(kip_ntk_batch_precision) {
+  // Batch 2800 against m = 20 support points: the kernel's threaded loop.
+  TempDir scratch("cli_kip");
+  const std::string data = scratch.file("data");
+  write_idx_folder(data, 3000, 40, 8, 4);
+  auto run = [&](const std::string& name, const std::string& args) {
+    const std::string out = scratch.file(name);
+    const RunResult r = run_cli("kip --data " + data + " --out " + out +
+                                    " --quiet --model ntk --ipc 5 --steps 4 --batch 2800 " + args,
+                                scratch.path);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    return out;
+  };
+  const std::string one = run("one", "--threads 1"), two = run("two", "--threads 2");
+  const std::string full = run("full", "--threads 2 --batch-precision double");
+  BOOST_TEST(read_text(one + "/distilled_X.npy") == read_text(two + "/distilled_X.npy"));
+  BOOST_TEST(read_text(one + "/distilled_X.npy") != read_text(full + "/distilled_X.npy"));
+  auto precision = [](const std::string& out) {
+    return nlohmann::json::parse(read_text(out + "/report.json"))["distilled"]["batch_precision"]
+        .get<std::string>();
+  };
+  BOOST_TEST(precision(one) == "single");
+  BOOST_TEST(precision(full) == "double");
 }
 
 BOOST_AUTO_TEST_CASE(labelsolve_beats_one_hot_on_every_kernel) {

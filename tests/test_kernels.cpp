@@ -1,6 +1,6 @@
 // KIP kernels (docs/design.md §4): values against direct implementations, symmetry,
 // positive semidefiniteness, and analytic derivatives against central
-// finite differences.
+// finite differences; the single-precision batch products against the double ones.
 #define BOOST_TEST_MODULE kernels
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -14,6 +14,7 @@
 #include "krrdistill/features.hpp"
 #include "krrdistill/kernels.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
 using fixtures::numeric_gradient;
@@ -245,6 +246,87 @@ BOOST_AUTO_TEST_CASE(coincident_points_give_finite_values_and_gradients) {
         kernel_backward_symmetric(ReluNtk{depth}, single, arma::mat(1, 1, arma::fill::ones));
     BOOST_TEST(arma::abs(g - 2.0 * double(depth + 1) * single / double(d)).max() < 1e-14);
   }
+}
+
+// KIP's batch kernel with single-precision products (docs/design.md §4): near
+// the double one, the same as the double one where the points are nearly
+// parallel or opposite (where a float inner product, about 1e-7 off in
+// cos θ, would move the NTK's cusp by 1e-4 or more), and the same bits for
+// any thread count.
+BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
+  const arma::uword d = 300;
+  auto rng = make_rng(29, RngStream::kip_init);
+  const arma::mat B = gaussian_matrix(d, 37, 1.0, rng);
+  const arma::mat A = gaussian_matrix(d, 601, 1.0, rng);  // 601·37 entries: the threaded loop
+  const arma::mat dK = gaussian_matrix(A.n_cols, B.n_cols, 1.0, rng);
+  for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNtk{3}}, Kernel{ReluNngp{2}}}) {
+    BOOST_TEST_CONTEXT(kernel_name(kernel)) {
+      const KernelEvaluation full = evaluate_kernel(kernel, A, B);
+      const KernelEvaluation single =
+          evaluate_kernel(kernel, A, B, ProductPrecision::single_precision);
+      BOOST_TEST(full.A_single.is_empty());
+      BOOST_TEST(single.A_single.n_rows == d);
+      const double scale = arma::abs(full.K).max();
+      BOOST_TEST(arma::abs(single.K - full.K).max() < 1e-5 * scale);
+      BOOST_TEST(arma::abs(single.K - full.K).max() > 0.0);  // the products are float
+      const arma::mat dB_full = kernel_backward(kernel, A, B, full, dK);
+      const arma::mat dB_single = kernel_backward(kernel, A, B, single, dK);
+      BOOST_TEST(relative_error(dB_single, dB_full) < 1e-4);
+      BOOST_TEST(relative_error(dB_single, dB_full) > 0.0);
+
+      for (const ProductPrecision precision :
+           {ProductPrecision::double_precision, ProductPrecision::single_precision}) {
+        set_threads(1);
+        const KernelEvaluation one = evaluate_kernel(kernel, A, B, precision);
+        const arma::mat dB_one = kernel_backward(kernel, A, B, one, dK);
+        set_threads(2);
+        const KernelEvaluation two = evaluate_kernel(kernel, A, B, precision);
+        const arma::mat dB_two = kernel_backward(kernel, A, B, two, dK);
+        set_threads(0);
+        BOOST_TEST(arma::approx_equal(one.K, two.K, "absdiff", 0.0));
+        BOOST_TEST(arma::approx_equal(one.T0, two.T0, "absdiff", 0.0));
+        BOOST_TEST(arma::approx_equal(one.T1, two.T1, "absdiff", 0.0));
+        BOOST_TEST(arma::approx_equal(dB_one, dB_two, "absdiff", 0.0));
+      }
+    }
+  }
+
+  // Nearly parallel and opposite pairs (i, i), at depth 1, where the kernel
+  // is well conditioned in c away from c = ±1 exactly: the same point, a
+  // multiple, a step of 1e-3 (1 − cos θ ≈ 5e-7), the point at a float
+  // rounding of its own (within the parallel snap), a step of 1e-3 from the
+  // opposite point, and a generic pair for reference.
+  arma::mat N = B.cols(0, 5);
+  N.col(1) *= 3.0;
+  N.col(2) += 1e-3 * gaussian_matrix(d, 1, 1.0, rng);
+  N.col(3) = arma::conv_to<arma::vec>::from(arma::conv_to<arma::fvec>::from(B.col(3)));
+  N.col(4) = -B.col(4) + 1e-3 * gaussian_matrix(d, 1, 1.0, rng);
+  N.col(5) = gaussian_matrix(d, 1, 1.0, rng);
+  for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNngp{1}}}) {
+    BOOST_TEST_CONTEXT(kernel_name(kernel)) {
+      const KernelEvaluation full = evaluate_kernel(kernel, N, B);
+      const KernelEvaluation single =
+          evaluate_kernel(kernel, N, B, ProductPrecision::single_precision);
+      for (arma::uword i = 0; i < 5; ++i) {
+        BOOST_TEST_CONTEXT("pair " << i) {
+          // dK/dc grows as 1/sin θ: at a step of 1e-3 from θ = 0 or π the two
+          // paths' inner products (both double, summed in different orders)
+          // give about 1e-13 of a generic entry; a float one gives 1e-5.
+          const double scale = std::abs(full.K(5, 5));
+          BOOST_TEST(std::abs(single.K(i, i) - full.K(i, i)) < 1e-10 * scale);
+          BOOST_TEST(std::abs(single.T0(i, i) - full.T0(i, i)) <= 1e-9 * std::abs(full.T0(i, i)));
+          BOOST_TEST(std::abs(single.T1(i, i) - full.T1(i, i)) <= 1e-9 * std::abs(full.T1(i, i)));
+        }
+      }
+    }
+  }
+
+  // The other kernels ignore it.
+  const Kernel rbf = Rbf{};
+  BOOST_TEST(evaluate_kernel(rbf, A, B, ProductPrecision::single_precision).A_single.is_empty());
+  BOOST_TEST(product_precision_name(parse_product_precision("single")) == "single");
+  BOOST_TEST(product_precision_name(parse_product_precision("double")) == "double");
+  BOOST_CHECK_THROW(parse_product_precision("half"), Error);
 }
 
 BOOST_AUTO_TEST_CASE(make_kernel_and_names) {

@@ -123,6 +123,31 @@ BOOST_AUTO_TEST_CASE(kip_gradient_matches_finite_differences) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(single_precision_batch_gives_nearly_the_double_gradient) {
+  // The float products of K(Xt, Xs) move the loss and the gradients at the
+  // float rounding level, for Label Solve's too; feature kernels ignore it.
+  const arma::uword d = 200, k = 3;
+  const Problem p = make_problem(d, k, 4, 900, 33);
+  const auto single = ProductPrecision::single_precision;
+  for (const auto& [name, kernel] : all_kernels(d)) {
+    BOOST_TEST_CONTEXT(name) {
+      const KipGradient full = kip_loss_gradient(kernel, p.Xs, p.Ys, p.Xt, p.Yt);
+      const KipGradient part =
+          kip_loss_gradient(kernel, p.Xs, p.Ys, p.Xt, p.Yt, kKipRegularizer, single);
+      BOOST_TEST(std::abs(part.loss - full.loss) < 1e-5 * full.loss);
+      BOOST_TEST(relative_error(part.dXs, full.dXs) < 1e-4);
+      BOOST_TEST(relative_error(part.dYs, full.dYs) < 1e-4);
+      const bool relu = name.rfind("ntk", 0) == 0 || name.rfind("nngp", 0) == 0;
+      BOOST_TEST((part.loss != full.loss) == relu);
+      const LabelSolveStep solved = label_solve_gradient(kernel, p.Xs, p.Xt, p.Yt);
+      const LabelSolveStep solved_part =
+          label_solve_gradient(kernel, p.Xs, p.Xt, p.Yt, kKipRegularizer, single);
+      BOOST_TEST(relative_error(solved_part.Ys, solved.Ys) < 1e-3);
+      BOOST_TEST(relative_error(solved_part.gradient.dXs, solved.gradient.dXs) < 1e-3);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(kip_loss_matches_its_definition) {
   const arma::uword d = 6, k = 3;
   const Problem p = make_problem(d, k, 2, 10, 32);

@@ -67,10 +67,22 @@ struct KernelEvaluation {
   arma::mat T0;            // na×nb (ReLU, RBF)
   arma::mat T1;            // na×nb (ReLU, RBF)
   arma::mat Phi_a;         // p×na (feature kernels)
+  arma::fmat A_single;     // A in float, when its products are single precision
   bool symmetric = false;  // evaluated as K(B, B)
 };
 
-KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B);
+// Precision of the two products with A of a ReLU kernel's K(A, B), Aᵀ B and
+// the backward pass's A (dK ∘ T0). single (for KIP's target batch, docs/design.md
+// §4) makes them float GEMMs and takes the inner products of nearly parallel
+// pairs again in double; the other kernels ignore it.
+enum class ProductPrecision { double_precision, single_precision };
+
+// "double", "single"; throws Error on another name.
+ProductPrecision parse_product_precision(const std::string& name);
+std::string product_precision_name(ProductPrecision precision);
+
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                                 ProductPrecision precision = ProductPrecision::double_precision);
 
 // K(B, B) as above, for kernel_backward_symmetric.
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B);

@@ -35,6 +35,9 @@ struct KipOptions {
   std::uint64_t seed = 0;                // RngStream::kip_batches and RngStream::kip_init
   arma::uword eval_chunk = 1000;         // test columns scored at a time
   double regularizer = kKipRegularizer;  // ε of Kss_reg
+  // The batch's products in K(Xt, Xs) for the ReLU NTK and NNGP: float, as
+  // the published KIP computes, or double (kernels.hpp, docs/design.md §4).
+  ProductPrecision batch_precision = ProductPrecision::single_precision;
   // Stop rules besides the step budget (compare --kip-until-match): after the
   // first evaluation whose test accuracy reaches stop_accuracy, and after the
   // step that brings the optimisation time to max_seconds (0: no limit; that

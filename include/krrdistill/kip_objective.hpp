@@ -28,12 +28,15 @@ struct KipGradient {
   arma::mat dYs;  // k×m
 };
 
+// precision: of the products with the batch Xt in K(Xt, Xs) (kernels.hpp).
 double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys, const arma::mat& Xt,
-                const arma::mat& Yt, double eps = kKipRegularizer);
+                const arma::mat& Yt, double eps = kKipRegularizer,
+                ProductPrecision precision = ProductPrecision::double_precision);
 
 KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
                               const arma::mat& Xt, const arma::mat& Yt,
-                              double eps = kKipRegularizer);
+                              double eps = kKipRegularizer,
+                              ProductPrecision precision = ProductPrecision::double_precision);
 
 // Label Solve: Ys = Yt (Kss_reg⁻¹ Kst)⁺ (k×m), the labels that minimise the
 // KIP loss on the batch. Solved as least squares Kts α = Ytᵀ (thin SVD of
@@ -49,8 +52,9 @@ struct LabelSolveStep {
   arma::mat Ys;
   KipGradient gradient;
 };
-LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
-                                    const arma::mat& Yt, double eps = kKipRegularizer);
+LabelSolveStep label_solve_gradient(
+    const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, const arma::mat& Yt,
+    double eps = kKipRegularizer, ProductPrecision precision = ProductPrecision::double_precision);
 
 // Whole training set, feature kernels only, from the statistics G = Phi Phiᵀ,
 // B = Y Phiᵀ (no pass over the samples). With H = Phis Kss_reg⁻¹ (p×m):

@@ -24,5 +24,6 @@ void add_gram(arma::mat& G, const arma::fmat& Phi);
 arma::mat multiply(const arma::mat& A, const arma::mat& B);
 arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
 arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
+arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B);
 
 }  // namespace krrdistill
