@@ -72,5 +72,6 @@ kip_bench() {
 echo
 kip_bench "kip linear ipc10 b5000"
 kip_bench "kip ntk-1 ipc10 b5000" --model ntk --depth 1
+kip_bench "kip ntk-1 ipc10 b5000 double" --model ntk --depth 1 --batch-precision double
 echo
 "$root/build/bench/bench_gram" 784 60000 "$runs"

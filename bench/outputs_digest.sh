@@ -74,6 +74,9 @@ digest kip distilled_X.npy distilled_Y.npy report.json
 # whether its summation changed (kip, labelsolve, compare and eval share it).
 run kip_zca kip --steps 20 --zca
 digest kip_zca distilled_X.npy distilled_Y.npy report.json
+# The ReLU NTK with its single-precision batch products (docs/design.md §4).
+run kip_ntk kip --model ntk --steps 5 --eval-every 0
+digest kip_ntk distilled_X.npy distilled_Y.npy report.json
 run labelsolve labelsolve
 digest labelsolve distilled_X.npy distilled_Y.npy report.json
 # eval's checks of the first set, as it prints them.

@@ -173,9 +173,10 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
   check_depth(depth);
   const double inv_d = 1.0 / double(A.n_rows);
   const arma::rowvec na = column_norms(A, single ? &e.A_single : nullptr);
-  arma::mat gram;
+  arma::mat gram;         // double products
+  arma::fmat gram_float;  // single-precision products
   if (single) {
-    gram = arma::conv_to<arma::mat>::from(multiply_transposed(e.A_single, to_single(B)));
+    gram_float = multiply_transposed(e.A_single, to_single(B));
   } else {
     gram = multiply_transposed(A, B);
     if (symmetric) gram = arma::symmatu(gram);
@@ -183,23 +184,34 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
   const arma::rowvec nb = symmetric ? na : column_norms(B, nullptr);
   const arma::rowvec inv_na = reciprocals(na);
   const arma::rowvec inv_nb = reciprocals(nb);
-  // cos θ of entry (i, j), column j of the Gram matrix at g.
-  auto cosine = [&](arma::uword i, arma::uword j, const double* g) {
-    // Products of commuting pairs, so that K(B, B) is exactly symmetric.
-    double c = g[i] * (inv_na[i] * inv_nb[j]);
-    if (single && std::abs(c) > kSingleCosineLimit)
-      c = dot_double(A.colptr(i), B.colptr(j), A.n_rows) * (inv_na[i] * inv_nb[j]);
-    // Within rounding of 1 the points are taken as parallel (θ = 0), as on
-    // the diagonal of K(B, B): the NTK's cusp would turn the rounding of c
-    // into an O(sqrt(eps)) change of the value.
-    if (c > kParallel || (symmetric && i == j && na[i] > 0)) c = 1.0;
-    return std::max(c, -1.0);
+  // cos θ of the first `rows` entries of column j.
+  auto cosines_of = [&](arma::uword j, arma::uword rows, double* cs) {
+    const double* gd = single ? nullptr : gram.colptr(j);
+    const float* gf = single ? gram_float.colptr(j) : nullptr;
+    for (arma::uword i = 0; i < rows; ++i) {
+      const double g = single ? double(gf[i]) : gd[i];
+      // Products of commuting pairs, so that K(B, B) is exactly symmetric.
+      double c = g * (inv_na[i] * inv_nb[j]);
+      if (single && std::abs(c) > kSingleCosineLimit)
+        c = dot_double(A.colptr(i), B.colptr(j), A.n_rows) * (inv_na[i] * inv_nb[j]);
+      // Within rounding of 1 the points are taken as parallel (θ = 0), as on
+      // the diagonal of K(B, B): the NTK's cusp would turn the rounding of c
+      // into an O(sqrt(eps)) change of the value.
+      if (c > kParallel || (symmetric && i == j && na[i] > 0)) c = 1.0;
+      cs[i] = std::max(c, -1.0);
+    }
   };
-  // K, T0 and T1 of entry (i, j) from f and df/dc at c.
-  auto finish = [&](arma::uword i, arma::uword j, double c, double f, double df) {
-    e.K(i, j) = (na[i] * nb[j]) * inv_d * f;
-    e.T0(i, j) = df * inv_d;
-    e.T1(i, j) = na[i] * (f - c * df) * (inv_nb[j] * inv_d);
+  // K, T0 and T1 of column j from the cosines, f and df/dc.
+  auto finish = [&](arma::uword j, const double* cs, const double* fs, const double* dfs) {
+    double* K = e.K.colptr(j);
+    double* T0 = e.T0.colptr(j);
+    double* T1 = e.T1.colptr(j);
+    const double inv_b_d = inv_nb[j] * inv_d;
+    for (arma::uword i = 0; i < A.n_cols; ++i) {
+      K[i] = (na[i] * nb[j]) * inv_d * fs[i];
+      T0[i] = dfs[i] * inv_d;
+      T1[i] = na[i] * (fs[i] - cs[i] * dfs[i]) * inv_b_d;
+    }
   };
   e.K.set_size(A.n_cols, B.n_cols);
   e.T0.set_size(A.n_cols, B.n_cols);
@@ -208,9 +220,14 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
   // recursion runs on a column at a time in buffers of at least 1 KiB, which
   // Armadillo aligns to 32 bytes on every thread, so whether an entry takes a
   // vector lane or the scalar tail depends on its row alone. K(B, B) takes
-  // the upper triangle only, whose f and df/dc (kept in K and T0 until then)
-  // are mirrored below, so that it stays exactly symmetric although the
-  // vector and the scalar arc-cosines may round differently.
+  // the upper triangle only, whose f and df/dc are mirrored below, so that it
+  // stays exactly symmetric although the vector and the scalar arc-cosines
+  // may round differently.
+  arma::mat F, DF;  // K(B, B): f and df/dc
+  if (symmetric) {
+    F.set_size(A.n_cols, B.n_cols);
+    DF.set_size(A.n_cols, B.n_cols);
+  }
   const arma::uword buffer = std::max<arma::uword>(A.n_cols, 128);
 #pragma omp parallel if (A.n_cols * B.n_cols > 20000)
   {
@@ -220,30 +237,26 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
     double* dfs = slope.memptr();
 #pragma omp for schedule(static)
     for (arma::uword j = 0; j < B.n_cols; ++j) {
-      const double* g = gram.colptr(j);
       const arma::uword rows = symmetric ? j + 1 : A.n_cols;
-      for (arma::uword i = 0; i < rows; ++i) cs[i] = cosine(i, j, g);
+      cosines_of(j, rows, cs);
       std::copy(cs, cs + rows, layer.memptr());
       relu_recursion(layer.memptr(), layer_slope.memptr(), rows, depth, ntk, fs, dfs);
-      for (arma::uword i = 0; i < rows; ++i) {
-        if (symmetric) {
-          e.K(i, j) = fs[i];
-          e.T0(i, j) = dfs[i];
-        } else {
-          finish(i, j, cs[i], fs[i], dfs[i]);
-        }
+      if (symmetric) {
+        std::copy(fs, fs + rows, F.colptr(j));
+        std::copy(dfs, dfs + rows, DF.colptr(j));
+      } else {
+        finish(j, cs, fs, dfs);
       }
     }
   }
   if (symmetric) {
-    for (arma::uword j = 0; j < B.n_cols; ++j)
-      for (arma::uword i = j + 1; i < A.n_cols; ++i) {
-        e.K(i, j) = e.K(j, i);
-        e.T0(i, j) = e.T0(j, i);
-      }
-    for (arma::uword j = 0; j < B.n_cols; ++j)
-      for (arma::uword i = 0; i < A.n_cols; ++i)
-        finish(i, j, cosine(i, j, gram.colptr(j)), e.K(i, j), e.T0(i, j));
+    F = arma::symmatu(F);
+    DF = arma::symmatu(DF);
+    arma::vec cs(A.n_cols);
+    for (arma::uword j = 0; j < B.n_cols; ++j) {
+      cosines_of(j, A.n_cols, cs.memptr());
+      finish(j, cs.memptr(), F.colptr(j), DF.colptr(j));
+    }
   }
 }
 
