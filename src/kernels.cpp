@@ -11,8 +11,14 @@
 
 #ifdef KRRDISTILL_LIBMVEC
 // What glibc's math.h declares only under -ffast-math: acos has libmvec's
-// vector versions, so the simd loop of relu_evaluate takes four at a time.
+// vector versions, so the simd loops of relu_recursion take four at a time
+// in its AVX2 copy, chosen when the program starts, by the CPU alone.
 extern "C" double acos(double) noexcept __attribute__((__simd__("notinbranch")));
+#define KRRDISTILL_VECTOR_ACOS_LOOP _Pragma("omp simd")
+#define KRRDISTILL_AVX2_COPY __attribute__((target_clones("avx2", "default")))
+#else
+#define KRRDISTILL_VECTOR_ACOS_LOOP
+#define KRRDISTILL_AVX2_COPY
 #endif
 
 namespace krrdistill {
@@ -70,12 +76,8 @@ inline void arc_cosine_layer(double c, double& k0, double& k1, double& s) {
 // κ0' is infinite at θ = 0 (a cusp of the NTK between parallel inputs); it is
 // taken as 0 there, where it only ever multiplies dc = 0 (same point) or
 // where the kernel has no derivative.
-// With AVX2 (chosen when the program starts, by the CPU alone) the entries go
-// four at a time, through libmvec's acos where the build has it.
-__attribute__((target_clones("avx2", "default"))) void relu_recursion(double* c, double* dc,
-                                                                      arma::uword n,
-                                                                      arma::uword depth, bool ntk,
-                                                                      double* f, double* df) {
+KRRDISTILL_AVX2_COPY void relu_recursion(double* c, double* dc, arma::uword n, arma::uword depth,
+                                         bool ntk, double* f, double* df) {
   constexpr double inv_pi = 1.0 / kPi;
   for (arma::uword i = 0; i < n; ++i) {
     dc[i] = 1.0;
@@ -85,7 +87,7 @@ __attribute__((target_clones("avx2", "default"))) void relu_recursion(double* c,
   // One loop each for the NTK and the NNGP, so that neither holds a branch.
   for (arma::uword l = 0; l < depth; ++l) {
     if (ntk) {
-#pragma omp simd
+      KRRDISTILL_VECTOR_ACOS_LOOP
       for (arma::uword i = 0; i < n; ++i) {
         double k0, k1, s;
         arc_cosine_layer(c[i], k0, k1, s);
@@ -96,7 +98,7 @@ __attribute__((target_clones("avx2", "default"))) void relu_recursion(double* c,
         c[i] = k1;
       }
     } else {
-#pragma omp simd
+      KRRDISTILL_VECTOR_ACOS_LOOP
       for (arma::uword i = 0; i < n; ++i) {
         double k0, k1, s;
         arc_cosine_layer(c[i], k0, k1, s);
