@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
@@ -53,7 +55,8 @@ void check_backward(const arma::mat& A, const arma::mat& B, const KernelEvaluati
   if (dK.n_rows != A.n_cols || dK.n_cols != B.n_cols)
     throw Error("dL/dK is " + std::to_string(dK.n_rows) + "x" + std::to_string(dK.n_cols) +
                 " but K is " + std::to_string(A.n_cols) + "x" + std::to_string(B.n_cols));
-  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols)
+  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols ||
+      (!eval.A_single.is_empty() && arma::size(eval.A_single) != arma::size(A)))
     throw Error("kernel evaluation does not match the inputs of the backward pass");
 }
 
@@ -122,7 +125,8 @@ arma::rowvec reciprocals(const arma::rowvec& v) {
 
 // |cos θ| above which a float inner product is taken again in double: the
 // kernel's derivative in c grows as 1/sin θ towards θ = 0 or π, where the
-// float product's rounding (about 1e-6 of ‖a‖‖b‖) would show.
+// float product's rounding (about sqrt(d)·6e-8 of ‖a‖‖b‖, 1e-6 at d = 784)
+// would show.
 constexpr double kSingleCosineLimit = 0.99;
 
 // A in float, column by column on every thread.
@@ -138,10 +142,10 @@ arma::fmat to_single(const arma::mat& A) {
 }
 
 // ‖a‖ of every column of A, each summed in a fixed order on one thread;
-// with single, A in float too, from the same pass over A.
-arma::rowvec column_norms(const arma::mat& A, arma::fmat* single) {
+// with as_float, A in float too, from the same pass over A.
+arma::rowvec column_norms(const arma::mat& A, arma::fmat* as_float) {
   arma::rowvec norms(A.n_cols);
-  if (single != nullptr) single->set_size(A.n_rows, A.n_cols);
+  if (as_float != nullptr) as_float->set_size(A.n_rows, A.n_cols);
 #pragma omp parallel for schedule(static) if (A.n_elem > 100000)
   for (arma::uword j = 0; j < A.n_cols; ++j) {
     const double* a = A.colptr(j);
@@ -153,8 +157,8 @@ arma::rowvec column_norms(const arma::mat& A, arma::fmat* single) {
     double sum = (part[0] + part[1]) + (part[2] + part[3]);
     for (; r < A.n_rows; ++r) sum += a[r] * a[r];
     norms[j] = std::sqrt(sum);
-    if (single != nullptr) {
-      float* to = single->colptr(j);
+    if (as_float != nullptr) {
+      float* to = as_float->colptr(j);
       for (arma::uword r = 0; r < A.n_rows; ++r) to[r] = float(a[r]);
     }
   }
@@ -219,30 +223,35 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
   e.T0.set_size(A.n_cols, B.n_cols);
   e.T1.set_size(A.n_cols, B.n_cols);
   // Each entry on its own: the same bits for any number of threads. The
-  // recursion runs on a column at a time in buffers of at least 1 KiB, which
-  // Armadillo aligns to 32 bytes on every thread, so whether an entry takes a
-  // vector lane or the scalar tail depends on its row alone. K(B, B) takes
-  // the upper triangle only, whose f and df/dc are mirrored below, so that it
-  // stays exactly symmetric although the vector and the scalar arc-cosines
-  // may round differently.
+  // recursion runs on a column at a time in buffers that start on a 64-byte
+  // boundary on every thread, so whether an entry takes a vector lane or the
+  // scalar tail depends on its row and the column's length alone. K(B, B)
+  // takes the upper triangle only, whose f and df/dc are mirrored below, so
+  // that it stays exactly symmetric although the vector and the scalar
+  // arc-cosines may round differently.
   arma::mat F, DF;  // K(B, B): f and df/dc
   if (symmetric) {
     F.set_size(A.n_cols, B.n_cols);
     DF.set_size(A.n_cols, B.n_cols);
   }
-  const arma::uword buffer = std::max<arma::uword>(A.n_cols, 128);
+  const std::size_t stride = (A.n_cols + 7) / 8 * 8;  // doubles: 64 bytes
 #pragma omp parallel if (A.n_cols * B.n_cols > 20000)
   {
-    arma::vec cosines(buffer), layer(buffer), layer_slope(buffer), value(buffer), slope(buffer);
-    double* cs = cosines.memptr();
-    double* fs = value.memptr();
-    double* dfs = slope.memptr();
+    // Five buffers of a column: cosines, c_l, dc_l/dc, f and df/dc.
+    std::vector<double> storage(5 * stride + 8);
+    void* start = storage.data();
+    std::size_t space = storage.size() * sizeof(double);
+    double* cs = static_cast<double*>(std::align(64, 5 * stride * sizeof(double), start, space));
+    double* layer = cs + stride;
+    double* layer_slope = layer + stride;
+    double* fs = layer_slope + stride;
+    double* dfs = fs + stride;
 #pragma omp for schedule(static)
     for (arma::uword j = 0; j < B.n_cols; ++j) {
       const arma::uword rows = symmetric ? j + 1 : A.n_cols;
       cosines_of(j, rows, cs);
-      std::copy(cs, cs + rows, layer.memptr());
-      relu_recursion(layer.memptr(), layer_slope.memptr(), rows, depth, ntk, fs, dfs);
+      std::copy(cs, cs + rows, layer);
+      relu_recursion(layer, layer_slope, rows, depth, ntk, fs, dfs);
       if (symmetric) {
         std::copy(fs, fs + rows, F.colptr(j));
         std::copy(dfs, dfs + rows, DF.colptr(j));
@@ -352,6 +361,10 @@ ProductPrecision parse_product_precision(const std::string& name) {
 
 std::string product_precision_name(ProductPrecision precision) {
   return precision == ProductPrecision::single_precision ? "single" : "double";
+}
+
+bool uses_product_precision(const Kernel& kernel) {
+  return std::holds_alternative<ReluNtk>(kernel) || std::holds_alternative<ReluNngp>(kernel);
 }
 
 double rbf_bandwidth(const Rbf& rbf, arma::uword input_dim) {

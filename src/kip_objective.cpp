@@ -81,7 +81,7 @@ struct Forward {
 };
 
 Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, double eps,
-                ProductPrecision precision = ProductPrecision::double_precision) {
+                ProductPrecision precision) {
   Forward fw;
   arma::mat Kss;
   if (const auto* fk = std::get_if<FeatureKernel>(&kernel)) {
@@ -223,7 +223,7 @@ arma::mat label_solve(const Kernel& kernel, const arma::mat& Xs, const arma::mat
                       const arma::mat& Yt, double eps) {
   check_support_inputs(Xs);
   check_batch(Xs, Yt.n_rows, Xt, Yt);
-  return solve_labels(forward(kernel, Xs, Xt, eps), Yt);
+  return solve_labels(forward(kernel, Xs, Xt, eps, ProductPrecision::double_precision), Yt);
 }
 
 LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
@@ -314,7 +314,8 @@ SupportModel fit_support(const Kernel& kernel, const arma::mat& Xs, const arma::
   SupportModel model;
   model.kernel = &kernel;
   model.Xs = Xs;
-  const Forward fw = forward(kernel, Xs, arma::mat(Xs.n_rows, 0), eps);
+  const Forward fw =
+      forward(kernel, Xs, arma::mat(Xs.n_rows, 0), eps, ProductPrecision::double_precision);
   model.alpha = solve_reg(fw.factor, Ys.t());
   if (fw.map != nullptr) model.w = fw.Phis * model.alpha;
   return model;

@@ -166,7 +166,9 @@ void write_kip_result(const KipRun& run, StagedOutputDir& out) {
         {"m", res.Xs.n_cols},
         {"init", init_name(run.config.init)},
         {"labels", label_mode_name(kip.labels)},
-        {"batch_precision", product_precision_name(kip.batch_precision)},
+        {"batch_precision", uses_product_precision(run.kernel)
+                                ? nlohmann::json(product_precision_name(kip.batch_precision))
+                                : nlohmann::json()},
         {"steps", kip.steps},
         {"lr", kip.lr},
         {"batch", kip.batch},

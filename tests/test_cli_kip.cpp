@@ -29,6 +29,7 @@ BOOST_AUTO_TEST_CASE(kip_writes_its_outputs_and_history) {
   BOOST_TEST(lines[12].back() != ',');  // the last step has one
   const auto report = nlohmann::json::parse(read_text(out + "/report.json"));
   BOOST_TEST(report["distilled"]["labels"].get<std::string>() == "learn");
+  BOOST_TEST(report["distilled"]["batch_precision"].is_null());  // the linear map ignores it
   BOOST_TEST(report["distilled"]["m"].get<int>() == 8);
   BOOST_TEST(report["result"]["test_acc"].get<double>() > 0.5);  // an easy 4-class fixture
 }

@@ -257,7 +257,11 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
   const arma::uword d = 300;
   auto rng = make_rng(29, RngStream::kip_init);
   const arma::mat B = gaussian_matrix(d, 37, 1.0, rng);
-  const arma::mat A = gaussian_matrix(d, 601, 1.0, rng);  // 601·37 entries: the threaded loop
+  arma::mat A = gaussian_matrix(d, 601, 1.0, rng);  // 601·37 entries: the threaded loop
+  // Some pairs past the |cos θ| limit, so that the threads take them again in double.
+  for (arma::uword i = 0; i < 5; ++i)
+    A.col(100 + i) = B.col(i) + 0.05 * gaussian_matrix(d, 1, 1.0, rng);
+  A.col(200) = -B.col(6) + 0.05 * gaussian_matrix(d, 1, 1.0, rng);
   const arma::mat dK = gaussian_matrix(A.n_cols, B.n_cols, 1.0, rng);
   for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNtk{3}}, Kernel{ReluNngp{2}}}) {
     BOOST_TEST_CONTEXT(kernel_name(kernel)) {
@@ -295,35 +299,57 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
   // is well conditioned in c away from c = ±1 exactly: the same point, a
   // multiple, a step of 1e-3 (1 − cos θ ≈ 5e-7), the point at a float
   // rounding of its own (within the parallel snap), a step of 1e-3 from the
-  // opposite point, and a generic pair for reference.
-  arma::mat N = B.cols(0, 5);
+  // opposite point, a step of 0.1 (cos θ ≈ 0.995, just past the limit of
+  // 0.99, where a float product would still move K by about 1e-6), and a
+  // generic pair for reference.
+  arma::mat N = B.cols(0, 6);
   N.col(1) *= 3.0;
   N.col(2) += 1e-3 * gaussian_matrix(d, 1, 1.0, rng);
   N.col(3) = arma::conv_to<arma::vec>::from(arma::conv_to<arma::fvec>::from(B.col(3)));
   N.col(4) = -B.col(4) + 1e-3 * gaussian_matrix(d, 1, 1.0, rng);
-  N.col(5) = gaussian_matrix(d, 1, 1.0, rng);
+  N.col(5) += 0.1 * gaussian_matrix(d, 1, 1.0, rng);
+  N.col(6) = gaussian_matrix(d, 1, 1.0, rng);
   for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNngp{1}}}) {
     BOOST_TEST_CONTEXT(kernel_name(kernel)) {
       const KernelEvaluation full = evaluate_kernel(kernel, N, B);
       const KernelEvaluation single =
           evaluate_kernel(kernel, N, B, ProductPrecision::single_precision);
-      for (arma::uword i = 0; i < 5; ++i) {
+      const double cos5 =
+          arma::dot(N.col(5), B.col(5)) / arma::norm(N.col(5)) / arma::norm(B.col(5));
+      BOOST_TEST((cos5 > 0.99 && cos5 < 0.999));
+      for (arma::uword i = 0; i < 6; ++i) {
         BOOST_TEST_CONTEXT("pair " << i) {
           // dK/dc grows as 1/sin θ: at a step of 1e-3 from θ = 0 or π the two
           // paths' inner products (both double, summed in different orders)
           // give about 1e-13 of a generic entry; a float one gives 1e-5.
-          const double scale = std::abs(full.K(5, 5));
+          const double scale = std::abs(full.K(6, 6));
           BOOST_TEST(std::abs(single.K(i, i) - full.K(i, i)) < 1e-10 * scale);
-          BOOST_TEST(std::abs(single.T0(i, i) - full.T0(i, i)) <= 1e-9 * std::abs(full.T0(i, i)));
-          BOOST_TEST(std::abs(single.T1(i, i) - full.T1(i, i)) <= 1e-9 * std::abs(full.T1(i, i)));
+          BOOST_TEST(std::abs(single.T0(i, i) - full.T0(i, i)) <= 1e-8 * std::abs(full.T0(i, i)));
+          BOOST_TEST(std::abs(single.T1(i, i) - full.T1(i, i)) <= 1e-8 * std::abs(full.T1(i, i)));
         }
       }
     }
   }
 
+  // K(B, B) on enough columns for the threaded loop: the same bits on 1 and
+  // 2 threads, exactly symmetric.
+  const arma::mat S = gaussian_matrix(d, 160, 1.0, rng);
+  for (const Kernel& kernel : {Kernel{ReluNtk{2}}, Kernel{ReluNngp{1}}}) {
+    set_threads(1);
+    const KernelEvaluation one = evaluate_kernel(kernel, S);
+    set_threads(2);
+    const KernelEvaluation two = evaluate_kernel(kernel, S);
+    set_threads(0);
+    BOOST_TEST(arma::approx_equal(one.K, two.K, "absdiff", 0.0));
+    BOOST_TEST(arma::approx_equal(one.T1, two.T1, "absdiff", 0.0));
+    BOOST_TEST(arma::approx_equal(two.K, arma::mat(two.K.t()), "absdiff", 0.0));
+  }
+
   // The other kernels ignore it.
   const Kernel rbf = Rbf{};
   BOOST_TEST(evaluate_kernel(rbf, A, B, ProductPrecision::single_precision).A_single.is_empty());
+  BOOST_TEST(!uses_product_precision(rbf));
+  BOOST_TEST(uses_product_precision(Kernel{ReluNngp{1}}));
   BOOST_TEST(product_precision_name(parse_product_precision("single")) == "single");
   BOOST_TEST(product_precision_name(parse_product_precision("double")) == "double");
   BOOST_CHECK_THROW(parse_product_precision("half"), Error);

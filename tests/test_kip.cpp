@@ -128,22 +128,22 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_gives_nearly_the_double_gradient) {
   // float rounding level, for Label Solve's too; feature kernels ignore it.
   const arma::uword d = 200, k = 3;
   const Problem p = make_problem(d, k, 4, 900, 33);
-  const auto single = ProductPrecision::single_precision;
+  const auto precision = ProductPrecision::single_precision;
   for (const auto& [name, kernel] : all_kernels(d)) {
     BOOST_TEST_CONTEXT(name) {
       const KipGradient full = kip_loss_gradient(kernel, p.Xs, p.Ys, p.Xt, p.Yt);
-      const KipGradient part =
-          kip_loss_gradient(kernel, p.Xs, p.Ys, p.Xt, p.Yt, kKipRegularizer, single);
-      BOOST_TEST(std::abs(part.loss - full.loss) < 1e-5 * full.loss);
-      BOOST_TEST(relative_error(part.dXs, full.dXs) < 1e-4);
-      BOOST_TEST(relative_error(part.dYs, full.dYs) < 1e-4);
+      const KipGradient single =
+          kip_loss_gradient(kernel, p.Xs, p.Ys, p.Xt, p.Yt, kKipRegularizer, precision);
+      BOOST_TEST(std::abs(single.loss - full.loss) < 1e-5 * full.loss);
+      BOOST_TEST(relative_error(single.dXs, full.dXs) < 1e-4);
+      BOOST_TEST(relative_error(single.dYs, full.dYs) < 1e-4);
       const bool relu = name.rfind("ntk", 0) == 0 || name.rfind("nngp", 0) == 0;
-      BOOST_TEST((part.loss != full.loss) == relu);
+      BOOST_TEST((single.loss != full.loss) == relu);
       const LabelSolveStep solved = label_solve_gradient(kernel, p.Xs, p.Xt, p.Yt);
-      const LabelSolveStep solved_part =
-          label_solve_gradient(kernel, p.Xs, p.Xt, p.Yt, kKipRegularizer, single);
-      BOOST_TEST(relative_error(solved_part.Ys, solved.Ys) < 1e-3);
-      BOOST_TEST(relative_error(solved_part.gradient.dXs, solved.gradient.dXs) < 1e-3);
+      const LabelSolveStep solved_single =
+          label_solve_gradient(kernel, p.Xs, p.Xt, p.Yt, kKipRegularizer, precision);
+      BOOST_TEST(relative_error(solved_single.Ys, solved.Ys) < 1e-3);
+      BOOST_TEST(relative_error(solved_single.gradient.dXs, solved.gradient.dXs) < 1e-3);
     }
   }
 }

@@ -116,7 +116,6 @@ KipOptions kip_options(const cxxopts::ParseResult& result, const std::string& st
   options.batch = result["batch"].as<unsigned>();
   options.eval_every = result["eval-every"].as<unsigned>();
   options.labels = parse_label_mode(result["labels"].as<std::string>());
-  options.batch_precision = parse_product_precision(result["batch-precision"].as<std::string>());
   options.seed = result["seed"].as<std::uint64_t>();
   check_kip_steps(options.steps, steps_option);
   if (!(options.lr > 0)) throw Error("--lr must be positive");
@@ -134,10 +133,7 @@ void add_kip_options(cxxopts::Options& options, const std::string& steps_option,
       "eval-every", "test accuracy every E steps (and at the last)",
       cxxopts::value<unsigned>()->default_value("20"))(
       "labels", "fixed, learn or solve (Label Solve on each step's batch)",
-      cxxopts::value<std::string>()->default_value(default_labels))(
-      "batch-precision",
-      "ntk/nngp: single (as the published KIP) or double products of each step's batch",
-      cxxopts::value<std::string>()->default_value("single"));
+      cxxopts::value<std::string>()->default_value(default_labels));
 }
 
 KipProgressCallback kip_progress_printer(const Progress& progress, const std::string& label) {

@@ -41,6 +41,10 @@ int run_kip_command(int argc, char** argv) {
   add_data_options(options);
   add_kernel_options(options);
   add_kip_options(options, "steps", "fixed");
+  options.add_options("kip")(
+      "batch-precision",
+      "ntk/nngp: each step's products with the batch in single (as the published KIP) or double",
+      cxxopts::value<std::string>()->default_value("single"));
   options.add_options("distill")("ipc",
                                  "images per class, 1..(training images of the smallest class)",
                                  cxxopts::value<unsigned>()->default_value("10"))(
@@ -58,6 +62,7 @@ int run_kip_command(int argc, char** argv) {
   config.source = data_source(result);
   config.kernel = kernel_spec(result);
   config.kip = kip_options(result, "steps");
+  config.kip.batch_precision = parse_product_precision(result["batch-precision"].as<std::string>());
   config.kip.ipc = result["ipc"].as<unsigned>();
   config.init = parse_init(result["init"].as<std::string>());
   const bool quiet = result.count("quiet") > 0;

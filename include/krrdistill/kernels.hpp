@@ -81,6 +81,9 @@ enum class ProductPrecision { double_precision, single_precision };
 ProductPrecision parse_product_precision(const std::string& name);
 std::string product_precision_name(ProductPrecision precision);
 
+// Whether the kernel heeds a ProductPrecision (the ReLU NTK and NNGP).
+bool uses_product_precision(const Kernel& kernel);
+
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
                                  ProductPrecision precision = ProductPrecision::double_precision);
 
@@ -88,7 +91,9 @@ KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B);
 
 // dL/dB (d×nb) for L depending on K(A, B) through dK = dL/dK (na×nb), with A
-// held fixed (B is the support set).
+// held fixed (B is the support set). An evaluation in single precision (its
+// A_single, which must be A in float) takes the product A (dK ∘ T0) in float
+// too, one float sum over the na terms of each entry.
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
                           const KernelEvaluation& eval, const arma::mat& dK);
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,

@@ -37,6 +37,8 @@ struct KipOptions {
   double regularizer = kKipRegularizer;  // ε of Kss_reg
   // The batch's products in K(Xt, Xs) for the ReLU NTK and NNGP: float, as
   // the published KIP computes, or double (kernels.hpp, docs/design.md §4).
+  // Single by default, as `krrdistill kip`; the objective's own functions
+  // (kip_objective.hpp) take double unless told.
   ProductPrecision batch_precision = ProductPrecision::single_precision;
   // Stop rules besides the step budget (compare --kip-until-match): after the
   // first evaluation whose test accuracy reaches stop_accuracy, and after the
