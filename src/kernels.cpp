@@ -229,8 +229,9 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
   // takes the upper triangle only, whose f and df/dc are mirrored below, so
   // that it stays exactly symmetric although the vector and the scalar
   // arc-cosines may round differently.
-  arma::mat F, DF;  // K(B, B): f and df/dc
+  arma::mat C, F, DF;  // K(B, B): the cosines, f and df/dc
   if (symmetric) {
+    C.set_size(A.n_cols, B.n_cols);
     F.set_size(A.n_cols, B.n_cols);
     DF.set_size(A.n_cols, B.n_cols);
   }
@@ -253,6 +254,7 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
       std::copy(cs, cs + rows, layer);
       relu_recursion(layer, layer_slope, rows, depth, ntk, fs, dfs);
       if (symmetric) {
+        std::copy(cs, cs + rows, C.colptr(j));
         std::copy(fs, fs + rows, F.colptr(j));
         std::copy(dfs, dfs + rows, DF.colptr(j));
       } else {
@@ -261,13 +263,10 @@ void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma:
     }
   }
   if (symmetric) {
+    C = arma::symmatu(C);
     F = arma::symmatu(F);
     DF = arma::symmatu(DF);
-    arma::vec cs(A.n_cols);
-    for (arma::uword j = 0; j < B.n_cols; ++j) {
-      cosines_of(j, A.n_cols, cs.memptr());
-      finish(j, cs.memptr(), F.colptr(j), DF.colptr(j));
-    }
+    for (arma::uword j = 0; j < B.n_cols; ++j) finish(j, C.colptr(j), F.colptr(j), DF.colptr(j));
   }
 }
 
