@@ -43,20 +43,21 @@ void check_bandwidth(double bandwidth) {
     throw Error("RBF bandwidth must be >= 0 (0 = sqrt(d))");
 }
 
-void check_inputs(const arma::mat& A, const arma::mat& B) {
+template <typename T>
+void check_inputs(const arma::Mat<T>& A, const arma::mat& B) {
   if (A.n_rows != B.n_rows)
     throw Error("kernel inputs have " + std::to_string(A.n_rows) + " and " +
                 std::to_string(B.n_rows) + " rows");
 }
 
-void check_backward(const arma::mat& A, const arma::mat& B, const KernelEvaluation& eval,
+template <typename T>
+void check_backward(const arma::Mat<T>& A, const arma::mat& B, const KernelEvaluation& eval,
                     const arma::mat& dK) {
   check_inputs(A, B);
   if (dK.n_rows != A.n_cols || dK.n_cols != B.n_cols)
     throw Error("dL/dK is " + std::to_string(dK.n_rows) + "x" + std::to_string(dK.n_cols) +
                 " but K is " + std::to_string(A.n_cols) + "x" + std::to_string(B.n_cols));
-  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols ||
-      (!eval.A_single.is_empty() && arma::size(eval.A_single) != arma::size(A)))
+  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols)
     throw Error("kernel evaluation does not match the inputs of the backward pass");
 }
 
@@ -141,63 +142,60 @@ arma::fmat to_single(const arma::mat& A) {
   return out;
 }
 
-// ‖a‖ of every column of A, each summed in a fixed order on one thread;
-// with as_float, A in float too, from the same pass over A.
-arma::rowvec column_norms(const arma::mat& A, arma::fmat* as_float) {
+// ‖a‖ of every column of A, each summed in double in a fixed order on one thread.
+template <typename T>
+arma::rowvec column_norms(const arma::Mat<T>& A) {
   arma::rowvec norms(A.n_cols);
-  if (as_float != nullptr) as_float->set_size(A.n_rows, A.n_cols);
 #pragma omp parallel for schedule(static) if (A.n_elem > 100000)
   for (arma::uword j = 0; j < A.n_cols; ++j) {
-    const double* a = A.colptr(j);
+    const T* a = A.colptr(j);
     // Four running sums, so that the additions need not wait on each other.
     double part[4] = {0.0, 0.0, 0.0, 0.0};
     arma::uword r = 0;
     for (; r + 4 <= A.n_rows; r += 4)
-      for (int l = 0; l < 4; ++l) part[l] += a[r + l] * a[r + l];
+      for (int l = 0; l < 4; ++l) part[l] += double(a[r + l]) * double(a[r + l]);
     double sum = (part[0] + part[1]) + (part[2] + part[3]);
-    for (; r < A.n_rows; ++r) sum += a[r] * a[r];
+    for (; r < A.n_rows; ++r) sum += double(a[r]) * double(a[r]);
     norms[j] = std::sqrt(sum);
-    if (as_float != nullptr) {
-      float* to = as_float->colptr(j);
-      for (arma::uword r = 0; r < A.n_rows; ++r) to[r] = float(a[r]);
-    }
   }
   return norms;
 }
 
 // aᵀb in double, summed in a fixed order.
-double dot_double(const double* a, const double* b, arma::uword n) {
+template <typename T>
+double dot_double(const T* a, const double* b, arma::uword n) {
   double sum = 0.0;
-  for (arma::uword r = 0; r < n; ++r) sum += a[r] * b[r];
+  for (arma::uword r = 0; r < n; ++r) sum += double(a[r]) * b[r];
   return sum;
 }
 
 // K = q f(c) with q = ‖a‖‖b‖/d; dK/db = T0·a + T1·b with T0 = f'(c)/d and
 // T1 = ‖a‖ (f − c f')/(d ‖b‖) (0 for b = 0, where K has no derivative).
-void relu_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, arma::uword depth,
-                   bool ntk, bool single, KernelEvaluation& e) {
+// A float A (KIP's batch) makes Aᵀ B a float product; everything after it is
+// double.
+template <typename T>
+void relu_evaluate(const arma::Mat<T>& A, const arma::mat& B, bool symmetric, arma::uword depth,
+                   bool ntk, KernelEvaluation& e) {
+  constexpr bool single = std::is_same_v<T, float>;
   check_depth(depth);
   const double inv_d = 1.0 / double(A.n_rows);
-  const arma::rowvec na = column_norms(A, single ? &e.A_single : nullptr);
-  arma::mat gram;         // double products
-  arma::fmat gram_float;  // single-precision products
-  if (single) {
-    gram_float = multiply_transposed(e.A_single, to_single(B));
+  const arma::rowvec na = column_norms(A);
+  arma::Mat<T> gram;
+  if constexpr (single) {
+    gram = multiply_transposed(A, to_single(B));
   } else {
     gram = multiply_transposed(A, B);
     if (symmetric) gram = arma::symmatu(gram);
   }
-  const arma::rowvec nb = symmetric ? na : column_norms(B, nullptr);
+  const arma::rowvec nb = symmetric ? na : column_norms(B);
   const arma::rowvec inv_na = reciprocals(na);
   const arma::rowvec inv_nb = reciprocals(nb);
   // cos θ of the first `rows` entries of column j.
   auto cosines_of = [&](arma::uword j, arma::uword rows, double* cs) {
-    const double* gd = single ? nullptr : gram.colptr(j);
-    const float* gf = single ? gram_float.colptr(j) : nullptr;
+    const T* g = gram.colptr(j);
     for (arma::uword i = 0; i < rows; ++i) {
-      const double g = single ? double(gf[i]) : gd[i];
       // Products of commuting pairs, so that K(B, B) is exactly symmetric.
-      double c = g * (inv_na[i] * inv_nb[j]);
+      double c = double(g[i]) * (inv_na[i] * inv_nb[j]);
       if (single && std::abs(c) > kSingleCosineLimit)
         c = dot_double(A.colptr(i), B.colptr(j), A.n_rows) * (inv_na[i] * inv_nb[j]);
       // Within rounding of 1 the points are taken as parallel (θ = 0), as on
@@ -294,7 +292,7 @@ void rbf_evaluate(const arma::mat& A, const arma::mat& B, bool symmetric, const 
 }
 
 KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
-                          bool symmetric, bool single = false) {
+                          bool symmetric) {
   check_inputs(A, B);
   KernelEvaluation e;
   e.symmetric = symmetric;
@@ -309,15 +307,22 @@ KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::
             e.K = multiply_transposed(e.Phi_a, map_features(k.map, B));
           }
         } else if constexpr (is_a<ReluNtk, decltype(k)>) {
-          relu_evaluate(A, B, symmetric, k.depth, true, single, e);
+          relu_evaluate(A, B, symmetric, k.depth, true, e);
         } else if constexpr (is_a<ReluNngp, decltype(k)>) {
-          relu_evaluate(A, B, symmetric, k.depth, false, single, e);
+          relu_evaluate(A, B, symmetric, k.depth, false, e);
         } else {
           rbf_evaluate(A, B, symmetric, k, e);
         }
       },
       kernel);
   return e;
+}
+
+// dL/dB's second term B diag(1ᵀ(dK ∘ T1)), added to dB.
+void add_norm_term(arma::mat& dB, const arma::mat& B, const KernelEvaluation& eval,
+                   const arma::mat& dK) {
+  const arma::rowvec s = arma::sum(dK % eval.T1, 0);
+  dB += B.each_row() % s;
 }
 
 }  // namespace
@@ -381,9 +386,20 @@ arma::mat kernel_matrix(const Kernel& kernel, const arma::mat& B) {
   return evaluate(kernel, B, B, true).K;
 }
 
-KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
-                                 ProductPrecision precision) {
-  return evaluate(kernel, A, B, false, precision == ProductPrecision::single_precision);
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B) {
+  return evaluate(kernel, A, B, false);
+}
+
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::fmat& A, const arma::mat& B) {
+  if (!uses_product_precision(kernel))
+    return evaluate(kernel, arma::conv_to<arma::mat>::from(A), B, false);
+  check_inputs(A, B);
+  KernelEvaluation e;
+  if (const auto* ntk = std::get_if<ReluNtk>(&kernel))
+    relu_evaluate(A, B, false, ntk->depth, true, e);
+  else
+    relu_evaluate(A, B, false, std::get<ReluNngp>(kernel).depth, false, e);
+  return e;
 }
 
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B) {
@@ -397,12 +413,19 @@ arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::
     // K = Φaᵀ Φb: dΦb = Φa dK, then back through the map.
     return backprop_features(fk->map, B, multiply(eval.Phi_a, dK));
   }
-  arma::mat dB =
-      eval.A_single.is_empty()
-          ? multiply(A, dK % eval.T0)
-          : arma::conv_to<arma::mat>::from(multiply(eval.A_single, to_single(dK % eval.T0)));
-  const arma::rowvec s = arma::sum(dK % eval.T1, 0);
-  dB += B.each_row() % s;
+  arma::mat dB = multiply(A, dK % eval.T0);
+  add_norm_term(dB, B, eval, dK);
+  return dB;
+}
+
+arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& dK) {
+  if (!uses_product_precision(kernel))
+    return kernel_backward(kernel, arma::conv_to<arma::mat>::from(A), B, eval, dK);
+  check_backward(A, B, eval, dK);
+  // One float sum over the batch for each entry, as in the forward product.
+  arma::mat dB = arma::conv_to<arma::mat>::from(multiply(A, to_single(dK % eval.T0)));
+  add_norm_term(dB, B, eval, dK);
   return dB;
 }
 

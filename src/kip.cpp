@@ -192,30 +192,37 @@ KipResult run_kip(const KipOptions& options, const Kernel& kernel, const Preproc
   adam_y.lr = options.label_lr > 0 ? options.label_lr : options.lr;
   double seconds = 0.0;
   result.history.reserve(options.steps);
+  const bool single_batch = options.batch_precision == ProductPrecision::single_precision &&
+                            uses_product_precision(kernel);
 
   for (arma::uword step = 1; step <= options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     const arma::uvec columns = next_batch(sampler);
-    const arma::mat Xt = to_model_input(pre, train.pixels, columns);
     const arma::mat Yt = one_hot(arma::uvec(train.labels.elem(columns)), k);
-
     KipRecord record;
     record.step = step;
-    if (options.labels == LabelMode::solve) {
-      LabelSolveStep s = label_solve_gradient(kernel, result.Xs, Xt, Yt, options.regularizer,
-                                              options.batch_precision);
-      record.loss = s.gradient.loss;
-      result.Ys = std::move(s.Ys);
-      if (std::isfinite(record.loss)) adam_step(adam_x, result.Xs, s.gradient.dXs);
-    } else {
-      const KipGradient g = kip_loss_gradient(kernel, result.Xs, result.Ys, Xt, Yt,
-                                              options.regularizer, options.batch_precision);
-      record.loss = g.loss;
-      if (std::isfinite(record.loss)) {
-        adam_step(adam_x, result.Xs, g.dXs);
-        if (options.labels == LabelMode::learn) adam_step(adam_y, result.Ys, g.dYs);
+    // The batch in the precision its kernel takes it in, made straight from
+    // the pixels: a float batch never exists in double.
+    const auto take_step = [&](const auto& Xt) {
+      if (options.labels == LabelMode::solve) {
+        LabelSolveStep s = label_solve_gradient(kernel, result.Xs, Xt, Yt, options.regularizer);
+        record.loss = s.gradient.loss;
+        result.Ys = std::move(s.Ys);
+        if (std::isfinite(record.loss)) adam_step(adam_x, result.Xs, s.gradient.dXs);
+      } else {
+        const KipGradient g =
+            kip_loss_gradient(kernel, result.Xs, result.Ys, Xt, Yt, options.regularizer);
+        record.loss = g.loss;
+        if (std::isfinite(record.loss)) {
+          adam_step(adam_x, result.Xs, g.dXs);
+          if (options.labels == LabelMode::learn) adam_step(adam_y, result.Ys, g.dYs);
+        }
       }
-    }
+    };
+    if (single_batch)
+      take_step(to_model_input_single(pre, train.pixels, columns));
+    else
+      take_step(to_model_input(pre, train.pixels, columns));
     if (!std::isfinite(record.loss) || !result.Xs.is_finite())
       throw Error("KIP diverged at step " + std::to_string(step) +
                   " (non-finite loss or inputs); "

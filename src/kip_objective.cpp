@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "krrdistill/error.hpp"
@@ -12,7 +13,8 @@
 namespace krrdistill {
 
 namespace {
-std::string shape_of(const arma::mat& M) {
+template <typename T>
+std::string shape_of(const arma::Mat<T>& M) {
   return std::to_string(M.n_rows) + "x" + std::to_string(M.n_cols);
 }
 
@@ -21,7 +23,8 @@ void check_support_inputs(const arma::mat& Xs) {
   if (!Xs.is_finite()) throw Error("KIP support inputs have non-finite entries");
 }
 
-void check_batch(const arma::mat& Xs, arma::uword k, const arma::mat& Xt, const arma::mat& Yt) {
+template <typename T>
+void check_batch(const arma::mat& Xs, arma::uword k, const arma::Mat<T>& Xt, const arma::mat& Yt) {
   if (Xt.n_cols == 0) throw Error("KIP target batch is empty");
   if (k == 0) throw Error("KIP labels have no classes");
   if (Xt.n_rows != Xs.n_rows)
@@ -80,21 +83,28 @@ struct Forward {
   double eps = 0.0;
 };
 
-Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, double eps,
-                ProductPrecision precision) {
+// A float batch (T = float) comes here for the ReLU kernels only (batch_in_double).
+template <typename T>
+Forward forward(const Kernel& kernel, const arma::mat& Xs, const arma::Mat<T>& Xt, double eps) {
   Forward fw;
   arma::mat Kss;
-  if (const auto* fk = std::get_if<FeatureKernel>(&kernel)) {
-    fw.map = &fk->map;
-    fw.Phis = map_features(fk->map, Xs);
-    fw.Xt = &Xt;
-    if (Xt.n_cols > 0 && !std::holds_alternative<LinearMap>(fk->map))
-      fw.Phit = map_features(fk->map, Xt);
-    Kss = fw.Phis.t() * fw.Phis;
-    Kss = arma::symmatu(Kss);
-  } else {
+  const auto* fk = std::get_if<FeatureKernel>(&kernel);
+  if constexpr (std::is_same_v<T, double>) {
+    if (fk != nullptr) {
+      fw.map = &fk->map;
+      fw.Phis = map_features(fk->map, Xs);
+      fw.Xt = &Xt;
+      if (Xt.n_cols > 0 && !std::holds_alternative<LinearMap>(fk->map))
+        fw.Phit = map_features(fk->map, Xt);
+      Kss = fw.Phis.t() * fw.Phis;
+      Kss = arma::symmatu(Kss);
+    }
+  } else if (fk != nullptr) {
+    throw Error("a float KIP batch for a feature kernel");
+  }
+  if (fk == nullptr) {
     fw.ss = evaluate_kernel(kernel, Xs);
-    if (Xt.n_cols > 0) fw.ts = evaluate_kernel(kernel, Xt, Xs, precision);
+    if (Xt.n_cols > 0) fw.ts = evaluate_kernel(kernel, Xt, Xs);
     Kss = fw.ss.K;
   }
   fw.factor = factor_support(Kss, eps);
@@ -123,8 +133,9 @@ arma::mat predict_batch(const Forward& fw, const arma::mat& alpha) {
 // α = R⁻¹Ysᵀ, P = Kts α, E = P − Ytᵀ, dP = E/(nt·k), dKts = dP αᵀ,
 // dα = Ktsᵀ dP, β = R⁻¹ dα, dYs = βᵀ, dR = −β αᵀ,
 // dKss = dR + ε/m·tr(dR)·I (the trace term of the regulariser).
+template <typename T>
 KipGradient loss_and_gradient(const Kernel& kernel, const Forward& fw, const arma::mat& Xs,
-                              const arma::mat& Ys, const arma::mat& Xt, const arma::mat& Yt,
+                              const arma::mat& Ys, const arma::Mat<T>& Xt, const arma::mat& Yt,
                               bool want_dXs, bool want_dYs) {
   const double nt = double(Yt.n_cols), k = double(Yt.n_rows), m = double(Xs.n_cols);
   const arma::mat alpha = solve_reg(fw.factor, Ys.t());
@@ -202,39 +213,86 @@ void check_kip_support(const arma::mat& Xs, const arma::mat& Ys) {
   if (!Ys.is_finite()) throw Error("KIP support labels have non-finite entries");
 }
 
-double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys, const arma::mat& Xt,
-                const arma::mat& Yt, double eps, ProductPrecision precision) {
+namespace {
+
+// The kernels that ignore a batch's precision read a float batch's values in
+// double, so that only the ReLU kernels' products see float.
+template <typename Run>
+auto batch_in_double(const Kernel& kernel, const arma::fmat& Xt, Run run) {
+  if (uses_product_precision(kernel)) return run(Xt);
+  return run(arma::conv_to<arma::mat>::from(Xt));
+}
+
+template <typename T>
+double loss_of(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+               const arma::Mat<T>& Xt, const arma::mat& Yt, double eps) {
   check_kip_support(Xs, Ys);
   check_batch(Xs, Ys.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
+  const Forward fw = forward(kernel, Xs, Xt, eps);
   return loss_and_gradient(kernel, fw, Xs, Ys, Xt, Yt, false, false).loss;
 }
 
-KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
-                              const arma::mat& Xt, const arma::mat& Yt, double eps,
-                              ProductPrecision precision) {
+template <typename T>
+KipGradient loss_gradient_of(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                             const arma::Mat<T>& Xt, const arma::mat& Yt, double eps) {
   check_kip_support(Xs, Ys);
   check_batch(Xs, Ys.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
+  const Forward fw = forward(kernel, Xs, Xt, eps);
   return loss_and_gradient(kernel, fw, Xs, Ys, Xt, Yt, true, true);
+}
+
+template <typename T>
+LabelSolveStep label_solve_gradient_of(const Kernel& kernel, const arma::mat& Xs,
+                                       const arma::Mat<T>& Xt, const arma::mat& Yt, double eps) {
+  check_support_inputs(Xs);
+  check_batch(Xs, Yt.n_rows, Xt, Yt);
+  const Forward fw = forward(kernel, Xs, Xt, eps);
+  LabelSolveStep step;
+  step.Ys = solve_labels(fw, Yt);
+  step.gradient = loss_and_gradient(kernel, fw, Xs, step.Ys, Xt, Yt, true, false);
+  return step;
+}
+
+}  // namespace
+
+double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys, const arma::mat& Xt,
+                const arma::mat& Yt, double eps) {
+  return loss_of(kernel, Xs, Ys, Xt, Yt, eps);
+}
+
+double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                const arma::fmat& Xt, const arma::mat& Yt, double eps) {
+  return batch_in_double(kernel, Xt,
+                         [&](const auto& X) { return loss_of(kernel, Xs, Ys, X, Yt, eps); });
+}
+
+KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                              const arma::mat& Xt, const arma::mat& Yt, double eps) {
+  return loss_gradient_of(kernel, Xs, Ys, Xt, Yt, eps);
+}
+
+KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                              const arma::fmat& Xt, const arma::mat& Yt, double eps) {
+  return batch_in_double(
+      kernel, Xt, [&](const auto& X) { return loss_gradient_of(kernel, Xs, Ys, X, Yt, eps); });
 }
 
 arma::mat label_solve(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
                       const arma::mat& Yt, double eps) {
   check_support_inputs(Xs);
   check_batch(Xs, Yt.n_rows, Xt, Yt);
-  return solve_labels(forward(kernel, Xs, Xt, eps, ProductPrecision::double_precision), Yt);
+  return solve_labels(forward(kernel, Xs, Xt, eps), Yt);
 }
 
 LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
-                                    const arma::mat& Yt, double eps, ProductPrecision precision) {
-  check_support_inputs(Xs);
-  check_batch(Xs, Yt.n_rows, Xt, Yt);
-  const Forward fw = forward(kernel, Xs, Xt, eps, precision);
-  LabelSolveStep step;
-  step.Ys = solve_labels(fw, Yt);
-  step.gradient = loss_and_gradient(kernel, fw, Xs, step.Ys, Xt, Yt, true, false);
-  return step;
+                                    const arma::mat& Yt, double eps) {
+  return label_solve_gradient_of(kernel, Xs, Xt, Yt, eps);
+}
+
+LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::fmat& Xt,
+                                    const arma::mat& Yt, double eps) {
+  return batch_in_double(
+      kernel, Xt, [&](const auto& X) { return label_solve_gradient_of(kernel, Xs, X, Yt, eps); });
 }
 
 namespace {
@@ -314,8 +372,7 @@ SupportModel fit_support(const Kernel& kernel, const arma::mat& Xs, const arma::
   SupportModel model;
   model.kernel = &kernel;
   model.Xs = Xs;
-  const Forward fw =
-      forward(kernel, Xs, arma::mat(Xs.n_rows, 0), eps, ProductPrecision::double_precision);
+  const Forward fw = forward(kernel, Xs, arma::mat(Xs.n_rows, 0), eps);
   model.alpha = solve_reg(fw.factor, Ys.t());
   if (fw.map != nullptr) model.w = fw.Phis * model.alpha;
   return model;

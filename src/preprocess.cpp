@@ -3,6 +3,7 @@
 #include <array>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "krrdistill/compensated_sum.hpp"
 #include "krrdistill/distributed.hpp"
@@ -15,14 +16,17 @@ namespace krrdistill {
 
 namespace {
 
-// Per-channel lookup table pixel value -> standardised value.
-using ChannelTable = std::array<double, 256>;
+// Per-channel lookup table pixel value -> standardised value, in the
+// precision of the model inputs (a float entry is the double one rounded).
+template <typename T>
+using ChannelTable = std::array<T, 256>;
 
-std::vector<ChannelTable> standardise_tables(const Preprocessor& pre) {
-  std::vector<ChannelTable> tables(pre.shape.channels);
+template <typename T>
+std::vector<ChannelTable<T>> standardise_tables(const Preprocessor& pre) {
+  std::vector<ChannelTable<T>> tables(pre.shape.channels);
   for (arma::uword c = 0; c < pre.shape.channels; ++c)
     for (int v = 0; v < 256; ++v)
-      tables[c][v] = (v / 255.0 - pre.channel_mean[c]) / pre.channel_std[c];
+      tables[c][v] = T((v / 255.0 - pre.channel_mean[c]) / pre.channel_std[c]);
   return tables;
 }
 
@@ -32,25 +36,36 @@ void check_shape(const Preprocessor& pre, const PixelMatrix& pixels) {
                 " values but the preprocessor expects " + std::to_string(pre.shape.size()));
 }
 
-// The one transform: each listed pixel column standardised through its
-// channel's table (into scratch when whitening follows), then whitened with
-// one product. column_at(j) is the pixel column of output column j.
-template <typename ColumnAt>
-void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword count,
-               ColumnAt column_at, arma::mat& X, arma::mat& scratch) {
-  const std::vector<ChannelTable> tables = standardise_tables(pre);
+// Each listed pixel column standardised through its channel's table into
+// out; column_at(j) is the pixel column of output column j.
+template <typename T, typename ColumnAt>
+void standardise(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword count,
+                 ColumnAt column_at, arma::Mat<T>& out) {
+  const std::vector<ChannelTable<T>> tables = standardise_tables<T>(pre);
   const arma::uword channel_size = pre.shape.channel_size();
-  arma::mat& out = pre.zca ? scratch : X;
   out.set_size(pixels.n_rows, count);
 #pragma omp parallel for schedule(static)
   for (arma::uword j = 0; j < count; ++j) {
     const std::uint8_t* in = pixels.colptr(column_at(j));
-    double* o = out.colptr(j);
+    T* o = out.colptr(j);
     for (arma::uword c = 0; c < tables.size(); ++c)
       for (arma::uword i = 0; i < channel_size; ++i)
         o[c * channel_size + i] = tables[c][in[c * channel_size + i]];
   }
-  if (pre.zca) X = multiply(pre.zca_whiten, scratch);  // on every thread, the same bits
+}
+
+// The one transform: standardised, then whitened with one product in double
+// (into scratch first when whitening follows); a float X is the double one
+// rounded.
+template <typename T, typename ColumnAt>
+void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword count,
+               ColumnAt column_at, arma::Mat<T>& X, arma::mat& scratch) {
+  if (!pre.zca) return standardise(pre, pixels, count, column_at, X);
+  standardise(pre, pixels, count, column_at, scratch);
+  if constexpr (std::is_same_v<T, double>)
+    X = multiply(pre.zca_whiten, scratch);  // on every thread, the same bits
+  else
+    X = arma::conv_to<arma::Mat<T>>::from(multiply(pre.zca_whiten, scratch));
 }
 
 }  // namespace
@@ -232,14 +247,28 @@ arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arm
   return X;
 }
 
-arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
-                         const arma::uvec& columns) {
+namespace {
+template <typename T>
+arma::Mat<T> listed_model_inputs(const Preprocessor& pre, const PixelMatrix& pixels,
+                                 const arma::uvec& columns) {
   check_shape(pre, pixels);
   if (arma::any(columns >= pixels.n_cols)) throw Error("image index out of bounds");
-  arma::mat X, scratch;
+  arma::Mat<T> X;
+  arma::mat scratch;
   transform(
       pre, pixels, columns.n_elem, [&columns](arma::uword j) { return columns[j]; }, X, scratch);
   return X;
+}
+}  // namespace
+
+arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
+                         const arma::uvec& columns) {
+  return listed_model_inputs<double>(pre, pixels, columns);
+}
+
+arma::fmat to_model_input_single(const Preprocessor& pre, const PixelMatrix& pixels,
+                                 const arma::uvec& columns) {
+  return listed_model_inputs<float>(pre, pixels, columns);
 }
 
 arma::mat to_pixel_space(const Preprocessor& pre, const arma::mat& X) {

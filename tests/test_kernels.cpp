@@ -248,11 +248,11 @@ BOOST_AUTO_TEST_CASE(coincident_points_give_finite_values_and_gradients) {
   }
 }
 
-// KIP's batch kernel with single-precision products (docs/design.md §4): near
-// the double one, the same as the double one where the points are nearly
-// parallel or opposite (where a float inner product, about 1e-7 off in
-// cos θ, would move the NTK's cusp by 1e-4 or more), and the same bits for
-// any thread count.
+// KIP's batch kernel on a float batch, whose products are float (docs/design.md
+// §4): near the double kernel of the same values, the same as it where the
+// points are nearly parallel or opposite (where a float inner product, about
+// 1e-7 off in cos θ, would move the NTK's cusp by 1e-4 or more), and the same
+// bits for any thread count.
 BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
   const arma::uword d = 300;
   auto rng = make_rng(29, RngStream::kip_init);
@@ -263,29 +263,35 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
     A.col(100 + i) = B.col(i) + 0.05 * gaussian_matrix(d, 1, 1.0, rng);
   A.col(200) = -B.col(6) + 0.05 * gaussian_matrix(d, 1, 1.0, rng);
   const arma::mat dK = gaussian_matrix(A.n_cols, B.n_cols, 1.0, rng);
+  // The batch in float, and its values in double.
+  const auto in_float = [](const arma::mat& X) { return arma::conv_to<arma::fmat>::from(X); };
+  const auto in_double = [](const arma::fmat& X) { return arma::conv_to<arma::mat>::from(X); };
+  const arma::fmat Af = in_float(A);
+  A = in_double(Af);
   for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNtk{3}}, Kernel{ReluNngp{2}}}) {
     BOOST_TEST_CONTEXT(kernel_name(kernel)) {
       const KernelEvaluation full = evaluate_kernel(kernel, A, B);
-      const KernelEvaluation single =
-          evaluate_kernel(kernel, A, B, ProductPrecision::single_precision);
-      BOOST_TEST(full.A_single.is_empty());
-      BOOST_TEST(single.A_single.n_rows == d);
+      const KernelEvaluation single = evaluate_kernel(kernel, Af, B);
       const double scale = arma::abs(full.K).max();
       BOOST_TEST(arma::abs(single.K - full.K).max() < 1e-5 * scale);
       BOOST_TEST(arma::abs(single.K - full.K).max() > 0.0);  // the products are float
       const arma::mat dB_full = kernel_backward(kernel, A, B, full, dK);
-      const arma::mat dB_single = kernel_backward(kernel, A, B, single, dK);
+      const arma::mat dB_single = kernel_backward(kernel, Af, B, single, dK);
       BOOST_TEST(relative_error(dB_single, dB_full) < 1e-4);
       BOOST_TEST(relative_error(dB_single, dB_full) > 0.0);
 
-      for (const ProductPrecision precision :
-           {ProductPrecision::double_precision, ProductPrecision::single_precision}) {
+      for (const bool in_single : {false, true}) {
+        const auto forward_and_back = [&](KernelEvaluation& e, arma::mat& dB) {
+          e = in_single ? evaluate_kernel(kernel, Af, B) : evaluate_kernel(kernel, A, B);
+          dB = in_single ? kernel_backward(kernel, Af, B, e, dK)
+                         : kernel_backward(kernel, A, B, e, dK);
+        };
+        KernelEvaluation one, two;
+        arma::mat dB_one, dB_two;
         set_threads(1);
-        const KernelEvaluation one = evaluate_kernel(kernel, A, B, precision);
-        const arma::mat dB_one = kernel_backward(kernel, A, B, one, dK);
+        forward_and_back(one, dB_one);
         set_threads(2);
-        const KernelEvaluation two = evaluate_kernel(kernel, A, B, precision);
-        const arma::mat dB_two = kernel_backward(kernel, A, B, two, dK);
+        forward_and_back(two, dB_two);
         set_threads(0);
         BOOST_TEST(arma::approx_equal(one.K, two.K, "absdiff", 0.0));
         BOOST_TEST(arma::approx_equal(one.T0, two.T0, "absdiff", 0.0));
@@ -309,11 +315,12 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
   N.col(4) = -B.col(4) + 1e-3 * gaussian_matrix(d, 1, 1.0, rng);
   N.col(5) += 0.1 * gaussian_matrix(d, 1, 1.0, rng);
   N.col(6) = gaussian_matrix(d, 1, 1.0, rng);
+  const arma::fmat Nf = in_float(N);
+  N = in_double(Nf);
   for (const Kernel& kernel : {Kernel{ReluNtk{1}}, Kernel{ReluNngp{1}}}) {
     BOOST_TEST_CONTEXT(kernel_name(kernel)) {
       const KernelEvaluation full = evaluate_kernel(kernel, N, B);
-      const KernelEvaluation single =
-          evaluate_kernel(kernel, N, B, ProductPrecision::single_precision);
+      const KernelEvaluation single = evaluate_kernel(kernel, Nf, B);
       const double cos5 =
           arma::dot(N.col(5), B.col(5)) / arma::norm(N.col(5)) / arma::norm(B.col(5));
       BOOST_TEST((cos5 > 0.99 && cos5 < 0.999));
@@ -345,9 +352,12 @@ BOOST_AUTO_TEST_CASE(single_precision_batch_products) {
     BOOST_TEST(arma::approx_equal(two.K, arma::mat(two.K.t()), "absdiff", 0.0));
   }
 
-  // The other kernels ignore it.
+  // The other kernels evaluate a float batch's values in double.
   const Kernel rbf = Rbf{};
-  BOOST_TEST(evaluate_kernel(rbf, A, B, ProductPrecision::single_precision).A_single.is_empty());
+  BOOST_TEST(arma::approx_equal(evaluate_kernel(rbf, Af, B).K, evaluate_kernel(rbf, A, B).K,
+                                "absdiff", 0.0));
+  BOOST_TEST(arma::approx_equal(kernel_backward(rbf, Af, B, evaluate_kernel(rbf, Af, B), dK),
+                                kernel_backward(rbf, A, B, dK), "absdiff", 0.0));
   BOOST_TEST(!uses_product_precision(rbf));
   BOOST_TEST(uses_product_precision(Kernel{ReluNngp{1}}));
   BOOST_TEST(product_precision_name(parse_product_precision("single")) == "single");

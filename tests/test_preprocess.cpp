@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE preprocess
 #include <boost/test/unit_test.hpp>
 
+#include "krrdistill/error.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/random.hpp"
 
@@ -34,6 +35,25 @@ BOOST_AUTO_TEST_CASE(standardise_per_channel) {
   const arma::mat picked = to_model_input(pre, pixels, cols);
   BOOST_TEST(arma::norm(picked.col(0) - X.col(5)) == 0.0);
   BOOST_TEST(arma::norm(to_model_input(pre, pixels, 10, 3) - X.cols(10, 12)) == 0.0);
+}
+
+// KIP's float batch: every value the double model input rounded once, with
+// and without ZCA, on several channels.
+BOOST_AUTO_TEST_CASE(single_precision_inputs_are_the_double_ones_rounded) {
+  const ImageShape shape{3, 4, 5};
+  const PixelMatrix pixels = random_pixels(shape.size(), 300, 4);
+  const arma::uvec cols = {7, 0, 299, 7, 150};
+  for (bool zca : {false, true}) {
+    BOOST_TEST_CONTEXT("zca " << zca) {
+      const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+      const arma::fmat single = to_model_input_single(pre, pixels, cols);
+      const arma::fmat rounded = arma::conv_to<arma::fmat>::from(to_model_input(pre, pixels, cols));
+      BOOST_TEST(arma::approx_equal(single, rounded, "absdiff", 0.0f));
+      BOOST_TEST(arma::abs(rounded).max() > 0.0f);
+    }
+  }
+  const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
+  BOOST_CHECK_THROW(to_model_input_single(pre, pixels, arma::uvec{300}), Error);
 }
 
 BOOST_AUTO_TEST_CASE(inverse_is_exact) {

@@ -67,14 +67,13 @@ struct KernelEvaluation {
   arma::mat T0;            // na×nb (ReLU, RBF)
   arma::mat T1;            // na×nb (ReLU, RBF)
   arma::mat Phi_a;         // p×na (feature kernels)
-  arma::fmat A_single;     // A in float, when its products are single precision
   bool symmetric = false;  // evaluated as K(B, B)
 };
 
-// Precision of the two products with A of a ReLU kernel's K(A, B), Aᵀ B and
-// the backward pass's A (dK ∘ T0). single (for KIP's target batch, docs/design.md
-// §4) makes them float GEMMs and takes the inner products of nearly parallel
-// pairs again in double; the other kernels ignore it.
+// Precision of KIP's target batch A (docs/design.md §4). single: A in float,
+// so that a ReLU kernel's two products with it, Aᵀ B and the backward pass's
+// A (dK ∘ T0), are float GEMMs (the fmat overloads below); the other kernels
+// ignore it.
 enum class ProductPrecision { double_precision, single_precision };
 
 // "double", "single"; throws Error on another name.
@@ -84,17 +83,23 @@ std::string product_precision_name(ProductPrecision precision);
 // Whether the kernel heeds a ProductPrecision (the ReLU NTK and NNGP).
 bool uses_product_precision(const Kernel& kernel);
 
-KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
-                                 ProductPrecision precision = ProductPrecision::double_precision);
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& A, const arma::mat& B);
+
+// The same for A in float. The ReLU kernels take Aᵀ B as a float GEMM, and
+// the inner products of pairs with |cos θ| > 0.99 again in double, from A's
+// float values; all else is double. The other kernels evaluate A's values in
+// double.
+KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::fmat& A, const arma::mat& B);
 
 // K(B, B) as above, for kernel_backward_symmetric.
 KernelEvaluation evaluate_kernel(const Kernel& kernel, const arma::mat& B);
 
 // dL/dB (d×nb) for L depending on K(A, B) through dK = dL/dK (na×nb), with A
-// held fixed (B is the support set). An evaluation in single precision (its
-// A_single, which must be A in float) takes the product A (dK ∘ T0) in float
-// too, one float sum over the na terms of each entry.
+// held fixed (B is the support set). For a float A, the ReLU kernels take the
+// product A (dK ∘ T0) in float too, one float sum over the na terms of each entry.
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& dK);
+arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma::mat& B,
                           const KernelEvaluation& eval, const arma::mat& dK);
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
                           const arma::mat& dK);

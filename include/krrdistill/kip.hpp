@@ -35,10 +35,10 @@ struct KipOptions {
   std::uint64_t seed = 0;                // RngStream::kip_batches and RngStream::kip_init
   arma::uword eval_chunk = 1000;         // test columns scored at a time
   double regularizer = kKipRegularizer;  // ε of Kss_reg
-  // The batch's products in K(Xt, Xs) for the ReLU NTK and NNGP: float, as
-  // the published KIP computes, or double (kernels.hpp, docs/design.md §4).
-  // Single by default, as `krrdistill kip`; the objective's own functions
-  // (kip_objective.hpp) take double unless told.
+  // Each step's batch for the ReLU NTK and NNGP: in float, so that its
+  // products in K(Xt, Xs) are float as in the published KIP, or in double
+  // (kernels.hpp, docs/design.md §4). Single by default, as `krrdistill kip`;
+  // the objective's own functions (kip_objective.hpp) take the batch's type.
   ProductPrecision batch_precision = ProductPrecision::single_precision;
   // Stop rules besides the step budget (compare --kip-until-match): after the
   // first evaluation whose test accuracy reaches stop_accuracy, and after the

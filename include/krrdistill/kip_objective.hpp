@@ -28,15 +28,19 @@ struct KipGradient {
   arma::mat dYs;  // k×m
 };
 
-// precision: of the products with the batch Xt in K(Xt, Xs) (kernels.hpp).
+// A float batch Xt makes the ReLU kernels' products with it float GEMMs
+// (kernels.hpp, docs/design.md §4); the other kernels read its values in double.
 double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys, const arma::mat& Xt,
-                const arma::mat& Yt, double eps = kKipRegularizer,
-                ProductPrecision precision = ProductPrecision::double_precision);
+                const arma::mat& Yt, double eps = kKipRegularizer);
+double kip_loss(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                const arma::fmat& Xt, const arma::mat& Yt, double eps = kKipRegularizer);
 
 KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
                               const arma::mat& Xt, const arma::mat& Yt,
-                              double eps = kKipRegularizer,
-                              ProductPrecision precision = ProductPrecision::double_precision);
+                              double eps = kKipRegularizer);
+KipGradient kip_loss_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Ys,
+                              const arma::fmat& Xt, const arma::mat& Yt,
+                              double eps = kKipRegularizer);
 
 // Label Solve: Ys = Yt (Kss_reg⁻¹ Kst)⁺ (k×m), the labels that minimise the
 // KIP loss on the batch. Solved as least squares Kts α = Ytᵀ (thin SVD of
@@ -52,9 +56,10 @@ struct LabelSolveStep {
   arma::mat Ys;
   KipGradient gradient;
 };
-LabelSolveStep label_solve_gradient(
-    const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt, const arma::mat& Yt,
-    double eps = kKipRegularizer, ProductPrecision precision = ProductPrecision::double_precision);
+LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::mat& Xt,
+                                    const arma::mat& Yt, double eps = kKipRegularizer);
+LabelSolveStep label_solve_gradient(const Kernel& kernel, const arma::mat& Xs, const arma::fmat& Xt,
+                                    const arma::mat& Yt, double eps = kKipRegularizer);
 
 // Whole training set, feature kernels only, from the statistics G = Phi Phiᵀ,
 // B = Y Phiᵀ (no pass over the samples). With H = Phis Kss_reg⁻¹ (p×m):

@@ -56,6 +56,11 @@ void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma:
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
                          const arma::uvec& columns);
 
+// The same in single precision, each value the double one rounded once: KIP's
+// batch when its products are float (docs/design.md §4), in half the memory.
+arma::fmat to_model_input_single(const Preprocessor& pre, const PixelMatrix& pixels,
+                                 const arma::uvec& columns);
+
 // Model inputs (v − mean_j)/std_j of a feature matrix's values (p×count,
 // docs/design.md §11; shape {p, 1, 1}, one feature a channel); without
 // standardisation mean 0 and std 1, so the inputs are the values.
