@@ -51,14 +51,19 @@ void check_inputs(const arma::Mat<T>& A, const arma::mat& B) {
 }
 
 template <typename T>
+void check_evaluation(const arma::Mat<T>& A, const arma::mat& B, const KernelEvaluation& eval) {
+  check_inputs(A, B);
+  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols)
+    throw Error("kernel evaluation does not match the inputs of the backward pass");
+}
+
+template <typename T>
 void check_backward(const arma::Mat<T>& A, const arma::mat& B, const KernelEvaluation& eval,
                     const arma::mat& dK) {
-  check_inputs(A, B);
   if (dK.n_rows != A.n_cols || dK.n_cols != B.n_cols)
     throw Error("dL/dK is " + std::to_string(dK.n_rows) + "x" + std::to_string(dK.n_cols) +
                 " but K is " + std::to_string(A.n_cols) + "x" + std::to_string(B.n_cols));
-  if (eval.K.n_rows != A.n_cols || eval.K.n_cols != B.n_cols)
-    throw Error("kernel evaluation does not match the inputs of the backward pass");
+  check_evaluation(A, B, eval);
 }
 
 // κ0(c), κ1(c) and sin θ of one layer.
@@ -318,6 +323,42 @@ KernelEvaluation evaluate(const Kernel& kernel, const arma::mat& A, const arma::
   return e;
 }
 
+// For dK = U Vᵀ, without forming it: G = dK ∘ T0 in A's precision and
+// s = 1ᵀ(dK ∘ T1), a column at a time on every thread, each column's dK in a
+// buffer of the thread's and s_j summed in a fixed order.
+template <typename T>
+void low_rank_weights(const KernelEvaluation& eval, const arma::mat& U, const arma::mat& V,
+                      arma::Mat<T>& G, arma::rowvec& s) {
+  const arma::uword na = U.n_rows, nb = V.n_rows;
+  G.set_size(na, nb);
+  s.set_size(nb);
+#pragma omp parallel if (na * nb > 20000)
+  {
+    std::vector<double> dk(na);
+#pragma omp for schedule(static)
+    for (arma::uword j = 0; j < nb; ++j) {
+      std::fill(dk.begin(), dk.end(), 0.0);
+      for (arma::uword c = 0; c < U.n_cols; ++c) {
+        const double v = V(j, c);
+        const double* u = U.colptr(c);
+        for (arma::uword i = 0; i < na; ++i) dk[i] += u[i] * v;
+      }
+      const double* t0 = eval.T0.colptr(j);
+      const double* t1 = eval.T1.colptr(j);
+      T* g = G.colptr(j);
+      for (arma::uword i = 0; i < na; ++i) g[i] = T(dk[i] * t0[i]);
+      // Four running sums, so that the additions need not wait on each other.
+      double part[4] = {0.0, 0.0, 0.0, 0.0};
+      arma::uword i = 0;
+      for (; i + 4 <= na; i += 4)
+        for (int l = 0; l < 4; ++l) part[l] += dk[i + l] * t1[i + l];
+      double sum = (part[0] + part[1]) + (part[2] + part[3]);
+      for (; i < na; ++i) sum += dk[i] * t1[i];
+      s[j] = sum;
+    }
+  }
+}
+
 // dL/dB's second term B diag(1ᵀ(dK ∘ T1)), added to dB.
 void add_norm_term(arma::mat& dB, const arma::mat& B, const KernelEvaluation& eval,
                    const arma::mat& dK) {
@@ -427,6 +468,53 @@ arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma:
   arma::mat dB = arma::conv_to<arma::mat>::from(multiply(A, to_single(dK % eval.T0)));
   add_norm_term(dB, B, eval, dK);
   return dB;
+}
+
+namespace {
+
+template <typename T>
+void check_factors(const arma::Mat<T>& A, const arma::mat& B, const arma::mat& U,
+                   const arma::mat& V) {
+  if (U.n_rows != A.n_cols || V.n_rows != B.n_cols || U.n_cols != V.n_cols)
+    throw Error("dL/dK's factors are " + std::to_string(U.n_rows) + "x" + std::to_string(U.n_cols) +
+                " and " + std::to_string(V.n_rows) + "x" + std::to_string(V.n_cols) + " for " +
+                std::to_string(A.n_cols) + " and " + std::to_string(B.n_cols) + " points");
+}
+
+// dL/dB for dK = U Vᵀ: A (dK ∘ T0) in A's precision, plus the norm term.
+template <typename T>
+arma::mat low_rank_backward(const arma::Mat<T>& A, const arma::mat& B, const KernelEvaluation& eval,
+                            const arma::mat& U, const arma::mat& V) {
+  arma::Mat<T> G;
+  arma::rowvec s;
+  low_rank_weights(eval, U, V, G, s);
+  arma::mat dB;
+  if constexpr (std::is_same_v<T, double>)
+    dB = multiply(A, G);
+  else
+    dB = arma::conv_to<arma::mat>::from(multiply(A, G));
+  dB += B.each_row() % s;
+  return dB;
+}
+
+}  // namespace
+
+arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& U, const arma::mat& V) {
+  check_evaluation(A, B, eval);
+  check_factors(A, B, U, V);
+  if (const auto* fk = std::get_if<FeatureKernel>(&kernel))
+    return backprop_features(fk->map, B, multiply(eval.Phi_a, U) * V.t());
+  return low_rank_backward(A, B, eval, U, V);
+}
+
+arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& U, const arma::mat& V) {
+  if (!uses_product_precision(kernel))
+    return kernel_backward(kernel, arma::conv_to<arma::mat>::from(A), B, eval, U, V);
+  check_evaluation(A, B, eval);
+  check_factors(A, B, U, V);
+  return low_rank_backward(A, B, eval, U, V);
 }
 
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,

@@ -165,9 +165,9 @@ KipGradient loss_and_gradient(const Kernel& kernel, const Forward& fw, const arm
     const arma::mat dPhis = fw.Phis * (dKss + dKss.t()) + V * alpha.t();
     g.dXs = backprop_features(*fw.map, Xs, dPhis);
   } else {
-    const arma::mat dKts = dP * alpha.t();
+    // dKts = dP αᵀ, of rank k, is never formed.
     g.dXs = kernel_backward_symmetric(kernel, Xs, fw.ss, dKss);
-    g.dXs += kernel_backward(kernel, Xt, Xs, fw.ts, dKts);
+    g.dXs += kernel_backward(kernel, Xt, Xs, fw.ts, dP, alpha);
   }
   return g;
 }

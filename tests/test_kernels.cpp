@@ -219,6 +219,43 @@ BOOST_AUTO_TEST_CASE(backward_matches_finite_differences) {
   }
 }
 
+// dK = U Vᵀ given by its factors (KIP's dL/dKts = dP αᵀ) gives the backward
+// pass of the formed dK, for a double and a float A, with the same bits on 1
+// and 2 threads (901·23 entries: the threaded loop, an odd column length).
+BOOST_AUTO_TEST_CASE(low_rank_backward_is_the_backward_of_the_formed_product) {
+  const arma::uword d = 9, na = 901, nb = 23, r = 4;
+  auto rng = make_rng(31, RngStream::kip_init);
+  const arma::mat B = gaussian_matrix(d, nb, 1.0, rng);
+  const arma::fmat Af = arma::conv_to<arma::fmat>::from(gaussian_matrix(d, na, 1.0, rng));
+  const arma::mat A = arma::conv_to<arma::mat>::from(Af);
+  const arma::mat U = gaussian_matrix(na, r, 1.0, rng), V = gaussian_matrix(nb, r, 1.0, rng);
+  const arma::mat dK = U * V.t();
+  for (const auto& [name, kernel] : all_kernels(d)) {
+    BOOST_TEST_CONTEXT(name) {
+      const KernelEvaluation eval = evaluate_kernel(kernel, A, B);
+      const arma::mat dense = kernel_backward(kernel, A, B, eval, dK);
+      BOOST_TEST(relative_error(kernel_backward(kernel, A, B, eval, U, V), dense) < 1e-13);
+      const KernelEvaluation eval_f = evaluate_kernel(kernel, Af, B);
+      const arma::mat dense_f = kernel_backward(kernel, Af, B, eval_f, dK);
+      BOOST_TEST(relative_error(kernel_backward(kernel, Af, B, eval_f, U, V), dense_f) < 1e-6);
+      for (const bool in_single : {false, true}) {
+        const auto backward = [&] {
+          return in_single ? kernel_backward(kernel, Af, B, eval_f, U, V)
+                           : kernel_backward(kernel, A, B, eval, U, V);
+        };
+        set_threads(1);
+        const arma::mat one = backward();
+        set_threads(2);
+        const arma::mat two = backward();
+        set_threads(0);
+        BOOST_TEST(arma::approx_equal(one, two, "absdiff", 0.0));
+      }
+      BOOST_CHECK_THROW(kernel_backward(kernel, A, B, eval, U, V.rows(1, nb - 1)), Error);
+      BOOST_CHECK_THROW(kernel_backward(kernel, A, B, eval, U.cols(1, r - 1), V), Error);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(coincident_points_give_finite_values_and_gradients) {
   // θ = 0 between a support point and a target point, and between two
   // support points; NTK's Σ̇ has an infinite slope there.

@@ -104,6 +104,14 @@ arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma:
 arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
                           const arma::mat& dK);
 
+// The same for dK = U Vᵀ of rank r (U na×r, V nb×r), never formed: KIP's
+// dL/dKts = dP αᵀ has rank k. Each column of dK is made, weighted by T0 and
+// T1 and summed in one pass on every thread, then one product with A.
+arma::mat kernel_backward(const Kernel& kernel, const arma::mat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& U, const arma::mat& V);
+arma::mat kernel_backward(const Kernel& kernel, const arma::fmat& A, const arma::mat& B,
+                          const KernelEvaluation& eval, const arma::mat& U, const arma::mat& V);
+
 // dL/dB for L depending on K(B, B) through dK (nb×nb, not necessarily
 // symmetric): both arguments move. eval must come from evaluate_kernel(kernel, B).
 arma::mat kernel_backward_symmetric(const Kernel& kernel, const arma::mat& B,
