@@ -76,7 +76,8 @@ CompareRun run_compare(const CompareConfig& config, const Progress& progress,
       spec, d, k, m, std::min<arma::uword>(config.fit.chunk, data.train.labels.n_elem), 0.0);
   for (const MemoryItem& item :
        kip_memory(d, output_dim(spec, d), k, m,
-                  std::min<arma::uword>(config.kip.batch, data.train.labels.n_elem)))
+                  std::min<arma::uword>(config.kip.batch, data.train.labels.n_elem),
+                  config.source.zca, data.train.labels.n_elem))
     need.push_back(item);
   if (config.transfer)
     for (const MemoryItem& item : transfer_memory(d, k, data.test.labels.n_elem, *config.transfer))

@@ -116,7 +116,8 @@ double set_up(const DataSource& source, const KernelSpec& kernel_spec, const Kip
     for (const MemoryItem& item : extra(d, k)) need.push_back(item);
   for (const MemoryItem& item :
        kip_memory(d, output_dim(spec, d), k, k * kip.ipc,
-                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem)))
+                  std::min<arma::uword>(kip.batch, data.train.labels.n_elem), source.zca,
+                  data.train.labels.n_elem))
     need.push_back(item);
   check_memory(what, need);
   kernel = make_run_kernel(kernel_spec, d);

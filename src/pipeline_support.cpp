@@ -79,9 +79,9 @@ std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword 
 }
 
 std::vector<MemoryItem> kip_memory(arma::uword d, arma::uword p, arma::uword k, arma::uword m,
-                                   arma::uword batch) {
+                                   arma::uword batch, bool zca, arma::uword n) {
   const double b = double(batch), mm = double(m);
-  return {
+  std::vector<MemoryItem> items = {
       // Xs and Ys with their gradients and Adam moments.
       {"the support set and its Adam state", 8.0 * 6.0 * mm * double(d + k)},
       // Kss, its factor and gradient; Kts and its gradient (the NTK keeps one per layer).
@@ -89,6 +89,8 @@ std::vector<MemoryItem> kip_memory(arma::uword d, arma::uword p, arma::uword k, 
       {"the batch kernels", 8.0 * 8.0 * b * mm},
       {"the batch's inputs and features", 8.0 * 3.0 * b * double(d + p + k)},
   };
+  if (zca) items.push_back({"the whitened training inputs", 8.0 * double(n) * double(d)});
+  return items;
 }
 
 Dataset load(const DataSource& source) {

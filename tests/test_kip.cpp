@@ -412,6 +412,58 @@ BOOST_AUTO_TEST_CASE(training_reduces_the_loss_on_two_blobs) {
   }
 }
 
+// run_kip steps on the model inputs of the sampled columns, in the batch's
+// precision; with ZCA they are gathered from the training set whitened once,
+// whose product is cut into other tiles than a batch's own would be.
+BOOST_AUTO_TEST_CASE(run_kip_steps_on_the_sampled_model_inputs) {
+  const Dataset data = blobs(300, 0, 44);
+  const std::vector<std::pair<std::string, Kernel>> kernels = {
+      {"feature-linear", FeatureKernel{LinearMap{16}}}, {"ntk-1", ReluNtk{1}}};
+  for (const bool zca : {false, true}) {
+    const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, zca, 0.1);
+    for (const auto& [name, kernel] : kernels) {
+      for (const ProductPrecision precision :
+           {ProductPrecision::single_precision, ProductPrecision::double_precision}) {
+        BOOST_TEST_CONTEXT(name << ", zca " << zca << ", " << product_precision_name(precision)) {
+          KipOptions options;
+          options.ipc = 2;
+          options.steps = 3;
+          options.batch = 40;
+          options.seed = 5;
+          options.batch_precision = precision;
+          const KipSupport init = kip_init_noise(options, 16, 2);
+          const KipResult result = run_kip(options, kernel, pre, data.train, data.test, init);
+
+          KipBatchSampler sampler =
+              make_batch_sampler(data.train.labels, 2, options.batch, options.seed);
+          Adam adam;
+          adam.lr = options.lr;
+          arma::mat Xs = init.Xs;
+          const bool single =
+              precision == ProductPrecision::single_precision && uses_product_precision(kernel);
+          for (arma::uword step = 0; step < options.steps; ++step) {
+            const arma::uvec columns = next_batch(sampler);
+            const arma::mat Yt = one_hot(arma::uvec(data.train.labels.elem(columns)), 2);
+            const arma::mat Xt = to_model_input(pre, data.train.pixels, columns);
+            const KipGradient g = single
+                                      ? kip_loss_gradient(kernel, Xs, init.Ys,
+                                                          arma::conv_to<arma::fmat>::from(Xt), Yt)
+                                      : kip_loss_gradient(kernel, Xs, init.Ys, Xt, Yt);
+            adam_step(adam, Xs, g.dXs);
+          }
+          // Without ZCA the same bits; with it, the whitening's rounding.
+          const double error = relative_error(result.Xs, Xs);
+          if (zca)
+            BOOST_TEST(error < 1e-9);
+          else
+            BOOST_TEST(error == 0.0);
+          BOOST_TEST(relative_error(Xs, init.Xs) > 1e-4);  // the steps moved it
+        }
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(run_kip_rejects_bad_options) {
   const Dataset data = blobs(20, 0, 43);
   const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, false, 0.0);

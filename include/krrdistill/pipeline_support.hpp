@@ -45,9 +45,10 @@ std::vector<MemoryItem> feature_map_memory(const FeatureMapSpec& spec, arma::uwo
 // (bytes) and the distilled set of m images.
 std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword d, arma::uword k,
                                         arma::uword m, arma::uword chunk, double feature_cache);
-// KIP's large allocations for a support set of m images and a target batch.
+// KIP's large allocations for a support set of m images and a target batch;
+// with ZCA, the n training inputs whitened once (at most in double).
 std::vector<MemoryItem> kip_memory(arma::uword d, arma::uword p, arma::uword k, arma::uword m,
-                                   arma::uword batch);
+                                   arma::uword batch, bool zca, arma::uword n);
 
 // Images in grid order: one row per class, labelled with its name, ipc
 // columns, from the distilled column order (column j of class j mod k, k the
