@@ -59,19 +59,21 @@ bench "rff ipc10 real" --model rff --ipc 10 --init real
 bench "fcnn ipc1 noise" --model fcnn --ipc 1 --init noise
 bench "fcnn ipc10 real" --model fcnn --ipc 10 --init real
 
-# kip_bench NAME ARGS...: median seconds per KIP step (optimisation only).
+# kip_bench NAME STEPS ARGS...: median seconds per KIP step (optimisation
+# only, which with --zca includes whitening the training set once).
 kip_bench() {
-  local name="$1"; shift
+  local name="$1" steps="$2"; shift 2
   : >"$work/steps"
   for i in $(seq "$runs"); do
-    "$bin" kip --quiet --force --out "$work/kip" --ipc 10 --batch 5000 --steps 30 --eval-every 0 "$@"
+    "$bin" kip --quiet --force --out "$work/kip" --ipc 10 --batch 5000 --steps "$steps" --eval-every 0 "$@"
     jq -r '.result.seconds_per_step' "$work/kip/report.json" >>"$work/steps"
   done
-  printf '%-26s %.4f s per step (median of %s runs of 30 steps)\n' "$name" "$(median <"$work/steps")" "$runs"
+  printf '%-26s %.4f s per step (median of %s runs of %s steps)\n' "$name" "$(median <"$work/steps")" "$runs" "$steps"
 }
 echo
-kip_bench "kip linear ipc10 b5000"
-kip_bench "kip ntk-1 ipc10 b5000" --model ntk --depth 1
-kip_bench "kip ntk-1 ipc10 b5000 double" --model ntk --depth 1 --batch-precision double
+kip_bench "kip linear ipc10 b5000" 30
+kip_bench "kip ntk-1 ipc10 b5000" 30 --model ntk --depth 1
+kip_bench "kip ntk-1 ipc10 b5000 double" 30 --model ntk --depth 1 --batch-precision double
+kip_bench "kip ntk-1 ipc10 b5000 zca" 200 --model ntk --depth 1 --zca
 echo
 "$root/build/bench/bench_gram" 784 60000 "$runs"
