@@ -24,6 +24,31 @@ arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
   return arma::conv_to<arma::mat>::from(sample_features(map, X));
 }
 
+// Model inputs of samples [range.first, range.last), chunk by chunk: the one
+// reading and preprocessing of every pass over a split; also, when given,
+// sees each chunk's raw pixels.
+void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
+                          arma::uword chunk,
+                          const std::function<void(arma::uword, const arma::mat&)>& visit,
+                          const PixelVisitor& also) {
+  if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
+    if (also) throw Error("a feature matrix has no pixels to visit");
+    if (chunk == 0) throw Error("--chunk must be at least 1");
+    for (arma::uword first = range.first; first < range.last; first += chunk)
+      visit(first,
+            feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first))));
+    return;
+  }
+  arma::mat X, scratch;  // reused from chunk to chunk
+  for_each_pixel_chunk(
+      split, range, chunk,
+      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+        if (also) also(first, pixels, column, count);
+        model_inputs_into(pre, pixels, column, count, X, scratch);
+        visit(first, X);
+      });
+}
+
 // Model inputs of the listed samples (ascending): one reader for all the
 // calls of a pass, so that a gzip file is inflated once.
 arma::mat inputs_of(const Preprocessor& pre, const SplitSource& split, PixelReader& reader,
@@ -136,11 +161,12 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
                    compensated_zeros(k, p)};
   Statistics part = zero_statistics(p, k);  // one chunk's, reused
-  // A nonlinear map's features are floats (sample_map): their Gram in
-  // single precision (docs/design.md §12).
+  // A nonlinear map's features are floats (docs/design.md §12), taken as
+  // they are made, with their Gram in single precision; a linear map's
+  // features are the inputs X.
   const bool single = !std::holds_alternative<LinearMap>(map);
   // Adds the chunk's columns (all when none are listed) to G and B.
-  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const arma::mat& Phi,
+  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const arma::mat& X,
                             const arma::fmat& single_Phi, const arma::uvec* columns,
                             const auto& targets) {
     if (single && columns == nullptr)
@@ -148,35 +174,37 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
     else if (single)
       accumulate_compensated(G, B, part, arma::fmat(single_Phi.cols(*columns)), targets);
     else if (columns == nullptr)
-      accumulate_compensated(G, B, part, Phi, targets);
+      accumulate_compensated(G, B, part, X, targets);
     else
-      accumulate_compensated(G, B, part, arma::mat(Phi.cols(*columns)), targets);
+      accumulate_compensated(G, B, part, arma::mat(X.cols(*columns)), targets);
   };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
+  const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
-  for_each_chunk(
-      pre, map, train, shard, chunk,
-      [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
-        const arma::uword last = first + Phi.n_cols;
-        // A nonlinear map's features as the floats they are (sample_map).
-        const arma::fmat single_Phi = single ? arma::conv_to<arma::fmat>::from(Phi) : arma::fmat();
+  for_each_input_chunk(
+      pre, train, shard, chunk,
+      [&](arma::uword first, const arma::mat& X) {
+        const arma::uword last = first + X.n_cols;
+        const arma::fmat single_Phi = single ? sample_features(map, X) : arma::fmat();
         if (train.regression())
-          add_part(sums.G, sums.B, Phi, single_Phi, nullptr, targets_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, X, single_Phi, nullptr, targets_of(train, first, X.n_cols));
         else
-          add_part(sums.G, sums.B, Phi, single_Phi, nullptr, labels_of(train, first, Phi.n_cols));
+          add_part(sums.G, sums.B, X, single_Phi, nullptr, labels_of(train, first, X.n_cols));
         if (train_features != nullptr)
           train_features->cols(first - shard.first, last - shard.first - 1) = single_Phi;
         const arma::uvec rows = validation_rows(my_val, last, next_val);
-        if (rows.is_empty()) return;
-        const arma::uvec columns = rows - first;
-        if (train.regression())
-          add_part(sums.validation_G, sums.validation_B, Phi, single_Phi, &columns,
-                   targets_of(train, rows));
-        else
-          add_part(sums.validation_G, sums.validation_B, Phi, single_Phi, &columns,
-                   labels_of(train, rows));
+        if (!rows.is_empty()) {
+          const arma::uvec columns = rows - first;
+          if (train.regression())
+            add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
+                     targets_of(train, rows));
+          else
+            add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
+                     labels_of(train, rows));
+        }
+        progress.update(phase, double(last - shard.first) / total);
       },
-      progress, phase, nullptr, also);
+      also);
   part = Statistics{};
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
@@ -321,22 +349,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
       visit(first, X, sample_map(map, X));
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
-  if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
-    if (also) throw Error("a feature matrix has no pixels to visit");
-    if (chunk == 0) throw Error("--chunk must be at least 1");
-    for (arma::uword first = range.first; first < range.last; first += chunk)
-      visit_inputs(first, feature_inputs(pre, read_features(split, first,
-                                                            std::min(chunk, range.last - first))));
-    return;
-  }
-  arma::mat X, scratch;  // reused from chunk to chunk
-  for_each_pixel_chunk(
-      split, range, chunk,
-      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        if (also) also(first, pixels, column, count);
-        model_inputs_into(pre, pixels, column, count, X, scratch);
-        visit_inputs(first, X);
-      });
+  for_each_input_chunk(pre, split, range, chunk, visit_inputs, also);
 }
 
 arma::uword validation_count(arma::uword n, double fraction) {
