@@ -27,24 +27,25 @@ std::string dims(arma::uword rows, arma::uword cols) {
   return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
-void require_rows(const arma::mat& M, arma::uword rows, const char* what) {
+template <typename T>
+void require_rows(const arma::Mat<T>& M, arma::uword rows, const char* what) {
   if (M.n_rows != rows)
     throw Error(std::string(what) + " has " + std::to_string(M.n_rows) +
                 " rows but the feature map expects " + std::to_string(rows));
 }
 
 // leaky ReLU and its inverse, elementwise; min/max picks the right branch for any a > 0.
-template <typename T>
-arma::Mat<T> leaky_relu_of(const arma::Mat<T>& Z, double slope) {
-  const T a = T(slope);
-  return a <= T(1) ? arma::Mat<T>(arma::max(Z, a * Z)) : arma::Mat<T>(arma::min(Z, a * Z));
+arma::mat leaky_relu(const arma::mat& Z, double a) {
+  return a <= 1.0 ? arma::mat(arma::max(Z, a * Z)) : arma::mat(arma::min(Z, a * Z));
 }
 
-arma::mat leaky_relu(const arma::mat& Z, double a) {
-  return leaky_relu_of(Z, a);
-}
-arma::fmat leaky_relu(const arma::fmat& Z, double a) {
-  return leaky_relu_of(Z, a);
+// The same in place: a chunk's layer needs no second matrix.
+void leaky_relu_in_place(arma::fmat& Z, double slope) {
+  const float a = float(slope);
+  if (a <= 1.0f)
+    Z.transform([a](float z) { return std::max(z, a * z); });
+  else
+    Z.transform([a](float z) { return std::min(z, a * z); });
 }
 
 arma::mat leaky_relu_inverse(const arma::mat& H, double a) {
@@ -185,7 +186,11 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X) {
 
 arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
   require_rows(X, input_dim(map), "X");
-  const arma::fmat Xf = arma::conv_to<arma::fmat>::from(X);
+  return sample_features(map, arma::fmat(arma::conv_to<arma::fmat>::from(X)));
+}
+
+arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf) {
+  require_rows(Xf, input_dim(map), "X");
   return std::visit(
       [&Xf](const auto& m) -> arma::fmat {
         if constexpr (is_a<LinearMap, decltype(m)>) {
@@ -214,9 +219,12 @@ arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
           }
           return Z;
         } else {
-          arma::fmat H = Xf;
-          for (const arma::mat& M : m.layers)
-            H = leaky_relu(multiply(arma::conv_to<arma::fmat>::from(M), H), m.slope);
+          // Each layer's product is the one new matrix; the ReLU works in it.
+          arma::fmat H;
+          for (std::size_t l = 0; l < m.layers.size(); ++l) {
+            H = multiply(arma::conv_to<arma::fmat>::from(m.layers[l]), l == 0 ? Xf : H);
+            leaky_relu_in_place(H, m.slope);
+          }
           return H;
         }
       },

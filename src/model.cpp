@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <type_traits>
 #include <unordered_map>
 
 #include "krrdistill/error.hpp"
@@ -24,22 +26,30 @@ arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
   return arma::conv_to<arma::mat>::from(sample_features(map, X));
 }
 
-// Model inputs of samples [range.first, range.last), chunk by chunk: the one
-// reading and preprocessing of every pass over a split; also, when given,
-// sees each chunk's raw pixels.
+// Model inputs of samples [range.first, range.last), chunk by chunk, in
+// double or (for a pass whose features are floats) each rounded once to
+// float: the one reading and preprocessing of every pass over a split;
+// also, when given, sees each chunk's raw pixels.
+template <typename T>
 void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
                           arma::uword chunk,
-                          const std::function<void(arma::uword, const arma::mat&)>& visit,
+                          const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
                           const PixelVisitor& also) {
   if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
     if (also) throw Error("a feature matrix has no pixels to visit");
     if (chunk == 0) throw Error("--chunk must be at least 1");
-    for (arma::uword first = range.first; first < range.last; first += chunk)
-      visit(first,
-            feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first))));
+    for (arma::uword first = range.first; first < range.last; first += chunk) {
+      const arma::mat X =
+          feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first)));
+      if constexpr (std::is_same_v<T, double>)
+        visit(first, X);
+      else
+        visit(first, arma::conv_to<arma::Mat<T>>::from(X));
+    }
     return;
   }
-  arma::mat X, scratch;  // reused from chunk to chunk
+  arma::Mat<T> X;  // reused from chunk to chunk
+  arma::mat scratch;
   for_each_pixel_chunk(
       split, range, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
@@ -181,30 +191,41 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
-  for_each_input_chunk(
-      pre, train, shard, chunk,
-      [&](arma::uword first, const arma::mat& X) {
-        const arma::uword last = first + X.n_cols;
-        const arma::fmat single_Phi = single ? sample_features(map, X) : arma::fmat();
-        if (train.regression())
-          add_part(sums.G, sums.B, X, single_Phi, nullptr, targets_of(train, first, X.n_cols));
-        else
-          add_part(sums.G, sums.B, X, single_Phi, nullptr, labels_of(train, first, X.n_cols));
-        if (train_features != nullptr)
-          train_features->cols(first - shard.first, last - shard.first - 1) = single_Phi;
-        const arma::uvec rows = validation_rows(my_val, last, next_val);
-        if (!rows.is_empty()) {
-          const arma::uvec columns = rows - first;
-          if (train.regression())
-            add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
-                     targets_of(train, rows));
-          else
-            add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
-                     labels_of(train, rows));
-        }
-        progress.update(phase, double(last - shard.first) / total);
-      },
-      also);
+  // Samples [first, first + count): inputs X (a linear map's features) or
+  // a nonlinear map's float features single_Phi.
+  const auto add_chunk = [&](arma::uword first, arma::uword count, const arma::mat& X,
+                             const arma::fmat& single_Phi) {
+    const arma::uword last = first + count;
+    if (train.regression())
+      add_part(sums.G, sums.B, X, single_Phi, nullptr, targets_of(train, first, count));
+    else
+      add_part(sums.G, sums.B, X, single_Phi, nullptr, labels_of(train, first, count));
+    if (train_features != nullptr)
+      train_features->cols(first - shard.first, last - shard.first - 1) = single_Phi;
+    const arma::uvec rows = validation_rows(my_val, last, next_val);
+    if (!rows.is_empty()) {
+      const arma::uvec columns = rows - first;
+      if (train.regression())
+        add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
+                 targets_of(train, rows));
+      else
+        add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
+                 labels_of(train, rows));
+    }
+    progress.update(phase, double(last - shard.first) / total);
+  };
+  if (single)  // the inputs in float too: a double copy of them would only be rounded
+    for_each_input_chunk<float>(
+        pre, train, shard, chunk,
+        [&](arma::uword first, const arma::fmat& X) {
+          add_chunk(first, X.n_cols, arma::mat(), sample_features(map, X));
+        },
+        also);
+  else
+    for_each_input_chunk<double>(
+        pre, train, shard, chunk,
+        [&](arma::uword first, const arma::mat& X) { add_chunk(first, X.n_cols, X, arma::fmat()); },
+        also);
   part = Statistics{};
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
@@ -349,7 +370,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
       visit(first, X, sample_map(map, X));
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
-  for_each_input_chunk(pre, split, range, chunk, visit_inputs, also);
+  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also);
 }
 
 arma::uword validation_count(arma::uword n, double fraction) {

@@ -232,12 +232,25 @@ Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape,
   return fit_preprocessor(data, zca, zca_reg_fraction, kChunk, Communicator{});
 }
 
-void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, arma::mat& X, arma::mat& scratch) {
+namespace {
+template <typename T>
+void range_model_inputs(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                        arma::uword count, arma::Mat<T>& X, arma::mat& scratch) {
   check_shape(pre, pixels);
   if (column + count > pixels.n_cols) throw Error("image range out of bounds");
   transform(
       pre, pixels, count, [column](arma::uword j) { return column + j; }, X, scratch);
+}
+}  // namespace
+
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::mat& X, arma::mat& scratch) {
+  range_model_inputs(pre, pixels, column, count, X, scratch);
+}
+
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::fmat& X, arma::mat& scratch) {
+  range_model_inputs(pre, pixels, column, count, X, scratch);
 }
 
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword first,

@@ -50,10 +50,21 @@ BOOST_AUTO_TEST_CASE(single_precision_inputs_are_the_double_ones_rounded) {
       const arma::fmat rounded = arma::conv_to<arma::fmat>::from(to_model_input(pre, pixels, cols));
       BOOST_TEST(arma::approx_equal(single, rounded, "absdiff", 0.0f));
       BOOST_TEST(arma::abs(rounded).max() > 0.0f);
+      // A range of columns, as a pass reads them, into reused matrices.
+      arma::fmat range_single;
+      arma::mat scratch;
+      for (int twice = 0; twice < 2; ++twice)
+        model_inputs_into(pre, pixels, 10, 50, range_single, scratch);
+      const arma::fmat range_rounded =
+          arma::conv_to<arma::fmat>::from(to_model_input(pre, pixels, 10, 50));
+      BOOST_TEST(arma::approx_equal(range_single, range_rounded, "absdiff", 0.0f));
     }
   }
   const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
   BOOST_CHECK_THROW(to_model_input_single(pre, pixels, arma::uvec{300}), Error);
+  arma::fmat X;
+  arma::mat scratch;
+  BOOST_CHECK_THROW(model_inputs_into(pre, pixels, 290, 11, X, scratch), Error);
 }
 
 BOOST_AUTO_TEST_CASE(inverse_is_exact) {

@@ -51,6 +51,10 @@ arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels, arm
 // per chunk, so that a pass holds the same memory from chunk to chunk.
 void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
                        arma::uword count, arma::mat& X, arma::mat& scratch);
+// The same in single precision, each value the double one rounded once: the
+// inputs of a pass whose features are floats (docs/design.md §12).
+void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword column,
+                       arma::uword count, arma::fmat& X, arma::mat& scratch);
 
 // Model inputs for the listed pixel columns.
 arma::mat to_model_input(const Preprocessor& pre, const PixelMatrix& pixels,
