@@ -22,7 +22,9 @@
 
 namespace krrdistill {
 
-constexpr arma::uword kDefaultChunk = 4096;
+// Samples per chunk of a pass: RFF's and FCNN's chunk-sized matrices stay
+// near 50 MB, the features' Gram tiles full (docs/design.md §12).
+constexpr arma::uword kDefaultChunk = 2048;
 
 struct FitOptions {
   double lambda = std::numeric_limits<double>::quiet_NaN();  // NaN: validation sweep
