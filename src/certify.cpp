@@ -222,14 +222,8 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   const bool linear = std::holds_alternative<LinearMap>(model.map);
   const arma::mat scores_and_cross = linear ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
   const Range train_shard = shard_range(data.train.size(), comm, chunk);
-  // These passes hold a chunk's inputs and a nonlinear map's features in
-  // double, where the fit held floats: half chunks keep their peak memory
-  // below the fit's. The training features are the fit's own, from the
-  // cache or (without one) formed again in the fit's chunks.
-  const arma::uword half_chunk = linear ? chunk : std::max<arma::uword>(1, chunk / 2);
-  const arma::uword train_chunk = train_features != nullptr ? half_chunk : chunk;
   for_each_chunk(
-      model.pre, model.map, data.train, train_shard, train_chunk,
+      model.pre, model.map, data.train, train_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
         arma::mat scores, d2;
         if (linear) {
@@ -256,13 +250,14 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // Each process fills its shards of both models' test classes; the sum completes them.
   arma::uvec test_classes(2 * n_test_images, arma::fill::zeros);
   const Range test_shard = shard_range(n_test_images, comm, chunk);
-  for_each_chunk(
-      model.pre, model.map, data.test, test_shard, half_chunk,
-      [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
+  // The test scores need the features alone: no double inputs beside them.
+  for_each_feature_chunk(
+      model.pre, model.map, data.test, test_shard, chunk,
+      [&](arma::uword first, const arma::mat& Phi) {
         if (regression)
-          test_errors.add(multiply(both, Phi), targets_of(data.test, first, X.n_cols));
+          test_errors.add(multiply(both, Phi), targets_of(data.test, first, Phi.n_cols));
         else
-          counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, X.n_cols), 2,
+          counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, Phi.n_cols), 2,
                                 &test_classes, first);
       },
       progress, "certify: test set");

@@ -186,7 +186,7 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X) {
 
 arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
   require_rows(X, input_dim(map), "X");
-  return sample_features(map, arma::fmat(arma::conv_to<arma::fmat>::from(X)));
+  return sample_features(map, arma::conv_to<arma::fmat>::from(X));
 }
 
 arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf) {

@@ -373,6 +373,27 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
   for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also);
 }
 
+void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& split, const Range& range, arma::uword chunk,
+                            const std::function<void(arma::uword, const arma::mat&)>& visit,
+                            const Progress& progress, const std::string& phase) {
+  if (std::holds_alternative<LinearMap>(map)) {
+    for_each_chunk(
+        pre, map, split, range, chunk,
+        [&](arma::uword first, const arma::mat&, const arma::mat& Phi) { visit(first, Phi); },
+        progress, phase);
+    return;
+  }
+  const double total = double(std::max<arma::uword>(1, range.size()));
+  for_each_input_chunk<float>(
+      pre, split, range, chunk,
+      [&](arma::uword first, const arma::fmat& X) {
+        visit(first, arma::conv_to<arma::mat>::from(sample_features(map, X)));
+        progress.update(phase, double(first + X.n_cols - range.first) / total);
+      },
+      {});
+}
+
 arma::uword validation_count(arma::uword n, double fraction) {
   if (!(fraction > 0 && fraction < 1)) throw Error("the validation fraction must lie in (0, 1)");
   return std::max<arma::uword>(1, arma::uword(std::llround(fraction * double(n))));

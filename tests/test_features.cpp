@@ -353,9 +353,9 @@ BOOST_AUTO_TEST_CASE(invalid_specs_and_shapes_throw) {
 // The data's single-precision features (docs/design.md §12): each one the
 // float rounding of the double map's, to float accuracy for RFF (whose
 // entries are ±sqrt(2/p) cos) and FCNN (relative to each column's norm),
-// the linear map's the inputs rounded to float; the same bits on one
-// thread and on two, and from the inputs already rounded to float (as a
-// pass over the data gives them).
+// the linear map's the inputs rounded to float; and the same bits on one
+// thread and on two (test_stream's feature_chunks_match_for_each_chunk:
+// the same bits from float inputs).
 BOOST_AUTO_TEST_CASE(sample_features_are_the_map_in_single_precision) {
   const arma::mat X = gaussian(kD, 700, 4);
   for (const FeatureMapSpec& spec :
@@ -370,10 +370,6 @@ BOOST_AUTO_TEST_CASE(sample_features_are_the_map_in_single_precision) {
     BOOST_TEST_CONTEXT(spec.kind) {
       BOOST_TEST_REQUIRE(arma::size(two) == arma::size(exact));
       BOOST_TEST(std::equal(one.begin(), one.end(), two.begin()));
-      const arma::fmat rounded_inputs =
-          sample_features(map, arma::fmat(arma::conv_to<arma::fmat>::from(X)));
-      BOOST_TEST_REQUIRE(arma::size(rounded_inputs) == arma::size(two));
-      BOOST_TEST(std::equal(rounded_inputs.begin(), rounded_inputs.end(), two.begin()));
       const arma::mat single = arma::conv_to<arma::mat>::from(two);
       for (arma::uword j = 0; j < X.n_cols; ++j)
         BOOST_TEST(arma::norm(single.col(j) - exact.col(j)) <= 1e-6 * arma::norm(exact.col(j)));

@@ -422,3 +422,47 @@ BOOST_AUTO_TEST_CASE(nonlinear_sweep_streamed_equals_cached) {
     BOOST_TEST(arma::approx_equal(memory.W, streamed.W, "absdiff", 0.0), kind);
   }
 }
+
+// A pass that needs the features alone (the certificate's test scores) forms
+// them from float inputs: the same bits as for_each_chunk's from double
+// inputs, for every map, with and without ZCA, from memory and from files,
+// in chunks that do not start at the range's first sample.
+BOOST_AUTO_TEST_CASE(feature_chunks_match_for_each_chunk) {
+  TempDir tmp("stream");
+  const std::string dir = tmp.file("idx");
+  fixtures::write_idx_folder(dir, 230, 20, 9, 3);
+  gzip_folder(dir);
+  const Dataset d = load_dataset("idx", dir, false);
+  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const Range range{11, 230};
+  for (bool zca : {false, true})
+    for (const char* kind : {"linear", "rff", "fcnn"}) {
+      BOOST_TEST_CONTEXT(kind << " zca " << zca) {
+        const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, zca, 0.1);
+        FeatureMapSpec spec;
+        spec.kind = kind;
+        spec.features = 97;
+        spec.width = 97;
+        const FeatureMap map = make_feature_map(spec, d.shape.size());
+        arma::mat both(feature_dim(map), range.size());
+        for_each_chunk(
+            pre, map, s.train, range, 37,
+            [&](arma::uword first, const arma::mat&, const arma::mat& Phi) {
+              both.cols(first - range.first, first - range.first + Phi.n_cols - 1) = Phi;
+            },
+            Progress::silent(), "test");
+        arma::mat alone(feature_dim(map), range.size(), arma::fill::value(arma::datum::nan));
+        arma::uword visits = 0;
+        for_each_feature_chunk(
+            pre, map, s.train, range, 37,
+            [&](arma::uword first, const arma::mat& Phi) {
+              alone.cols(first - range.first, first - range.first + Phi.n_cols - 1) = Phi;
+              ++visits;
+            },
+            Progress::silent(), "test");
+        BOOST_TEST(visits == 6u);
+        BOOST_TEST(arma::approx_equal(alone, both, "absdiff", 0.0));
+        BOOST_TEST(arma::abs(both).max() > 0.0);
+      }
+    }
+}

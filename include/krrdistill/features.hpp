@@ -61,7 +61,7 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X);
 // distilled points, whose features must give the model back to the
 // certificate's tolerance, use map_features (docs/design.md §12).
 arma::fmat sample_features(const FeatureMap& map, const arma::mat& X);
-arma::fmat sample_features(const FeatureMap& map, const arma::fmat& X);
+arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf);
 
 // Empty when every p-vector (for RFF: with entries |sqrt(p/2) u| <= 1) has a
 // preimage; otherwise why not (injective shape: p > d or a layer wider than its input).

@@ -22,8 +22,10 @@
 
 namespace krrdistill {
 
-// Samples per chunk of a pass: RFF's and FCNN's chunk-sized matrices stay
-// near 50 MB, the features' Gram tiles full (docs/design.md §12).
+// Samples per chunk of a pass (and of kip's preprocessing): a multiple of
+// the 512-wide product tiles and the 1024-sample Gram blocks, whose
+// chunk-sized matrices beside RFF's and FCNN's feature cache stay small
+// (docs/design.md §12).
 constexpr arma::uword kDefaultChunk = 2048;
 
 struct FitOptions {
@@ -60,6 +62,14 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
                     const arma::fmat* cached_features = nullptr, const PixelVisitor& also = {});
+
+// The same for a pass that needs the features alone: visit(first, Phi), a
+// nonlinear map's features formed from float inputs as the fit forms them
+// (the same bits as for_each_chunk's), without a double copy of the inputs.
+void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& split, const Range& range, arma::uword chunk,
+                            const std::function<void(arma::uword, const arma::mat&)>& visit,
+                            const Progress& progress, const std::string& phase);
 
 // The seeded validation split of n samples: a partial Fisher–Yates shuffle
 // (held sparsely, O(n_val) memory), sorted. A function of (n, fraction, seed)
