@@ -425,8 +425,8 @@ BOOST_AUTO_TEST_CASE(nonlinear_sweep_streamed_equals_cached) {
 
 // A pass that needs the features alone (the certificate's test scores) forms
 // them from float inputs: the same bits as for_each_chunk's from double
-// inputs, for every map, with and without ZCA, from memory and from files,
-// in chunks that do not start at the range's first sample.
+// inputs, for every map, with and without ZCA, from gzip files, in chunks
+// that do not start at the range's first sample.
 BOOST_AUTO_TEST_CASE(feature_chunks_match_for_each_chunk) {
   TempDir tmp("stream");
   const std::string dir = tmp.file("idx");
