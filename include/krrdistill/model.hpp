@@ -22,7 +22,7 @@
 
 namespace krrdistill {
 
-// Samples per chunk of a pass (and of kip's preprocessing): a multiple of
+// Samples per chunk of every pass over a dataset's samples: a multiple of
 // the 512-wide product tiles and the 1024-sample Gram blocks, whose
 // chunk-sized matrices beside RFF's and FCNN's feature cache stay small
 // (docs/design.md §12).
