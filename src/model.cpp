@@ -171,60 +171,48 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
                    compensated_zeros(k, p)};
   Statistics part = zero_statistics(p, k);  // one chunk's, reused
-  // A nonlinear map's features are floats (docs/design.md §12), taken as
-  // they are made, with their Gram in single precision; a linear map's
-  // features are the inputs X.
-  const bool single = !std::holds_alternative<LinearMap>(map);
-  // Adds the chunk's columns (all when none are listed) to G and B.
-  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const arma::mat& X,
-                            const arma::fmat& single_Phi, const arma::uvec* columns,
-                            const auto& targets) {
-    if (single && columns == nullptr)
-      accumulate_compensated(G, B, part, single_Phi, targets);
-    else if (single)
-      accumulate_compensated(G, B, part, arma::fmat(single_Phi.cols(*columns)), targets);
-    else if (columns == nullptr)
-      accumulate_compensated(G, B, part, X, targets);
+  // Adds the chunk's columns (all when none are listed) to G and B; the
+  // Gram is taken in the features' own precision (docs/design.md §12).
+  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const auto& Phi,
+                            const arma::uvec* columns, const auto& targets) {
+    using Features = std::decay_t<decltype(Phi)>;
+    if (columns == nullptr)
+      accumulate_compensated(G, B, part, Phi, targets);
     else
-      accumulate_compensated(G, B, part, arma::mat(X.cols(*columns)), targets);
+      accumulate_compensated(G, B, part, Features(Phi.cols(*columns)), targets);
   };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
-  // Samples [first, first + count): inputs X (a linear map's features) or
-  // a nonlinear map's float features single_Phi.
-  const auto add_chunk = [&](arma::uword first, arma::uword count, const arma::mat& X,
-                             const arma::fmat& single_Phi) {
-    const arma::uword last = first + count;
+  // Samples [first, first + Phi.n_cols) with their features: a linear map's
+  // are the inputs, a nonlinear map's floats (cached when asked).
+  const auto add_chunk = [&](arma::uword first, const auto& Phi) {
+    const arma::uword last = first + Phi.n_cols;
     if (train.regression())
-      add_part(sums.G, sums.B, X, single_Phi, nullptr, targets_of(train, first, count));
+      add_part(sums.G, sums.B, Phi, nullptr, targets_of(train, first, Phi.n_cols));
     else
-      add_part(sums.G, sums.B, X, single_Phi, nullptr, labels_of(train, first, count));
-    if (train_features != nullptr)
-      train_features->cols(first - shard.first, last - shard.first - 1) = single_Phi;
+      add_part(sums.G, sums.B, Phi, nullptr, labels_of(train, first, Phi.n_cols));
+    if constexpr (std::is_same_v<std::decay_t<decltype(Phi)>, arma::fmat>)
+      if (train_features != nullptr)
+        train_features->cols(first - shard.first, last - shard.first - 1) = Phi;
     const arma::uvec rows = validation_rows(my_val, last, next_val);
     if (!rows.is_empty()) {
       const arma::uvec columns = rows - first;
       if (train.regression())
-        add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
-                 targets_of(train, rows));
+        add_part(sums.validation_G, sums.validation_B, Phi, &columns, targets_of(train, rows));
       else
-        add_part(sums.validation_G, sums.validation_B, X, single_Phi, &columns,
-                 labels_of(train, rows));
+        add_part(sums.validation_G, sums.validation_B, Phi, &columns, labels_of(train, rows));
     }
     progress.update(phase, double(last - shard.first) / total);
   };
-  if (single)  // the inputs in float too: a double copy of them would only be rounded
-    for_each_input_chunk<float>(
-        pre, train, shard, chunk,
-        [&](arma::uword first, const arma::fmat& X) {
-          add_chunk(first, X.n_cols, arma::mat(), sample_features(map, X));
-        },
-        also);
-  else
+  if (std::holds_alternative<LinearMap>(map))
     for_each_input_chunk<double>(
         pre, train, shard, chunk,
-        [&](arma::uword first, const arma::mat& X) { add_chunk(first, X.n_cols, X, arma::fmat()); },
+        [&](arma::uword first, const arma::mat& X) { add_chunk(first, X); }, also);
+  else  // the inputs in float too: a double copy of them would only be rounded
+    for_each_input_chunk<float>(
+        pre, train, shard, chunk,
+        [&](arma::uword first, const arma::fmat& X) { add_chunk(first, sample_features(map, X)); },
         also);
   part = Statistics{};
   allreduce_sum(comm, sums.G);
