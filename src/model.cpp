@@ -117,7 +117,9 @@ FitPlan plan_fit(const StreamDataset& data, const FitOptions& options, const Com
 
 // The exact integer moments of the raw pixels (pixel_moments.hpp) over all
 // training samples and over the validation samples, summed over the
-// processes; also(first, pixels, column, count) sees every chunk.
+// processes; also(first, pixels, column, count) sees every chunk. Each
+// sample is multiplied once: the validation samples apart from the others,
+// whose sum is the whole (exact integers).
 struct MomentsPass {
   PixelMoments all, val;
 };
@@ -126,19 +128,28 @@ MomentsPass moments_pass(const SplitSource& train, const FitPlan& plan, arma::uw
                          const Communicator& comm, const Progress& progress,
                          const std::string& phase, const PixelVisitor& also = {}) {
   const arma::uword d = train.dim;
-  MomentsPass pass{zero_pixel_moments(d, plan.k), zero_pixel_moments(d, plan.k)};
+  PixelMoments others = zero_pixel_moments(d, plan.k), val = zero_pixel_moments(d, plan.k);
   arma::uword next_val = 0;
   const double total = double(std::max<arma::uword>(1, plan.shard.size()));
   for_each_pixel_chunk(
       train, plan.shard, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        add_pixel_moments(pass.all, pixels, column, count, labels_of(train, first, count));
-        if (also) also(first, pixels, column, count);
+        const arma::uvec labels = labels_of(train, first, count);
         const arma::uvec rows = validation_rows(plan.my_val, first + count, next_val);
-        if (!rows.is_empty())
-          add_pixel_moments(pass.val, pixels, rows - first + column, labels_of(train, rows));
+        if (rows.is_empty()) {
+          add_pixel_moments(others, pixels, column, count, labels);
+        } else {
+          const arma::uvec in_val = rows - first;
+          arma::uvec is_other(count, arma::fill::ones);
+          is_other.elem(in_val).zeros();
+          const arma::uvec in_others = arma::find(is_other);
+          add_pixel_moments(others, pixels, in_others + column, labels.elem(in_others));
+          add_pixel_moments(val, pixels, in_val + column, labels.elem(in_val));
+        }
+        if (also) also(first, pixels, column, count);
         progress.update(phase, double(first + count - plan.shard.first) / total);
       });
+  MomentsPass pass{plus(others, val), std::move(val)};
   allreduce_sum(comm, pass.all);
   if (plan.sweep) allreduce_sum(comm, pass.val);
   return pass;

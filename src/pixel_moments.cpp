@@ -1,6 +1,7 @@
 #include "krrdistill/pixel_moments.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
@@ -16,9 +17,14 @@ namespace krrdistill {
 
 namespace {
 
-// 256 · 255² = 16,646,400 < 2^24: every partial sum of a block's float
-// product is an integer a float holds exactly, whatever the BLAS's order.
-constexpr arma::uword kExactBlock = 256;
+// Pixels are taken shifted, q − 128 ∈ [−128, 127]: a product is at most
+// 128² = 2^14 in size, so 1024 of them sum to at most 2^24 and every partial
+// sum of a block's float product is an integer a float holds exactly,
+// whatever the BLAS's order. The shift is undone exactly in double.
+constexpr arma::uword kExactBlock = 1024;
+constexpr float kShift = 128.0f;
+// Columns below which a block is not worth a thread of its own.
+constexpr arma::uword kMinBlock = 64;
 
 // Sums of products stay integers below 2^53 in double up to this many samples.
 constexpr double kMaxExactSamples = 9007199254740992.0 / (255.0 * 255.0);
@@ -35,46 +41,62 @@ void check_moments(const PixelMoments& moments, const PixelMatrix& pixels, arma:
   if (d > arma::uword(INT_MAX)) throw Error("matrix too large for 32-bit BLAS indices");
 }
 
-// Adds the pixel columns column_at(0 … count−1), in blocks of kExactBlock:
-// each block converted to float and multiplied with one SSYRK on its own
-// thread, then added to the double sums under a lock. The additions are of
+// Adds the pixel columns column_at(0 … count−1), in equal blocks of at most
+// kExactBlock: each block shifted, converted to float and multiplied with
+// one SSYRK on its own thread, then added to the double sums under a lock. The additions are of
 // integers, exact in any order, so the threads' interleaving cannot change a bit.
 template <typename ColumnAt>
 void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
                  ColumnAt column_at, const arma::uvec& labels) {
   check_moments(moments, pixels, count, labels);
   const arma::uword d = pixels.n_rows;
-  const long blocks = long((count + kExactBlock - 1) / kExactBlock);
+  // Blocks of equal size, at least one a thread when there are enough
+  // columns, so that no thread waits for another's larger block.
+  const arma::uword threads = arma::uword(omp_get_max_threads());
+  arma::uword blocks = (count + kExactBlock - 1) / kExactBlock;
+  if (count >= threads * kMinBlock) blocks = (blocks + threads - 1) / threads * threads;
+  const arma::uword block_size = blocks == 0 ? 0 : (count + blocks - 1) / blocks;
 #pragma omp parallel if (blocks > 1)
   {
     // Kept by each thread from call to call: a pass makes one call a chunk,
     // and fresh buffers would be fresh pages to fault in every time.
     thread_local arma::fmat block, product;
+    thread_local arma::vec sums;
+    sums.set_size(d);
     block.set_size(d, kExactBlock);
     product.set_size(d, d);
 #pragma omp for schedule(dynamic, 1)
-    for (long b = 0; b < blocks; ++b) {
-      const arma::uword first = arma::uword(b) * kExactBlock;
-      const arma::uword size = std::min(kExactBlock, count - first);
+    for (long b = 0; b < long(blocks); ++b) {
+      const arma::uword first = arma::uword(b) * block_size;
+      if (first >= count) continue;
+      const arma::uword size = std::min(block_size, count - first);
+      sums.zeros();
       for (arma::uword j = 0; j < size; ++j) {
         const std::uint8_t* q = pixels.colptr(column_at(first + j));
         float* out = block.colptr(j);
-        for (arma::uword i = 0; i < d; ++i) out[i] = float(q[i]);
+        for (arma::uword i = 0; i < d; ++i) {
+          out[i] = float(q[i]) - kShift;
+          sums[i] += double(out[i]);
+        }
       }
       cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, int(d), int(size), 1.0f, block.memptr(),
                   int(d), 0.0f, product.memptr(), int(d));
+      // Σ q qᵀ = Σ x xᵀ + 128 (s 1ᵀ + 1 sᵀ) + 128² size, with x = q − 128
+      // and s = Σ x: integers, exact in double.
+      const double shift = kShift, shift_sq = double(kShift) * double(kShift) * double(size);
 #pragma omp critical(krrdistill_pixel_moments)
       {
         for (arma::uword j = 0; j < d; ++j) {
           const float* from = product.colptr(j);
           double* to = moments.gram.colptr(j);
-          for (arma::uword i = j; i < d; ++i) to[i] += double(from[i]);
+          for (arma::uword i = j; i < d; ++i)
+            to[i] += double(from[i]) + (shift * (sums[i] + sums[j]) + shift_sq);
         }
         for (arma::uword j = 0; j < size; ++j) {
           const arma::uword c = labels[first + j];
           const float* q = block.colptr(j);
           double* to = moments.class_sums.colptr(c);
-          for (arma::uword i = 0; i < d; ++i) to[i] += double(q[i]);
+          for (arma::uword i = 0; i < d; ++i) to[i] += double(q[i]) + double(kShift);
           moments.class_counts[c] += 1;
         }
       }
@@ -120,6 +142,15 @@ PixelMoments minus(const PixelMoments& all, const PixelMoments& part) {
     throw Error("pixel moments: the part does not belong to the whole");
   return PixelMoments{all.gram - part.gram, all.class_sums - part.class_sums,
                       all.class_counts - part.class_counts, all.count - part.count};
+}
+
+PixelMoments plus(const PixelMoments& a, const PixelMoments& b) {
+  if (a.gram.n_rows != b.gram.n_rows || a.class_sums.n_cols != b.class_sums.n_cols)
+    throw Error("pixel moments: the two do not have the same shape");
+  if (double(a.count) + double(b.count) > kMaxExactSamples)
+    throw Error("too many samples for exact pixel moments");
+  return PixelMoments{a.gram + b.gram, a.class_sums + b.class_sums, a.class_counts + b.class_counts,
+                      a.count + b.count};
 }
 
 Statistics linear_statistics(const Preprocessor& pre, const PixelMoments& moments) {

@@ -76,17 +76,20 @@ BOOST_AUTO_TEST_CASE(moments_equal_integer_sums_on_any_thread_count) {
   }
 }
 
-// White images: every block's float sums reach 256·255², just below 2^24
-// (a block of 259 would round: 255² is odd and floats above 2^24 are even).
+// White images (and images of ones): with the shift every product is
+// 127² = 16129, odd, so a block of more than 1040 images would hold an odd
+// partial sum above 2^24, which a float cannot; the blocks of 1024 stay exact.
 BOOST_AUTO_TEST_CASE(white_images_are_exact) {
-  for (arma::uword n : {259u, 517u, 777u}) {  // odd sums above 2^24 in a block too large
-    const PixelMatrix white(5, n, arma::fill::value(255));
-    PixelMoments moments = zero_pixel_moments(5, 1);
-    add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
-    BOOST_TEST(moments.gram(4, 0) == double(n) * 255.0 * 255.0);
-    BOOST_TEST(moments.gram(3, 3) == double(n) * 255.0 * 255.0);
-    BOOST_TEST(moments.class_sums(2, 0) == double(n) * 255.0);
-  }
+  for (const std::uint8_t value : {std::uint8_t(255), std::uint8_t(1)})
+    for (arma::uword n : {259u, 1041u, 2083u, 4165u}) {  // one, two and three blocks too large
+      const PixelMatrix white(5, n, arma::fill::value(value));
+      const double v = value;
+      PixelMoments moments = zero_pixel_moments(5, 1);
+      add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
+      BOOST_TEST(moments.gram(4, 0) == double(n) * v * v);
+      BOOST_TEST(moments.gram(3, 3) == double(n) * v * v);
+      BOOST_TEST(moments.class_sums(2, 0) == double(n) * v);
+    }
 }
 
 // Chunks, listed columns and the exact difference give the same numbers as
@@ -117,6 +120,11 @@ BOOST_AUTO_TEST_CASE(chunks_lists_and_differences_agree_to_the_bit) {
   BOOST_TEST(same_bits(difference.gram, rest.gram));
   BOOST_TEST(same_bits(difference.class_sums, rest.class_sums));
   BOOST_TEST(same_bits(difference.class_counts, rest.class_counts));
+  const PixelMoments sum = plus(rest, listed);
+  BOOST_TEST(sum.count == whole.count);
+  BOOST_TEST(same_bits(arma::mat(arma::trimatl(sum.gram)), arma::mat(arma::trimatl(whole.gram))));
+  BOOST_TEST(same_bits(sum.class_sums, whole.class_sums));
+  BOOST_TEST(same_bits(sum.class_counts, whole.class_counts));
 }
 
 BOOST_AUTO_TEST_CASE(bad_labels_and_columns_are_refused) {

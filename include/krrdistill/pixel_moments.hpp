@@ -1,8 +1,8 @@
 // Exact moments of raw uint8 pixels, and a linear model's statistics from
 // them (docs/design.md §2, "Integer moments"). Σ q qᵀ, Σ q and the per-class
 // sums of pixel values q ∈ {0…255} are integers: formed in single precision
-// on blocks of at most 256 images no partial sum reaches 2^24, so nothing is
-// rounded, and their sums in double stay below 2^53. The result is the same
+// from q − 128 on blocks of at most 1024 images no partial sum passes 2^24,
+// so nothing is rounded, and their sums in double stay below 2^53. The result is the same
 // bits for any chunk, thread or process count and any order of the blocks,
 // at the speed of a float product. A linear model's inputs are an affine
 // function of q (standardisation, then ZCA), so its G and B follow exactly
@@ -42,6 +42,8 @@ void allreduce_sum(const Communicator& comm, PixelMoments& moments);
 
 // The moments of the samples in all but not in part (exact).
 PixelMoments minus(const PixelMoments& all, const PixelMoments& part);
+// The moments of the samples of a and of b together (exact).
+PixelMoments plus(const PixelMoments& a, const PixelMoments& b);
 
 // G = Σ x xᵀ and B = Σ y xᵀ (one-hot y) of the model inputs x = pre(q): with
 // x = a∘q + b per channel (a = 1/(255σ), b = −μ/σ), G = D R D + D s bᵀ +
