@@ -16,13 +16,7 @@ void add(CompensatedSum& sum, const arma::mat& terms) {
   const arma::uword n = terms.n_elem;
   // Serial on purpose: a few ns an entry, and an OpenMP team here would fight
   // OpenBLAS's still-spinning threads right after the SYRK.
-  for (arma::uword i = 0; i < n; ++i) {
-    // TwoSum: s + e == hi + x exactly.
-    const double hi = pairs[2 * i], s = hi + x[i], back = s - hi;
-    const double e = (hi - (s - back)) + (x[i] - back);
-    pairs[2 * i] = s;
-    pairs[2 * i + 1] += e;
-  }
+  for (arma::uword i = 0; i < n; ++i) add_term(pairs + 2 * i, x[i]);
 }
 
 void add_pairs(const double* in, double* inout, std::size_t count) {

@@ -34,83 +34,91 @@ void check_chunk(const Statistics& stats, const arma::Mat<T>& Phi, arma::uword s
     throw Error("statistics: feature chunk does not match");
 }
 
-// G += Phi Phiᵀ, SYRK-shaped on every thread, thread-count independent; B
-// with one-hot Y: per-class sums of feature columns, formed as Bᵀ (p×k) so
-// that every add is contiguous.
+// B += Y Phiᵀ with one-hot Y: per-class sums of feature columns, formed as
+// Bᵀ (p×k) so that every add is contiguous.
 template <typename T>
-void add_labelled(Statistics& stats, const arma::Mat<T>& Phi, const arma::uvec& labels) {
-  check_chunk(stats, Phi, labels.n_elem);
-  add_gram(stats.G, Phi);
-  arma::mat Bt(Phi.n_rows, stats.B.n_rows, arma::fill::zeros);
+void add_target_products(arma::mat& B, const arma::Mat<T>& Phi, const arma::uvec& labels) {
+  if (Phi.n_cols != labels.n_elem) throw Error("statistics: feature chunk does not match");
+  arma::mat Bt(Phi.n_rows, B.n_rows, arma::fill::zeros);
   for (arma::uword i = 0; i < labels.n_elem; ++i) {
     if (labels[i] >= Bt.n_cols) throw Error("statistics: label out of range");
     double* to = Bt.colptr(labels[i]);
     const T* from = Phi.colptr(i);
     for (arma::uword r = 0; r < Phi.n_rows; ++r) to[r] += double(from[r]);
   }
-  stats.B += Bt.t();
-  stats.count += labels.n_elem;
+  B += Bt.t();
 }
 
+// B += Y Phiᵀ with real targets Y (k×n).
 template <typename T>
-void add_targets(Statistics& stats, const arma::Mat<T>& Phi, const arma::mat& Y) {
-  check_chunk(stats, Phi, Y.n_cols);
-  if (Y.n_rows != stats.B.n_rows) throw Error("statistics: feature chunk does not match");
-  add_gram(stats.G, Phi);
+void add_target_products(arma::mat& B, const arma::Mat<T>& Phi, const arma::mat& Y) {
+  if (Y.n_rows != B.n_rows || Y.n_cols != Phi.n_cols)
+    throw Error("statistics: feature chunk does not match");
   if constexpr (std::is_same_v<T, double>)
-    stats.B += multiply(Phi, arma::mat(Y.t())).t();
+    B += multiply(Phi, arma::mat(Y.t())).t();
   else
-    stats.B += multiply(arma::conv_to<arma::mat>::from(Phi), arma::mat(Y.t())).t();
-  stats.count += Y.n_cols;
+    B += multiply(arma::conv_to<arma::mat>::from(Phi), arma::mat(Y.t())).t();
 }
 
-// The chunk's own G and B (labels or real targets), then added entry by entry.
+// G += Phi Phiᵀ, SYRK-shaped on every thread, thread-count independent
+// (products.hpp); B += Y Phiᵀ.
 template <typename T, typename Targets>
-void add_chunk(CompensatedSum& G, CompensatedSum& B, Statistics& scratch, const arma::Mat<T>& Phi,
+void add_statistics(Statistics& stats, const arma::Mat<T>& Phi, const Targets& targets) {
+  check_chunk(stats, Phi, Phi.n_cols);
+  add_target_products(stats.B, Phi, targets);
+  add_gram(stats.G, Phi);
+  stats.count += Phi.n_cols;
+}
+
+// The chunk's Gram straight into G (products.hpp), its B through
+// scratch_B, then added entry by entry.
+template <typename T, typename Targets>
+void add_chunk(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B, const arma::Mat<T>& Phi,
                const Targets& targets) {
-  scratch.G.zeros();
-  scratch.B.zeros();
-  accumulate(scratch, Phi, targets);
-  add(G, scratch.G);
-  add(B, scratch.B);
+  if (Phi.n_rows != G.n_rows || B.n_cols != Phi.n_rows)
+    throw Error("statistics: feature chunk does not match");
+  scratch_B.zeros(B.n_rows, B.n_cols);
+  add_target_products(scratch_B, Phi, targets);
+  add_gram(G, Phi);
+  add(B, scratch_B);
 }
 
 }  // namespace
 
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::uvec& labels) {
-  add_labelled(stats, Phi, labels);
+  add_statistics(stats, Phi, labels);
 }
 
 void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::uvec& labels) {
-  add_labelled(stats, Phi, labels);
+  add_statistics(stats, Phi, labels);
 }
 
 void accumulate(Statistics& stats, const arma::mat& Phi, const arma::mat& Y) {
-  add_targets(stats, Phi, Y);
+  add_statistics(stats, Phi, Y);
 }
 
 void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::mat& Y) {
-  add_targets(stats, Phi, Y);
+  add_statistics(stats, Phi, Y);
 }
 
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::mat& Phi, const arma::uvec& labels) {
-  add_chunk(G, B, scratch, Phi, labels);
+  add_chunk(G, B, scratch_B, Phi, labels);
 }
 
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::mat& Phi, const arma::mat& Y) {
-  add_chunk(G, B, scratch, Phi, Y);
+  add_chunk(G, B, scratch_B, Phi, Y);
 }
 
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::fmat& Phi, const arma::uvec& labels) {
-  add_chunk(G, B, scratch, Phi, labels);
+  add_chunk(G, B, scratch_B, Phi, labels);
 }
 
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::fmat& Phi, const arma::mat& Y) {
-  add_chunk(G, B, scratch, Phi, Y);
+  add_chunk(G, B, scratch_B, Phi, Y);
 }
 
 Statistics operator+(const Statistics& a, const Statistics& b) {

@@ -181,16 +181,16 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   const arma::uword p = feature_dim(map);
   FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
                    compensated_zeros(k, p)};
-  Statistics part = zero_statistics(p, k);  // one chunk's, reused
+  arma::mat part_B;  // one chunk's B, reused
   // Adds the chunk's columns (all when none are listed) to G and B; the
   // Gram is taken in the features' own precision (docs/design.md §12).
   const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const auto& Phi,
                             const arma::uvec* columns, const auto& targets) {
     using Features = std::decay_t<decltype(Phi)>;
     if (columns == nullptr)
-      accumulate_compensated(G, B, part, Phi, targets);
+      accumulate_compensated(G, B, part_B, Phi, targets);
     else
-      accumulate_compensated(G, B, part, Features(Phi.cols(*columns)), targets);
+      accumulate_compensated(G, B, part_B, Features(Phi.cols(*columns)), targets);
   };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   const double total = double(std::max<arma::uword>(1, shard.size()));
@@ -225,7 +225,6 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
         pre, train, shard, chunk,
         [&](arma::uword first, const arma::fmat& X) { add_chunk(first, sample_features(map, X)); },
         also);
-  part = Statistics{};
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
   if (plan.sweep) {

@@ -82,66 +82,113 @@ std::vector<std::pair<arma::uword, arma::uword>> gram_tiles(arma::uword blocks) 
 
 }  // namespace
 
-void add_gram(arma::mat& G, const arma::mat& Phi) {
-  const arma::uword p = Phi.n_rows, n = Phi.n_cols;
-  if (G.n_rows != p || G.n_cols != p) throw Error("gram: G does not match the features");
-  check_blas_size(p);
-  check_blas_size(n);
-  if (p == 0 || n == 0) return;
-  const std::vector<arma::uword> edges = block_edges(p);
-  const arma::uword blocks = edges.size() - 1;
-  const std::vector<std::pair<arma::uword, arma::uword>> tiles = gram_tiles(blocks);
-  const long count = long(tiles.size());
-#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
-  for (long t = 0; t < count; ++t) {
-    const auto [i, j] = tiles[t];
-    const arma::uword row = edges[i], rows = edges[i + 1] - row;
-    const arma::uword col = edges[j], cols = edges[j + 1] - col;
-    double* tile = G.memptr() + row + col * p;
-    if (i == j)
-      cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, int(rows), int(n), 1.0,
-                  Phi.memptr() + row, int(p), 1.0, tile, int(p));
-    else
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), int(n), 1.0,
-                  Phi.memptr() + row, int(p), Phi.memptr() + col, int(p), 1.0, tile, int(p));
-  }
-  G = arma::symmatl(G);
+namespace {
+
+// Adds tile (i, j) of Phi Phiᵀ, rows edges[i]… and columns edges[j]…, to the
+// double tile at `to` (leading dimension ld): the lower triangle only when
+// i == j. In double one BLAS call; in float (docs/design.md §12) a float sum
+// runs over at most kSingleSamples samples and the parts are added in double.
+void add_tile(const arma::mat& Phi, arma::uword row, arma::uword rows, arma::uword col,
+              arma::uword cols, bool diagonal, double* to, arma::uword ld) {
+  const arma::uword p = Phi.n_rows;
+  if (diagonal)
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, int(rows), int(Phi.n_cols), 1.0,
+                Phi.memptr() + row, int(p), 1.0, to, int(ld));
+  else
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), int(Phi.n_cols), 1.0,
+                Phi.memptr() + row, int(p), Phi.memptr() + col, int(p), 1.0, to, int(ld));
 }
 
-void add_gram(arma::mat& G, const arma::fmat& Phi) {
+void add_tile(const arma::fmat& Phi, arma::uword row, arma::uword rows, arma::uword col,
+              arma::uword cols, bool diagonal, double* to, arma::uword ld) {
   const arma::uword p = Phi.n_rows, n = Phi.n_cols;
-  if (G.n_rows != p || G.n_cols != p) throw Error("gram: G does not match the features");
-  check_blas_size(p);
-  check_blas_size(n);
-  if (p == 0 || n == 0) return;
+  thread_local arma::fmat part;
+  part.set_size(rows, cols);
+  for (arma::uword first = 0; first < n; first += kSingleSamples) {
+    const int samples = int(std::min(kSingleSamples, n - first));
+    const float* a = Phi.colptr(first) + row;
+    if (diagonal)
+      cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, int(rows), samples, 1.0f, a, int(p),
+                  0.0f, part.memptr(), int(rows));
+    else
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), samples, 1.0f, a,
+                  int(p), Phi.colptr(first) + col, int(p), 0.0f, part.memptr(), int(rows));
+    for (arma::uword c = 0; c < cols; ++c) {
+      double* into = to + c * ld;
+      const float* from = part.colptr(c);
+      for (arma::uword r = (diagonal ? c : 0); r < rows; ++r) into[r] += double(from[r]);
+    }
+  }
+}
+
+// Calls tile(row, rows, col, cols, diagonal) for every lower tile of a p×p
+// Gram matrix, on every thread.
+template <typename Tile>
+void for_each_gram_tile(arma::uword p, Tile tile) {
   const std::vector<arma::uword> edges = block_edges(p);
   const std::vector<std::pair<arma::uword, arma::uword>> tiles = gram_tiles(edges.size() - 1);
   const long count = long(tiles.size());
 #pragma omp parallel for schedule(dynamic, 1) if (count > 1)
   for (long t = 0; t < count; ++t) {
     const auto [i, j] = tiles[t];
-    const arma::uword row = edges[i], rows = edges[i + 1] - row;
-    const arma::uword col = edges[j], cols = edges[j + 1] - col;
-    arma::fmat part(rows, cols);
-    // A float sum runs over at most kSingleSamples samples; the parts are
-    // added in double (docs/design.md §12).
-    for (arma::uword first = 0; first < n; first += kSingleSamples) {
-      const int samples = int(std::min(kSingleSamples, n - first));
-      const float* a = Phi.colptr(first) + row;
-      if (i == j)
-        cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, int(rows), samples, 1.0f, a, int(p),
-                    0.0f, part.memptr(), int(rows));
-      else
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, int(rows), int(cols), samples, 1.0f, a,
-                    int(p), Phi.colptr(first) + col, int(p), 0.0f, part.memptr(), int(rows));
-      for (arma::uword c = 0; c < cols; ++c) {
-        double* to = G.colptr(col + c) + row;
-        const float* from = part.colptr(c);
-        for (arma::uword r = (i == j ? c : 0); r < rows; ++r) to[r] += double(from[r]);
-      }
-    }
+    tile(edges[i], edges[i + 1] - edges[i], edges[j], edges[j + 1] - edges[j], i == j);
   }
+}
+
+template <typename T>
+void check_gram(arma::uword p, const arma::Mat<T>& Phi) {
+  if (p != Phi.n_rows) throw Error("gram: G does not match the features");
+  check_blas_size(Phi.n_rows);
+  check_blas_size(Phi.n_cols);
+}
+
+template <typename T>
+void add_gram_to(arma::mat& G, const arma::Mat<T>& Phi) {
+  if (G.n_rows != G.n_cols) throw Error("gram: G is not square");
+  check_gram(G.n_rows, Phi);
+  if (Phi.is_empty()) return;
+  const arma::uword p = Phi.n_rows;
+  for_each_gram_tile(
+      p, [&](arma::uword row, arma::uword rows, arma::uword col, arma::uword cols, bool diagonal) {
+        add_tile(Phi, row, rows, col, cols, diagonal, G.memptr() + row + col * p, p);
+      });
   G = arma::symmatl(G);
+}
+
+template <typename T>
+void add_gram_to(CompensatedSum& G, const arma::Mat<T>& Phi) {
+  if (G.n_rows != G.n_cols) throw Error("gram: G is not square");
+  check_gram(G.n_rows, Phi);
+  if (Phi.is_empty()) return;
+  const arma::uword p = Phi.n_rows;
+  double* pairs = G.pairs.memptr();
+  for_each_gram_tile(
+      p, [&](arma::uword row, arma::uword rows, arma::uword col, arma::uword cols, bool diagonal) {
+        thread_local arma::mat tile;
+        tile.zeros(rows, cols);
+        add_tile(Phi, row, rows, col, cols, diagonal, tile.memptr(), rows);
+        for (arma::uword c = 0; c < cols; ++c)
+          for (arma::uword r = (diagonal ? c : 0); r < rows; ++r) {
+            const double term = tile(r, c);
+            add_term(pairs + 2 * ((row + r) + (col + c) * p), term);
+            if (!diagonal || r != c) add_term(pairs + 2 * ((col + c) + (row + r) * p), term);
+          }
+      });
+}
+
+}  // namespace
+
+void add_gram(arma::mat& G, const arma::mat& Phi) {
+  add_gram_to(G, Phi);
+}
+void add_gram(arma::mat& G, const arma::fmat& Phi) {
+  add_gram_to(G, Phi);
+}
+void add_gram(CompensatedSum& G, const arma::mat& Phi) {
+  add_gram_to(G, Phi);
+}
+void add_gram(CompensatedSum& G, const arma::fmat& Phi) {
+  add_gram_to(G, Phi);
 }
 
 arma::mat multiply(const arma::mat& A, const arma::mat& B) {

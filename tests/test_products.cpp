@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE products
 #include <boost/test/unit_test.hpp>
 
+#include "krrdistill/compensated_sum.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
@@ -48,6 +49,39 @@ BOOST_AUTO_TEST_CASE(gram_matches_armadillo_is_symmetric_and_thread_count_free) 
     }
   }
   set_threads(0);
+}
+
+// Into a compensated sum: chunk after chunk, the same bits as each chunk's
+// Gram formed in a zero matrix and then added entry by entry, on one thread
+// and on two; double and float features, one tile and several.
+template <typename Features>
+void check_compensated_gram() {
+  for (arma::uword p : {1u, 7u, 513u, 1100u}) {
+    CompensatedSum reference = compensated_zeros(p, p), one = reference, two = reference;
+    for (std::uint64_t chunk = 0; chunk < 3; ++chunk) {
+      const Features Phi =
+          arma::conv_to<Features>::from(random_matrix(p, 200 + 500 * chunk, p + chunk) + 2.0);
+      arma::mat G(p, p, arma::fill::zeros);
+      add_gram(G, Phi);
+      add(reference, G);
+      set_threads(1);
+      add_gram(one, Phi);
+      set_threads(2);
+      add_gram(two, Phi);
+    }
+    BOOST_TEST_CONTEXT("p = " << p) {
+      BOOST_TEST(same_bits(one.pairs, reference.pairs));
+      BOOST_TEST(same_bits(two.pairs, reference.pairs));
+      const arma::mat total = value(two);
+      BOOST_TEST(same_bits(total, total.t()));
+    }
+  }
+  set_threads(0);
+}
+
+BOOST_AUTO_TEST_CASE(compensated_gram_equals_the_gram_added_entry_by_entry) {
+  check_compensated_gram<arma::mat>();
+  check_compensated_gram<arma::fmat>();
 }
 
 BOOST_AUTO_TEST_CASE(products_match_armadillo_and_thread_count_free) {

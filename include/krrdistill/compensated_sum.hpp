@@ -19,6 +19,12 @@ struct CompensatedSum {
 };
 
 CompensatedSum compensated_zeros(arma::uword rows, arma::uword cols);
+// One entry's pair (high, low) += term: TwoSum, s + e == high + term exactly.
+inline void add_term(double* pair, double term) {
+  const double high = pair[0], s = high + term, back = s - high;
+  pair[0] = s;
+  pair[1] += (high - (s - back)) + (term - back);
+}
 // Adds terms (rows×cols) entry by entry, the rounding error of each addition
 // carried in the low part (TwoSum).
 void add(CompensatedSum& sum, const arma::mat& terms);

@@ -30,16 +30,16 @@ void accumulate(Statistics& stats, const arma::fmat& Phi, const arma::mat& Y);
 
 Statistics operator+(const Statistics& a, const Statistics& b);
 
-// Adds a chunk to G and B held as compensated sums, through scratch (p×p and
-// k×p, reused): the chunk's own G and B, then added entry by entry, so the
-// total does not depend on how the samples were chunked or sharded.
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+// Adds a chunk to G and B held as compensated sums: the chunk's own G and B
+// (B through scratch_B, k×p, reused), added entry by entry, so the total does
+// not depend on how the samples were chunked or sharded.
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::mat& Phi, const arma::uvec& labels);
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::mat& Phi, const arma::mat& Y);
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::fmat& Phi, const arma::uvec& labels);
-void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, Statistics& scratch,
+void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::fmat& Phi, const arma::mat& Y);
 
 // One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:

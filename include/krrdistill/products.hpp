@@ -8,6 +8,8 @@
 
 #include <armadillo>
 
+#include "krrdistill/compensated_sum.hpp"
+
 namespace krrdistill {
 
 // G += Phi Phiᵀ for a symmetric p×p G (p = Phi.n_rows): SYRK on the diagonal
@@ -19,6 +21,13 @@ void add_gram(arma::mat& G, const arma::mat& Phi);
 // over at most 1024 samples at a time, the partial sums added in double
 // (docs/design.md §12). Twice the double product's speed.
 void add_gram(arma::mat& G, const arma::fmat& Phi);
+
+// The same added to a compensated sum: each tile formed from zero on its
+// thread and added there entry by entry (TwoSum), its mirror too; the same
+// bits as add_gram into a zero matrix then add(G, ·), without a p×p
+// scratch or a pass over it on one thread.
+void add_gram(CompensatedSum& G, const arma::mat& Phi);
+void add_gram(CompensatedSum& G, const arma::fmat& Phi);
 
 // A B, and Aᵀ B, with the columns of B (and of the result) in fixed blocks.
 arma::mat multiply(const arma::mat& A, const arma::mat& B);
