@@ -103,7 +103,7 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   if (zca) {
     // ZCA needs the second moment of the standardised images: the exact
     // integer moments of the pixels (pixel_moments.hpp) give it, and the
-    // channel sums too, the same integers as the histograms below.
+    // channel sums too, the same integers as the sums below.
     PixelMoments moments = zero_pixel_moments(shape.size(), 1);
     for_each_pixel_chunk(
         train, shard, chunk,
@@ -114,36 +114,47 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
     return preprocessor_from_moments(shape, moments, true, zca_reg_fraction, comm);
   }
 
-  // 256-bin histograms per channel, exact integers whatever the sharding
-  // or the threads (each thread counts its columns apart; the sums are of
-  // integers); then set_channel_moments as in fit_preprocessor, so the same bits.
-  arma::uvec counts(256 * channels, arma::fill::zeros);
+  // Each channel's Σ q and Σ q², exact integers whatever the sharding or the
+  // threads (each thread sums its columns apart; the sums are of integers);
+  // then set_channel_moments as in fit_preprocessor, so the same bits.
+  if (double(shard.size()) * double(channel_size) * 65025.0 > 1.8e19)
+    throw Error("too many pixels for exact channel sums");
+  arma::uvec totals(2 * channels, arma::fill::zeros);  // Σ q, Σ q² of each channel
   for_each_pixel_chunk(
       train, shard, chunk,
       [&](arma::uword, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
 #pragma omp parallel
         {
-          arma::uvec mine(256 * channels, arma::fill::zeros);
+          arma::uvec mine(2 * channels, arma::fill::zeros);
 #pragma omp for schedule(static)
           for (arma::uword j = column; j < column + count; ++j)
             for (arma::uword c = 0; c < channels; ++c) {
-              arma::uword* hist = mine.memptr() + 256 * c;
               const std::uint8_t* in = pixels.colptr(j) + c * channel_size;
-              for (arma::uword i = 0; i < channel_size; ++i) ++hist[in[i]];
+              // 32-bit sums over at most 65536 pixels (65536 · 255² < 2^32), so that they
+              // vectorise.
+              for (arma::uword start = 0; start < channel_size; start += 65536) {
+                std::uint32_t sum = 0, square_sum = 0;
+                const arma::uword end = std::min<arma::uword>(channel_size, start + 65536);
+                for (arma::uword i = start; i < end; ++i) {
+                  const std::uint32_t q = in[i];
+                  sum += q;
+                  square_sum += q * q;
+                }
+                mine[2 * c] += sum;
+                mine[2 * c + 1] += square_sum;
+              }
             }
-#pragma omp critical(krrdistill_histograms)
-          counts += mine;
+#pragma omp critical(krrdistill_channel_sums)
+          totals += mine;
         }
       });
-  allreduce_sum(comm, counts);
+  allreduce_sum(comm, totals);
   std::vector<ChannelSums> sums(channels);
-  for (arma::uword c = 0; c < channels; ++c)
-    for (unsigned v = 0; v < 256; ++v) {
-      const unsigned __int128 h = counts[256 * c + v];
-      sums[c].count += h;
-      sums[c].sum += h * v;
-      sums[c].square_sum += h * v * v;
-    }
+  for (arma::uword c = 0; c < channels; ++c) {
+    sums[c].count = (unsigned __int128)train.size() * channel_size;
+    sums[c].sum = totals[2 * c];
+    sums[c].square_sum = totals[2 * c + 1];
+  }
   Preprocessor pre;
   pre.shape = shape;
   set_channel_moments(pre, sums);

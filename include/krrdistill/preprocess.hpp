@@ -26,7 +26,7 @@ struct Preprocessor {
 // Statistics from the training pixels only. zca_reg_fraction scales the mean
 // eigenvalue of the standardised covariance (0.1 in the KIP and Chen et al.
 // CIFAR experiments). The streamed fit (stream.hpp) on these pixels, in
-// chunks of 4096, one process: exact histograms, exact ZCA moments.
+// chunks of 4096, one process: exact channel sums, exact ZCA moments.
 Preprocessor fit_preprocessor(const PixelMatrix& train, const ImageShape& shape, bool zca,
                               double zca_reg_fraction);
 
@@ -36,8 +36,8 @@ struct ChannelSums {
   unsigned __int128 count = 0, sum = 0, square_sum = 0;
 };
 // Each channel's mean and std (of pixels/255) from its exact sums: the
-// variance's numerator count·Σv² − (Σv)² is an exact integer, so a histogram
-// and the pixel moments (pixel_moments.hpp) give the same bits. Refuses a
+// variance's numerator count·Σv² − (Σv)² is an exact integer, so the
+// channel sums and the pixel moments (pixel_moments.hpp) give the same bits. Refuses a
 // constant channel.
 void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums);
 

@@ -133,7 +133,7 @@ void for_each_pixel_chunk(const SplitSource& split, const Range& range, arma::uw
                           const PixelVisitor& visit);
 
 // The one preprocessing fit (fit_preprocessor on pixels in memory is this
-// on a view of them): per-channel 256-bin histograms of this process's shard
+// on a view of them): per-channel integer sums Σ q, Σ q² of this process's shard
 // (shard_range(n, comm, chunk)), summed over processes as exact integers,
 // then for ZCA a streamed pass for the d×d second moment from the exact
 // integer moments of the pixels (pixel_moments.hpp), decomposed on rank 0
