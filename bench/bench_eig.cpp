@@ -35,7 +35,7 @@ double peak_mb() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  restart_with_fitting_blas_kernels();  // the kernels krrdistill runs on
+  restart_with_fitting_blas();  // the kernels krrdistill runs on
   std::vector<arma::uword> sizes;
   int runs = 3;
   for (int i = 1; i < argc; ++i) {

@@ -39,16 +39,20 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
   return "";
 }
 
-void restart_with_fitting_blas_kernels() {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or done once
-  __builtin_cpu_init();
-  const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vl");
-  const char* chosen = openblas_get_corename();
-  const std::string core = blas_core_upgrade(chosen != nullptr ? chosen : "", avx2_fma, avx512);
-  if (core.empty()) return;
+void restart_with_fitting_blas() {
+  // Each variable set is the user's choice, or this restart done once.
+  const bool pool_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
+  std::string core;
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    __builtin_cpu_init();
+    const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vl");
+    const char* chosen = openblas_get_corename();
+    core = blas_core_upgrade(chosen != nullptr ? chosen : "", avx2_fma, avx512);
+  }
+  if (pool_set && core.empty()) return;
   std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(cmdline)),
                          std::istreambuf_iterator<char>());
@@ -62,9 +66,12 @@ void restart_with_fitting_blas_kernels() {
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  if (setenv("OPENBLAS_CORETYPE", core.c_str(), 1) != 0) return;
+  if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) != 0) return;
+  if (!pool_set && setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
   execv("/proc/self/exe", argv.data());
-  unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the kernels there are
+  // exec failed: carry on with the kernels and the pool there are
+  if (!core.empty()) unsetenv("OPENBLAS_CORETYPE");
+  if (!pool_set) unsetenv("OPENBLAS_NUM_THREADS");
 }
 
 }  // namespace krrdistill

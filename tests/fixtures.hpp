@@ -50,7 +50,7 @@ namespace fixtures {
 // The suites run on the BLAS kernels the command line picks (threads.hpp),
 // so that what they compute and what it writes can be compared bit for bit.
 struct FittingBlasKernels {
-  FittingBlasKernels() { krrdistill::restart_with_fitting_blas_kernels(); }
+  FittingBlasKernels() { krrdistill::restart_with_fitting_blas(); }
 };
 BOOST_TEST_GLOBAL_FIXTURE(FittingBlasKernels);
 

@@ -21,11 +21,18 @@ void set_threads(int threads);
 // "SkylakeX" with AVX-512 F/CD/BW/DQ/VL, "Haswell" with AVX2 and FMA; else "".
 std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx512);
 
+// OpenBLAS also starts a pool of threads when it loads, one a core, whose
+// threads spin for a while before they sleep: krrdistill never gives them
+// work (set_threads), and on two cores they take about a tenth of a second
+// from OpenMP's at the start. A product asked of more threads later still
+// starts them.
+//
 // For a program's main, before any work: when blas_core_upgrade applies to
-// this process and OPENBLAS_CORETYPE is not set, sets it and executes the
-// program again with the same arguments, from /proc/self/cmdline (the only
-// way: OpenBLAS reads it once, when it loads). Returns when nothing needs
-// doing or the restart cannot be made.
-void restart_with_fitting_blas_kernels();
+// this process and OPENBLAS_CORETYPE is not set, or OPENBLAS_NUM_THREADS is
+// not set, sets them (the kernels, and 1) and executes the program again
+// with the same arguments, from /proc/self/cmdline (the only way: OpenBLAS
+// reads them once, when it loads). Returns when nothing needs doing or the
+// restart cannot be made.
+void restart_with_fitting_blas();
 
 }  // namespace krrdistill
