@@ -14,8 +14,8 @@ void add(CompensatedSum& sum, const arma::mat& terms) {
   double* pairs = sum.pairs.memptr();
   const double* x = terms.memptr();
   const arma::uword n = terms.n_elem;
-  // Serial on purpose: a few ns an entry, and an OpenMP team here would fight
-  // OpenBLAS's still-spinning threads right after the SYRK.
+  // Serial: for the small sums (B, the sweep's errors); a Gram's tiles add
+  // themselves on their own threads (add_gram in products.hpp).
   for (arma::uword i = 0; i < n; ++i) add_term(pairs + 2 * i, x[i]);
 }
 

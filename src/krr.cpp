@@ -29,9 +29,8 @@ Statistics zero_statistics(arma::uword p, arma::uword k) {
 namespace {
 
 template <typename T>
-void check_chunk(const Statistics& stats, const arma::Mat<T>& Phi, arma::uword samples) {
-  if (Phi.n_rows != stats.G.n_rows || Phi.n_cols != samples)
-    throw Error("statistics: feature chunk does not match");
+void check_chunk(const Statistics& stats, const arma::Mat<T>& Phi) {
+  if (Phi.n_rows != stats.G.n_rows) throw Error("statistics: feature chunk does not match");
 }
 
 // B += Y Phiᵀ with one-hot Y: per-class sums of feature columns, formed as
@@ -64,7 +63,7 @@ void add_target_products(arma::mat& B, const arma::Mat<T>& Phi, const arma::mat&
 // (products.hpp); B += Y Phiᵀ.
 template <typename T, typename Targets>
 void add_statistics(Statistics& stats, const arma::Mat<T>& Phi, const Targets& targets) {
-  check_chunk(stats, Phi, Phi.n_cols);
+  check_chunk(stats, Phi);
   add_target_products(stats.B, Phi, targets);
   add_gram(stats.G, Phi);
   stats.count += Phi.n_cols;

@@ -26,9 +26,6 @@ constexpr float kShift = 128.0f;
 // Columns below which a block is not worth a thread of its own.
 constexpr arma::uword kMinBlock = 64;
 
-// Sums of products stay integers below 2^53 in double up to this many samples.
-constexpr double kMaxExactSamples = 9007199254740992.0 / (255.0 * 255.0);
-
 void check_moments(const PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
                    const arma::uvec& labels) {
   const arma::uword d = moments.gram.n_rows;
@@ -36,7 +33,7 @@ void check_moments(const PixelMoments& moments, const PixelMatrix& pixels, arma:
   if (labels.n_elem != count) throw Error("pixel moments: one label a sample is needed");
   if (count > 0 && labels.max() >= moments.class_sums.n_cols)
     throw Error("pixel moments: a label is not below the number of classes");
-  if (double(moments.count) + double(count) > kMaxExactSamples)
+  if (double(moments.count) + double(count) > kMaxMomentSamples)
     throw Error("too many samples for exact pixel moments");
   if (d > arma::uword(INT_MAX)) throw Error("matrix too large for 32-bit BLAS indices");
 }
@@ -147,7 +144,7 @@ PixelMoments minus(const PixelMoments& all, const PixelMoments& part) {
 PixelMoments plus(const PixelMoments& a, const PixelMoments& b) {
   if (a.gram.n_rows != b.gram.n_rows || a.class_sums.n_cols != b.class_sums.n_cols)
     throw Error("pixel moments: the two do not have the same shape");
-  if (double(a.count) + double(b.count) > kMaxExactSamples)
+  if (double(a.count) + double(b.count) > kMaxMomentSamples)
     throw Error("too many samples for exact pixel moments");
   return PixelMoments{a.gram + b.gram, a.class_sums + b.class_sums, a.class_counts + b.class_counts,
                       a.count + b.count};

@@ -117,7 +117,7 @@ Preprocessor fit_preprocessor(const DatasetSource& data, bool zca, double zca_re
   // Each channel's Σ q and Σ q², exact integers whatever the sharding or the
   // threads (each thread sums its columns apart; the sums are of integers);
   // then set_channel_moments as in fit_preprocessor, so the same bits.
-  if (double(shard.size()) * double(channel_size) * 65025.0 > 1.8e19)
+  if (double(train.size()) * double(channel_size) * 65025.0 > 1.8e19)
     throw Error("too many pixels for exact channel sums");
   arma::uvec totals(2 * channels, arma::fill::zeros);  // Σ q, Σ q² of each channel
   for_each_pixel_chunk(

@@ -80,10 +80,6 @@ std::vector<std::pair<arma::uword, arma::uword>> gram_tiles(arma::uword blocks) 
   return tiles;
 }
 
-}  // namespace
-
-namespace {
-
 // Adds tile (i, j) of Phi Phiᵀ, rows edges[i]… and columns edges[j]…, to the
 // double tile at `to` (leading dimension ld): the lower triangle only when
 // i == j. In double one BLAS call; in float (docs/design.md §12) a float sum

@@ -66,10 +66,11 @@ void restart_with_fitting_blas() {
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) != 0) return;
-  if (!pool_set && setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
-  execv("/proc/self/exe", argv.data());
-  // exec failed: carry on with the kernels and the pool there are
+  // Either failing (a setenv or the exec): carry on with the kernels and
+  // the pool there are, the environment as it was.
+  if ((core.empty() || setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) &&
+      (pool_set || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0))
+    execv("/proc/self/exe", argv.data());
   if (!core.empty()) unsetenv("OPENBLAS_CORETYPE");
   if (!pool_set) unsetenv("OPENBLAS_NUM_THREADS");
 }

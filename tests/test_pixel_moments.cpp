@@ -77,19 +77,28 @@ BOOST_AUTO_TEST_CASE(moments_equal_integer_sums_on_any_thread_count) {
 }
 
 // White images (and images of ones): with the shift every product is
-// 127² = 16129, odd, so a block of more than 1040 images would hold an odd
-// partial sum above 2^24, which a float cannot; the blocks of 1024 stay exact.
+// 127² = 16129, odd, so a block of more than 1040 of them would hold an odd
+// partial sum above 2^24, which a float cannot (1024 is the bound for any
+// images: 1024 · 2^14 = 2^24). Unshifted, 259 white images would round in
+// one block. On one thread and on two, where 1041 images, 2083 and 4165
+// would make blocks of more than 1040 if the bound were 2048.
 BOOST_AUTO_TEST_CASE(white_images_are_exact) {
-  for (const std::uint8_t value : {std::uint8_t(255), std::uint8_t(1)})
-    for (arma::uword n : {259u, 1041u, 2083u, 4165u}) {  // one, two and three blocks too large
-      const PixelMatrix white(5, n, arma::fill::value(value));
-      const double v = value;
-      PixelMoments moments = zero_pixel_moments(5, 1);
-      add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
-      BOOST_TEST(moments.gram(4, 0) == double(n) * v * v);
-      BOOST_TEST(moments.gram(3, 3) == double(n) * v * v);
-      BOOST_TEST(moments.class_sums(2, 0) == double(n) * v);
-    }
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    for (const std::uint8_t value : {std::uint8_t(255), std::uint8_t(1)})
+      for (arma::uword n : {259u, 1041u, 2083u, 4165u}) {
+        const PixelMatrix white(5, n, arma::fill::value(value));
+        const double v = value;
+        PixelMoments moments = zero_pixel_moments(5, 1);
+        add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
+        BOOST_TEST_CONTEXT("threads " << threads << ", value " << v << ", n " << n) {
+          BOOST_TEST(moments.gram(4, 0) == double(n) * v * v);
+          BOOST_TEST(moments.gram(3, 3) == double(n) * v * v);
+          BOOST_TEST(moments.class_sums(2, 0) == double(n) * v);
+        }
+      }
+  }
+  set_threads(0);
 }
 
 // Chunks, listed columns and the exact difference give the same numbers as

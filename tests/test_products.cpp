@@ -4,7 +4,6 @@
 #define BOOST_TEST_MODULE products
 #include <boost/test/unit_test.hpp>
 
-#include "krrdistill/compensated_sum.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"

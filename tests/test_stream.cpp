@@ -268,7 +268,7 @@ BOOST_AUTO_TEST_CASE(preprocessor_streamed_equals_in_memory) {
   for (bool zca : {false, true}) {
     const Preprocessor memory = fit_preprocessor(d.train.pixels, d.shape, zca, 0.1);
     const Preprocessor streamed = fit_preprocessor(s, zca, 0.1, 11, Communicator{});
-    // Histograms are exact integers: the very same mean and std.
+    // The channel sums are exact integers: the very same mean and std.
     BOOST_TEST(arma::all(memory.channel_mean == streamed.channel_mean));
     BOOST_TEST(arma::all(memory.channel_std == streamed.channel_std));
     BOOST_TEST(streamed.zca == zca);

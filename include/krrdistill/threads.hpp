@@ -25,7 +25,9 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
 // threads spin for a while before they sleep: krrdistill never gives them
 // work (set_threads), and on two cores they take about a tenth of a second
 // from OpenMP's at the start. A product asked of more threads later still
-// starts them.
+// starts them (OpenBLAS's pthreads build, Debian's default). Since the
+// restart below then happens on every run, a tool that follows a process
+// (valgrind, say) needs to follow its children too.
 //
 // For a program's main, before any work: when blas_core_upgrade applies to
 // this process and OPENBLAS_CORETYPE is not set, or OPENBLAS_NUM_THREADS is
