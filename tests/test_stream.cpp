@@ -35,6 +35,21 @@ void gzip_folder(const std::string& dir) {
   }
 }
 
+// A gzipped IDX fixture (n_train, n_test, images side × side, 3 classes)
+// in tmp, loaded into memory and opened for streaming.
+struct GzipFixture {
+  Dataset memory;
+  StreamDataset stream;
+};
+
+GzipFixture gzip_fixture(const TempDir& tmp, arma::uword n_train, arma::uword n_test,
+                         arma::uword side) {
+  const std::string dir = tmp.file("idx");
+  fixtures::write_idx_folder(dir, n_train, n_test, side, 3);
+  gzip_folder(dir);
+  return GzipFixture{load_dataset("idx", dir, false), open_stream_dataset("idx", dir, false)};
+}
+
 // Deterministic bytes for record fixtures.
 Bytes pattern(std::size_t n, unsigned salt) {
   Bytes out(n);
@@ -260,11 +275,9 @@ BOOST_AUTO_TEST_CASE(validation_indices_match_the_dense_shuffle) {
 
 BOOST_AUTO_TEST_CASE(preprocessor_streamed_equals_in_memory) {
   TempDir tmp("stream");
-  const std::string dir = tmp.file("idx");
-  fixtures::write_idx_folder(dir, 150, 20, 5, 3);
-  gzip_folder(dir);
-  const Dataset d = load_dataset("idx", dir, false);
-  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const GzipFixture fixture = gzip_fixture(tmp, 150, 20, 5);
+  const Dataset& d = fixture.memory;
+  const StreamDataset& s = fixture.stream;
   for (bool zca : {false, true}) {
     const Preprocessor memory = fit_preprocessor(d.train.pixels, d.shape, zca, 0.1);
     const Preprocessor streamed = fit_preprocessor(s, zca, 0.1, 11, Communicator{});
@@ -299,11 +312,9 @@ BOOST_AUTO_TEST_CASE(preprocessor_streamed_equals_in_memory) {
 
 BOOST_AUTO_TEST_CASE(fit_and_certificate_streamed_equal_in_memory) {
   TempDir tmp("stream");
-  const std::string dir = tmp.file("idx");
-  fixtures::write_idx_folder(dir, 300, 60, 6, 3);
-  gzip_folder(dir);
-  const Dataset d = load_dataset("idx", dir, false);
-  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const GzipFixture fixture = gzip_fixture(tmp, 300, 60, 6);
+  const Dataset& d = fixture.memory;
+  const StreamDataset& s = fixture.stream;
   const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, false, 0.1);
   for (const char* kind : {"linear", "rff", "fcnn"}) {
     BOOST_TEST_CONTEXT(kind) {
@@ -399,11 +410,9 @@ BOOST_AUTO_TEST_CASE(cli_stream_matches_default) {
 // the BLAS's blocked kernels and a p that is no multiple of a vector.
 BOOST_AUTO_TEST_CASE(nonlinear_sweep_streamed_equals_cached) {
   TempDir tmp("stream");
-  const std::string dir = tmp.file("idx");
-  fixtures::write_idx_folder(dir, 600, 30, 16, 3);
-  gzip_folder(dir);
-  const Dataset d = load_dataset("idx", dir, false);
-  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const GzipFixture fixture = gzip_fixture(tmp, 600, 30, 16);
+  const Dataset& d = fixture.memory;
+  const StreamDataset& s = fixture.stream;
   const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, false, 0.1);
   for (const char* kind : {"rff", "fcnn"}) {
     FeatureMapSpec spec;
@@ -429,11 +438,9 @@ BOOST_AUTO_TEST_CASE(nonlinear_sweep_streamed_equals_cached) {
 // that do not start at the range's first sample.
 BOOST_AUTO_TEST_CASE(feature_chunks_match_for_each_chunk) {
   TempDir tmp("stream");
-  const std::string dir = tmp.file("idx");
-  fixtures::write_idx_folder(dir, 230, 20, 9, 3);
-  gzip_folder(dir);
-  const Dataset d = load_dataset("idx", dir, false);
-  const StreamDataset s = open_stream_dataset("idx", dir, false);
+  const GzipFixture fixture = gzip_fixture(tmp, 230, 20, 9);
+  const Dataset& d = fixture.memory;
+  const StreamDataset& s = fixture.stream;
   const Range range{11, 230};
   for (bool zca : {false, true})
     for (const char* kind : {"linear", "rff", "fcnn"}) {
