@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "bench_timing.hpp"
-#include "krrdistill/model.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/sample_chunks.hpp"
 #include "krrdistill/threads.hpp"
 
 using namespace krrdistill;

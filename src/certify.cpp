@@ -11,6 +11,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/krr.hpp"
 #include "krrdistill/products.hpp"
+#include "krrdistill/sample_chunks.hpp"
 
 namespace krrdistill {
 

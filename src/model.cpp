@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <type_traits>
 #include <unordered_map>
 
@@ -14,50 +13,6 @@
 namespace krrdistill {
 
 namespace {
-
-// Cached feature columns [first, first + count), in double.
-arma::mat cached_columns(const arma::fmat& cached, arma::uword first, arma::uword count) {
-  return arma::conv_to<arma::mat>::from(cached.cols(first, first + count - 1));
-}
-
-// A dataset's samples through a nonlinear map: single precision
-// (docs/design.md §12), handed on in double.
-arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
-  return arma::conv_to<arma::mat>::from(sample_features(map, X));
-}
-
-// Model inputs of samples [range.first, range.last), chunk by chunk, in
-// double or (for a pass whose features are floats) each rounded once to
-// float: the one reading and preprocessing of every pass over a split;
-// also, when given, sees each chunk's raw pixels.
-template <typename T>
-void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
-                          arma::uword chunk,
-                          const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
-                          const PixelVisitor& also) {
-  if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
-    if (also) throw Error("a feature matrix has no pixels to visit");
-    if (chunk == 0) throw Error("--chunk must be at least 1");
-    for (arma::uword first = range.first; first < range.last; first += chunk) {
-      const arma::mat X =
-          feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first)));
-      if constexpr (std::is_same_v<T, double>)
-        visit(first, X);
-      else
-        visit(first, arma::conv_to<arma::Mat<T>>::from(X));
-    }
-    return;
-  }
-  arma::Mat<T> X;  // reused from chunk to chunk
-  arma::mat scratch;
-  for_each_pixel_chunk(
-      split, range, chunk,
-      [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
-        if (also) also(first, pixels, column, count);
-        model_inputs_into(pre, pixels, column, count, X, scratch);
-        visit(first, X);
-      });
-}
 
 // Model inputs of the listed samples (ascending): one reader for all the
 // calls of a pass, so that a gzip file is inflated once.
@@ -338,65 +293,6 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
 }
 
 }  // namespace
-
-void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
-                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
-                    const std::string& phase, const arma::fmat* cached_features) {
-  if (chunk == 0) throw Error("--chunk must be at least 1");
-  const arma::uword n = pixels.n_cols;
-  const bool linear = std::holds_alternative<LinearMap>(map);
-  for (arma::uword first = 0; first < n; first += chunk) {
-    const arma::uword count = std::min(chunk, n - first);
-    const arma::mat X = to_model_input(pre, pixels, first, count);
-    if (linear) {
-      visit(first, X, X);  // phi(x) = x: no copy
-    } else if (cached_features != nullptr) {
-      visit(first, X, cached_columns(*cached_features, first, count));
-    } else {
-      visit(first, X, sample_map(map, X));
-    }
-    progress.update(phase, double(first + count) / double(n));
-  }
-}
-
-void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
-                    const Range& range, arma::uword chunk, const ChunkVisitor& visit,
-                    const Progress& progress, const std::string& phase,
-                    const arma::fmat* cached_features, const PixelVisitor& also) {
-  const bool linear = std::holds_alternative<LinearMap>(map);
-  const double total = double(std::max<arma::uword>(1, range.size()));
-  const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
-    if (linear)
-      visit(first, X, X);
-    else if (cached_features != nullptr)
-      visit(first, X, cached_columns(*cached_features, first - range.first, X.n_cols));
-    else
-      visit(first, X, sample_map(map, X));
-    progress.update(phase, double(first + X.n_cols - range.first) / total);
-  };
-  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also);
-}
-
-void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
-                            const SplitSource& split, const Range& range, arma::uword chunk,
-                            const std::function<void(arma::uword, const arma::mat&)>& visit,
-                            const Progress& progress, const std::string& phase) {
-  if (std::holds_alternative<LinearMap>(map)) {
-    for_each_chunk(
-        pre, map, split, range, chunk,
-        [&](arma::uword first, const arma::mat&, const arma::mat& Phi) { visit(first, Phi); },
-        progress, phase);
-    return;
-  }
-  const double total = double(std::max<arma::uword>(1, range.size()));
-  for_each_input_chunk<float>(
-      pre, split, range, chunk,
-      [&](arma::uword first, const arma::fmat& X) {
-        visit(first, arma::conv_to<arma::mat>::from(sample_features(map, X)));
-        progress.update(phase, double(first + X.n_cols - range.first) / total);
-      },
-      {});
-}
 
 arma::uword validation_count(arma::uword n, double fraction) {
   if (!(fraction > 0 && fraction < 1)) throw Error("the validation fraction must lie in (0, 1)");

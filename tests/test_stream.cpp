@@ -16,6 +16,7 @@
 #include "krrdistill/model.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/random.hpp"
+#include "krrdistill/sample_chunks.hpp"
 #include "krrdistill/stream.hpp"
 
 using namespace krrdistill;

@@ -10,6 +10,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/model.hpp"
+#include "krrdistill/sample_chunks.hpp"
 
 namespace krrdistill::cli {
 

@@ -25,6 +25,7 @@
 #include "krrdistill/plot.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
+#include "krrdistill/sample_chunks.hpp"
 #include "krrdistill/transfer.hpp"
 
 namespace krrdistill {

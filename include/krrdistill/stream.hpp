@@ -3,7 +3,7 @@
 // reads its metadata and labels (one byte an image on disk), and the pixels
 // of any sample range are read from the files on demand, chunk by chunk.
 // A split may instead point at pixels held in memory (the default path),
-// and the passes over it (model.hpp, certify.hpp) do not care which.
+// and the passes over it (sample_chunks.hpp) do not care which.
 #pragma once
 
 #include <armadillo>

@@ -1,0 +1,69 @@
+// The passes over a split's samples, chunk by chunk: the one reading and
+// preprocessing of the pixels (or of a feature matrix's rows) that the fit,
+// the certificate and the statistics files share, with the features of each
+// chunk formed (or read from a fit's cache) as the fit forms them
+// (docs/design.md §2, §12).
+#pragma once
+
+#include <armadillo>
+#include <functional>
+#include <string>
+
+#include "krrdistill/data.hpp"
+#include "krrdistill/distributed.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/progress.hpp"
+#include "krrdistill/stream.hpp"
+
+namespace krrdistill {
+
+// Samples per chunk of every pass over a dataset's samples: a multiple of
+// the 512-wide product tiles and the 1024-sample Gram blocks, whose
+// chunk-sized matrices beside RFF's and FCNN's feature cache stay small
+// (docs/design.md §12).
+constexpr arma::uword kDefaultChunk = 2048;
+
+// Model inputs of samples [range.first, range.last), chunk by chunk, in
+// double or (for a pass whose features are floats) each rounded once to
+// float: the one reading and preprocessing of every pass over a split;
+// also, when given, sees each chunk's raw pixels.
+template <typename T>
+void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
+                          arma::uword chunk,
+                          const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
+                          const PixelVisitor& also = {});
+extern template void for_each_input_chunk<double>(
+    const Preprocessor&, const SplitSource&, const Range&, arma::uword,
+    const std::function<void(arma::uword, const arma::mat&)>&, const PixelVisitor&);
+extern template void for_each_input_chunk<float>(
+    const Preprocessor&, const SplitSource&, const Range&, arma::uword,
+    const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&);
+
+using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;
+
+// Calls visit(first, X, Phi) for consecutive chunks of a split's columns,
+// X = model inputs (d×count), Phi = features (p×count). With cached features
+// (p×n, a nonlinear map's floats from fit_model) Phi is read from them
+// instead of recomputed; a linear map's Phi is X, and needs no cache.
+void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
+                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
+                    const std::string& phase, const arma::fmat* cached_features = nullptr);
+
+// The same for samples [range.first, range.last) of a split held in memory or
+// in files (first = index in the split); cached_features (p×range.size())
+// hold the range's features; also, when given, sees each chunk's raw pixels.
+void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
+                    const Range& range, arma::uword chunk, const ChunkVisitor& visit,
+                    const Progress& progress, const std::string& phase,
+                    const arma::fmat* cached_features = nullptr, const PixelVisitor& also = {});
+
+// The same for a pass that needs the features alone: visit(first, Phi), a
+// nonlinear map's features formed from float inputs as the fit forms them
+// (the same bits as for_each_chunk's), without a double copy of the inputs.
+void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
+                            const SplitSource& split, const Range& range, arma::uword chunk,
+                            const std::function<void(arma::uword, const arma::mat&)>& visit,
+                            const Progress& progress, const std::string& phase);
+
+}  // namespace krrdistill
