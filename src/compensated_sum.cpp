@@ -1,5 +1,7 @@
 #include "krrdistill/compensated_sum.hpp"
 
+#include <algorithm>
+
 #include "krrdistill/error.hpp"
 
 namespace krrdistill {
@@ -37,6 +39,23 @@ void add(CompensatedSum& sum, const CompensatedSum& other) {
       other.pairs.n_cols != sum.pairs.n_cols)
     throw Error("compensated sum: the sums do not match");
   add_pairs(other.pairs.memptr(), sum.pairs.memptr(), sum.pairs.n_cols);
+}
+
+void mirror_lower(CompensatedSum& sum) {
+  if (sum.n_rows != sum.n_cols) throw Error("compensated sum: not square");
+  const arma::uword p = sum.n_rows;
+  double* pairs = sum.pairs.memptr();
+  // In 64×64 squares, so that the strided side stays in cache.
+  constexpr arma::uword kSquare = 64;
+  for (arma::uword c0 = 0; c0 < p; c0 += kSquare)
+    for (arma::uword r0 = c0; r0 < p; r0 += kSquare)
+      for (arma::uword c = c0; c < std::min(p, c0 + kSquare); ++c)
+        for (arma::uword r = std::max(r0, c + 1); r < std::min(p, r0 + kSquare); ++r) {
+          const double* from = pairs + 2 * (r + c * p);
+          double* to = pairs + 2 * (c + r * p);
+          to[0] = from[0];
+          to[1] = from[1];
+        }
 }
 
 arma::mat value(const CompensatedSum& sum) {

@@ -69,8 +69,8 @@ void add_statistics(Statistics& stats, const arma::Mat<T>& Phi, const Targets& t
   stats.count += Phi.n_cols;
 }
 
-// The chunk's Gram straight into G (products.hpp), its B through
-// scratch_B, then added entry by entry.
+// The chunk's Gram straight into G's lower triangle (products.hpp), its B
+// through scratch_B, then added entry by entry.
 template <typename T, typename Targets>
 void add_chunk(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B, const arma::Mat<T>& Phi,
                const Targets& targets) {
@@ -78,7 +78,7 @@ void add_chunk(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B, const
     throw Error("statistics: feature chunk does not match");
   scratch_B.zeros(B.n_rows, B.n_cols);
   add_target_products(scratch_B, Phi, targets);
-  add_gram(G, Phi);
+  add_gram_lower(G, Phi);
   add(B, scratch_B);
 }
 

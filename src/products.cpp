@@ -163,12 +163,11 @@ void add_gram_to(CompensatedSum& G, const arma::Mat<T>& Phi) {
         thread_local arma::mat tile;
         tile.zeros(rows, cols);
         add_tile(Phi, row, rows, col, cols, diagonal, tile.memptr(), rows);
-        for (arma::uword c = 0; c < cols; ++c)
-          for (arma::uword r = (diagonal ? c : 0); r < rows; ++r) {
-            const double term = tile(r, c);
-            add_term(pairs + 2 * ((row + r) + (col + c) * p), term);
-            if (!diagonal || r != c) add_term(pairs + 2 * ((col + c) + (row + r) * p), term);
-          }
+        for (arma::uword c = 0; c < cols; ++c) {
+          double* column = pairs + 2 * (row + (col + c) * p);
+          for (arma::uword r = (diagonal ? c : 0); r < rows; ++r)
+            add_term(column + 2 * r, tile(r, c));
+        }
       });
 }
 
@@ -180,10 +179,10 @@ void add_gram(arma::mat& G, const arma::mat& Phi) {
 void add_gram(arma::mat& G, const arma::fmat& Phi) {
   add_gram_to(G, Phi);
 }
-void add_gram(CompensatedSum& G, const arma::mat& Phi) {
+void add_gram_lower(CompensatedSum& G, const arma::mat& Phi) {
   add_gram_to(G, Phi);
 }
-void add_gram(CompensatedSum& G, const arma::fmat& Phi) {
+void add_gram_lower(CompensatedSum& G, const arma::fmat& Phi) {
   add_gram_to(G, Phi);
 }
 

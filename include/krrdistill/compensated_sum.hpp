@@ -34,6 +34,9 @@ void add(CompensatedSum& sum, const CompensatedSum& other);
 // inout += in for count (high, low) pairs: TwoSum of the high parts, then the
 // low parts, renormalised (FastTwoSum). Commutative.
 void add_pairs(const double* in, double* inout, std::size_t count);
+// Copies the strictly lower triangle's pairs of a square sum onto the upper
+// triangle: completes a Gram accumulated by add_gram_lower (products.hpp).
+void mirror_lower(CompensatedSum& sum);
 // high + low, rounded once.
 arma::mat value(const CompensatedSum& sum);
 

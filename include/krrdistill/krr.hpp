@@ -32,7 +32,8 @@ Statistics operator+(const Statistics& a, const Statistics& b);
 
 // Adds a chunk to G and B held as compensated sums: the chunk's own G and B
 // (B through scratch_B, k×p, reused), added entry by entry, so the total does
-// not depend on how the samples were chunked or sharded.
+// not depend on how the samples were chunked or sharded. G's lower triangle
+// only (add_gram_lower): mirror_lower(G) after the last chunk.
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::mat& Phi, const arma::uvec& labels);
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,

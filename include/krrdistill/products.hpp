@@ -22,12 +22,14 @@ void add_gram(arma::mat& G, const arma::mat& Phi);
 // (docs/design.md §12). Twice the double product's speed.
 void add_gram(arma::mat& G, const arma::fmat& Phi);
 
-// The same added to a compensated sum: each tile formed from zero on its
-// thread and added there entry by entry (TwoSum), its mirror too; the same
-// bits as add_gram into a zero matrix then add(G, ·), without a p×p
-// scratch or a pass over it on one thread.
-void add_gram(CompensatedSum& G, const arma::mat& Phi);
-void add_gram(CompensatedSum& G, const arma::fmat& Phi);
+// The same added to the lower triangle (diagonal included) of a compensated
+// sum, its upper triangle left as it was: each tile formed from zero on its
+// thread and added there entry by entry (TwoSum). The mirror would receive
+// the same terms in the same order, so mirror_lower once after the last
+// chunk gives, to the bit, add_gram into a zero matrix then add(G, ·) chunk
+// by chunk, with half the additions and no strided writes.
+void add_gram_lower(CompensatedSum& G, const arma::mat& Phi);
+void add_gram_lower(CompensatedSum& G, const arma::fmat& Phi);
 
 // A B, and Aᵀ B, with the columns of B (and of the result) in fixed blocks.
 arma::mat multiply(const arma::mat& A, const arma::mat& B);
