@@ -17,7 +17,7 @@ void add(CompensatedSum& sum, const arma::mat& terms) {
   const double* x = terms.memptr();
   const arma::uword n = terms.n_elem;
   // Serial: for the small sums (B, the sweep's errors); a Gram's tiles add
-  // themselves on their own threads (add_gram in products.hpp).
+  // themselves on their own threads (add_gram_lower in products.hpp).
   for (arma::uword i = 0; i < n; ++i) add_term(pairs + 2 * i, x[i]);
 }
 

@@ -187,10 +187,10 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
         [&](arma::uword first, const arma::fmat& X) { add_chunk(first, sample_features(map, X)); },
         also);
   mirror_lower(sums.G);  // the chunks filled the lower triangles only
-  mirror_lower(sums.validation_G);
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
   if (plan.sweep) {
+    mirror_lower(sums.validation_G);
     allreduce_sum(comm, sums.validation_G);
     allreduce_sum(comm, sums.validation_B);
   }

@@ -193,7 +193,7 @@ void check_values(const SavedStatistics& s, const std::string& path) {
   for (const CompensatedSum* sum :
        {&s.sums.G, &s.sums.B, &s.sums.validation_G, &s.sums.validation_B})
     if (!sum->pairs.is_finite()) bad("sums that are not finite");
-  // G = Σ φ φᵀ is symmetric (each chunk's is made so) with a diagonal that
+  // G = Σ φ φᵀ is symmetric (the pass mirrors its lower triangle) with a diagonal that
   // is never negative, and the validation part is within the whole.
   const arma::mat G = value(s.sums.G), G_val = value(s.sums.validation_G);
   if (!G.is_symmetric() || !G_val.is_symmetric() || arma::any(G_val.diag() < 0) ||

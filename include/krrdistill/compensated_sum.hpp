@@ -11,7 +11,7 @@ namespace krrdistill {
 // (high, low) in column i of pairs. Its rounded value does not depend on the
 // order in which the terms were added (up to an error near 1e-32 relative),
 // so G and B summed over chunks and processes come out the same, bit for
-// bit, whatever the number of processes (docs/design.md §2).
+// bit, whatever the number of processes (docs/design.md §7).
 struct CompensatedSum {
   arma::mat pairs;  // 2×(rows·cols)
   arma::uword n_rows = 0;
