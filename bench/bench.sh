@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: medians of several runs of the real Fashion-MNIST jobs, per
-# phase, with peak RSS, each as a ratio to the floor measured in the same run
-# (bench_floor: inflate the four .gz files with zlib, the training pixels to
-# double, one DSYRK over all of them on every core), and the Gram product's
+# phase, with peak RSS, each run as a ratio to a floor measured just before
+# it (bench_floor: inflate the four .gz files with zlib, the training pixels
+# to double, one DSYRK over all of them on every core), and the Gram product's
 # GFLOP/s next to a plain DGEMM. Prints the CPU model, its SIMD flags and the
 # OpenBLAS kernels first, since the machines differ.
 # Usage: bench/bench.sh [runs]   (default 5)
@@ -18,22 +18,28 @@ trap 'rm -rf "$work"' EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-# bench NAME ARGS...: runs `krrdistill distill ARGS` $runs times; prints the
-# median wall time and its ratio to the floor, the median of each phase from
-# report.json, and peak RSS.
+# bench NAME ARGS...: runs `krrdistill distill ARGS` $runs times, each right
+# after one measurement of the floor (the host's load moves both within
+# minutes, so each run is compared with a floor of its own moment); prints
+# the median wall time, the median of the runs' ratios to their floors, the
+# median of each phase from report.json, and peak RSS.
 bench() {
   local name="$1"; shift
-  local wall=() rss=()
+  local wall=() rss=() ratio=()
   : >"$work/phases"
   for i in $(seq "$runs"); do
+    local f
+    # A median of 3: the first, cold run (fresh pages) is the slowest and drops out.
+    f=$("$root/build/bench/bench_floor" "$data" 3 | awk '$1 == "floor_s" {print $2}')
     /usr/bin/time -f "%e %M" -o "$work/time" "$bin" distill --quiet --force --out "$work/out" "$@"
     read -r w r <"$work/time"
-    wall+=("$w"); rss+=("$r")
+    wall+=("$w"); rss+=("$r"); ratio+=("$(awk -v w="$w" -v f="$f" 'BEGIN {print w / f}')")
     jq -r '.timings_s | [.load, .fit, .distill, .certify, .write, .total] | @tsv' "$work/out/report.json" >>"$work/phases"
   done
-  local med_wall med_rss
+  local med_wall med_rss med_ratio
   med_wall=$(printf '%s\n' "${wall[@]}" | median)
   med_rss=$(printf '%s\n' "${rss[@]}" | median)
+  med_ratio=$(printf '%s\n' "${ratio[@]}" | median)
   local cols=(load fit distill certify write total) line="" c
   for c in 1 2 3 4 5 6; do
     line+=$(printf '%s=%.3f ' "${cols[$((c-1))]}" "$(cut -f"$c" "$work/phases" | median)")
@@ -42,16 +48,17 @@ bench() {
   acc=$(jq -r '.certificate.original.test_acc' "$work/out/report.json")
   err=$(jq -r '.certificate.weight_rel_error' "$work/out/report.json")
   printf '%-26s wall %.3f s = %.2fx floor  peak RSS %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
-    "$name" "$med_wall" "$(awk -v w="$med_wall" -v f="$floor" 'BEGIN {print w / f}')" \
+    "$name" "$med_wall" "$med_ratio" \
     "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" "$line" "$acc" "$err"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
 echo "SIMD: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|avx2|fma|avx512[a-z_0-9]*)$' | sort | xargs)"
-"$root/build/bench/bench_floor" /usr/share/datasets/fashion-mnist "$runs" | tee "$work/floor"
-floor=$(awk '$1 == "floor_s" {print $2}' "$work/floor")
+data=/usr/share/datasets/fashion-mnist
+"$root/build/bench/bench_floor" "$data" "$runs"
 echo
-echo "median of $runs runs; phases in seconds from report.json (process start-up is in wall only)"
+echo "median of $runs runs, each ratio against a floor measured just before it;"
+echo "phases in seconds from report.json (process start-up is in wall only)"
 bench "linear ipc1 noise" --ipc 1 --init noise
 bench "linear ipc10 real" --ipc 10 --init real
 bench "rff ipc1 noise" --model rff --ipc 1 --init noise
