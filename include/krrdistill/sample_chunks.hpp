@@ -9,9 +9,9 @@
 #include <functional>
 #include <string>
 
-#include "krrdistill/data.hpp"
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/features.hpp"
+#include "krrdistill/image.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 #include "krrdistill/stream.hpp"
