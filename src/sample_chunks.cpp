@@ -59,26 +59,6 @@ template void for_each_input_chunk<float>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
     const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&);
 
-void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
-                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
-                    const std::string& phase, const arma::fmat* cached_features) {
-  if (chunk == 0) throw Error("--chunk must be at least 1");
-  const arma::uword n = pixels.n_cols;
-  const bool linear = std::holds_alternative<LinearMap>(map);
-  for (arma::uword first = 0; first < n; first += chunk) {
-    const arma::uword count = std::min(chunk, n - first);
-    const arma::mat X = to_model_input(pre, pixels, first, count);
-    if (linear) {
-      visit(first, X, X);  // phi(x) = x: no copy
-    } else if (cached_features != nullptr) {
-      visit(first, X, cached_columns(*cached_features, first, count));
-    } else {
-      visit(first, X, sample_map(map, X));
-    }
-    progress.update(phase, double(first + count) / double(n));
-  }
-}
-
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
@@ -87,7 +67,7 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
   const double total = double(std::max<arma::uword>(1, range.size()));
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
     if (linear)
-      visit(first, X, X);
+      visit(first, X, X);  // phi(x) = x: no copy
     else if (cached_features != nullptr)
       visit(first, X, cached_columns(*cached_features, first - range.first, X.n_cols));
     else

@@ -11,7 +11,6 @@
 
 #include "krrdistill/distributed.hpp"
 #include "krrdistill/features.hpp"
-#include "krrdistill/image.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/progress.hpp"
 #include "krrdistill/stream.hpp"
@@ -42,17 +41,13 @@ extern template void for_each_input_chunk<float>(
 
 using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;
 
-// Calls visit(first, X, Phi) for consecutive chunks of a split's columns,
-// X = model inputs (d×count), Phi = features (p×count). With cached features
-// (p×n, a nonlinear map's floats from fit_model) Phi is read from them
-// instead of recomputed; a linear map's Phi is X, and needs no cache.
-void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const PixelMatrix& pixels,
-                    arma::uword chunk, const ChunkVisitor& visit, const Progress& progress,
-                    const std::string& phase, const arma::fmat* cached_features = nullptr);
-
-// The same for samples [range.first, range.last) of a split held in memory or
-// in files (first = index in the split); cached_features (p×range.size())
-// hold the range's features; also, when given, sees each chunk's raw pixels.
+// Calls visit(first, X, Phi) for consecutive chunks of samples
+// [range.first, range.last) of a split held in memory or in files (first =
+// index in the split), X = model inputs (d×count), Phi = features
+// (p×count). With cached features (p×range.size(), a nonlinear map's floats
+// from fit_model) Phi is read from them instead of recomputed; a linear
+// map's Phi is X, and needs no cache. also, when given, sees each chunk's
+// raw pixels.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
