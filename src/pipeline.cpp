@@ -68,6 +68,12 @@ std::string intercept_warning(const arma::mat& targets) {
   return "";
 }
 
+// The options that need no data, refused before any is read.
+void check_distill_options(const DistillConfig& config) {
+  check_chunk(config.fit.chunk);
+  if (!(config.analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
+}
+
 // Everything after the data is at hand: refusals, fit, distill, certify.
 DistillResult distill_view(const StreamDataset& data, const DistillConfig& config,
                            const Communicator& comm, const Progress& progress,
@@ -75,8 +81,6 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
   const FeatureMapSpec& spec = config.spec;
   const AnalyticOptions& analytic = config.analytic;
   const FitOptions& fit = config.fit;
-  check_chunk(fit.chunk);
-  if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
   if (data.feature_matrix() ? config.source.zca : config.source.standardize)
     throw Error(data.feature_matrix()
                     ? "--zca whitens images; a feature matrix takes --standardize"
@@ -187,7 +191,7 @@ DistillResult start_result(const DistillConfig& config, const StreamDataset& dat
 DistillResult distill_dataset(const DistillConfig& config, const Communicator& comm,
                               const Progress& progress, const WarningSink& warn) {
   const Clock::time_point started = Clock::now();
-  check_chunk(config.fit.chunk);
+  check_distill_options(config);
   const DataSource& source = config.source;
   // One process holds the data in memory; with stream the passes read it
   // from the files; several processes each hold (or read) only their shard
@@ -220,6 +224,7 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
 DistillResult distill_dataset(const Dataset& data, const DistillConfig& config,
                               const Progress& progress, const WarningSink& warn) {
   if (config.stream) throw Error("a dataset held in memory cannot be streamed from its files");
+  check_distill_options(config);
   const StreamDataset view = view_dataset(data);
   DistillResult result = start_result(config, view, Clock::now(), 0.0);
   result.from_files = false;
@@ -231,8 +236,7 @@ DistillResult distill_statistics(const std::vector<std::string>& files, const Di
                                  const WarningSink& warn) {
   const Clock::time_point started = Clock::now();
   const AnalyticOptions& analytic = config.analytic;
-  check_chunk(config.fit.chunk);
-  if (!(analytic.lambda_s >= 0)) throw Error("--lambda-s must be >= 0");
+  check_distill_options(config);
   if (analytic.init == Init::real)
     throw Error(
         "--init real needs the training images, which statistics do not hold: use --init noise");

@@ -119,7 +119,6 @@ int distill(int argc, char** argv, const Communicator& comm) {
   config.analytic.init = parse_init(result["init"].as<std::string>());
   config.analytic.lambda_s = finite_option(result, "lambda-s");
   config.analytic.seed = config.spec.seed;
-  if (config.analytic.lambda_s < 0) throw Error("--lambda-s must be >= 0");
   config.fit = fit_options(result, config.spec.seed);
   config.stream = result.count("stream") > 0;
   config.allow_inexact = result.count("allow-inexact") > 0;
