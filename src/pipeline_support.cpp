@@ -1,13 +1,12 @@
 #include "krrdistill/pipeline_support.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 
 #include "krrdistill/dataset_files.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/npy.hpp"
+#include "krrdistill/pixel_moments.hpp"
 
 namespace krrdistill {
 
@@ -65,11 +64,9 @@ std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword 
   // over the validation split, one chunk's part, then G − G_val, its
   // eigenvectors and the eigensolver's work: about six p×p matrices at once.
   items.push_back({"G and B", 8.0 * 6.0 * p * (p + double(k))});
-  // The exact pixel moments (a linear fit, ZCA): each thread's float block
-  // and d×d float product, kept between chunks.
-  const double dd = double(d);
-  items.push_back({"the pixel moments' float buffers",
-                   4.0 * double(omp_get_max_threads()) * (dd * dd + 256.0 * dd)});
+  // The exact pixel moments (a linear fit, ZCA), kept between chunks.
+  items.push_back(
+      {"the pixel moments' buffers", pixel_moments_buffer_bytes(d, k, fastest_moments_product())});
   // A chunk's pixels as doubles, its inputs and features, and their products.
   items.push_back({"the chunk buffers", 8.0 * 4.0 * double(chunk) * (double(d) + p)});
   if (feature_cache > 0) items.push_back({"the feature cache", feature_cache});

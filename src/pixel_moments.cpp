@@ -2,11 +2,13 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -43,9 +45,8 @@ void check_moments(const PixelMoments& moments, const PixelMatrix& pixels, arma:
 // one SSYRK on its own thread, then added to the double sums under a lock. The additions are of
 // integers, exact in any order, so the threads' interleaving cannot change a bit.
 template <typename ColumnAt>
-void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
-                 ColumnAt column_at, const arma::uvec& labels) {
-  check_moments(moments, pixels, count, labels);
+void add_columns_float(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
+                       ColumnAt column_at, const arma::uvec& labels) {
   const arma::uword d = pixels.n_rows;
   // Blocks of equal size, at least one a thread when there are enough
   // columns, so that no thread waits for another's larger block.
@@ -99,10 +100,108 @@ void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword c
       }
     }
   }
+}
+
+// The int8 product's blocks: a sum of at most 4096 products q·(q − 128),
+// each at most 255·128 in size, stays below 2^31.
+constexpr arma::uword kIntegerBlock = 4096;
+// Rows of the product a GEMM call forms: the lower triangle is taken in
+// panels of about this many rows, each from its diagonal on, which skips
+// most of the upper triangle's work (a GEMM has no symmetric form).
+constexpr arma::uword kPanelRows = 200;
+
+// Adds the pixel columns column_at(0 … count−1) in blocks of kIntegerBlock
+// images: left holds q (u8), right holds [q − 128; 1; one-hot label] (s8), so
+// one product C = leftᵀ right gives, all in 32-bit integers,
+//   C(j, i) = Σ q_j (q_i − 128),  C(j, d) = Σ q_j,  C(j, d + 1 + c) = Σ_{y=c} q_j,
+// and Σ q_i q_j = C(j, i) + 128 C(j, d). oneDNN spreads each GEMM over the
+// OpenMP threads; every sum is of integers, so the bits are the same.
+template <typename ColumnAt>
+void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
+                      ColumnAt column_at, const arma::uvec& labels) {
+  const arma::uword d = pixels.n_rows, k = moments.class_sums.n_cols, width = d + 1 + k;
+  const arma::uword panels = (d + kPanelRows - 1) / kPanelRows;
+  const arma::uword panel_rows = panels == 0 ? 0 : (d + panels - 1) / panels;
+  std::vector<std::uint8_t> left_buffer(d * std::min(count, kIntegerBlock));
+  std::vector<std::int8_t> right_buffer(width * std::min(count, kIntegerBlock));
+  std::vector<std::int32_t> product_buffer(d * width);
+  std::uint8_t* const left = left_buffer.data();
+  std::int8_t* const right = right_buffer.data();
+  std::int32_t* const product = product_buffer.data();
+  const std::int32_t no_offset = 0;
+  for (arma::uword first = 0; first < count; first += kIntegerBlock) {
+    const arma::uword size = std::min(kIntegerBlock, count - first);
+#pragma omp parallel for schedule(static)
+    for (long j = 0; j < long(size); ++j) {
+      const std::uint8_t* q = pixels.colptr(column_at(first + arma::uword(j)));
+      std::memcpy(left + arma::uword(j) * d, q, d);
+      std::int8_t* x = right + arma::uword(j) * width;
+      for (arma::uword i = 0; i < d; ++i) x[i] = std::int8_t(int(q[i]) - 128);
+      std::fill(x + d + 1, x + width, std::int8_t(0));
+      x[d] = 1;
+      x[d + 1 + labels[first + arma::uword(j)]] = 1;
+    }
+    // Row-major, as oneDNN's GEMM takes it: left is size×d, right size×width,
+    // C d×width; each panel forms rows [r, r + m) from column r on.
+    for (arma::uword r = 0; r < d; r += panel_rows) {
+      const arma::uword m = std::min(panel_rows, d - r);
+      const dnnl_status_t status =
+          dnnl_gemm_u8s8s32('T', 'N', 'F', dnnl_dim_t(m), dnnl_dim_t(width - r), dnnl_dim_t(size),
+                            1.0f, left + r, dnnl_dim_t(d), 0, right + r, dnnl_dim_t(width), 0, 0.0f,
+                            product + r * width + r, dnnl_dim_t(width), &no_offset);
+      if (status != dnnl_success)
+        throw Error("pixel moments: oneDNN's integer product failed (status " +
+                    std::to_string(int(status)) + ")");
+    }
+#pragma omp parallel for schedule(dynamic, 16)
+    for (long jj = 0; jj < long(d); ++jj) {
+      const arma::uword j = arma::uword(jj);
+      const std::int32_t* c = product + j * width;
+      const double shift = 128.0 * double(c[d]);
+      double* to = moments.gram.colptr(j);
+      for (arma::uword i = j; i < d; ++i) to[i] += double(c[i]) + shift;
+      for (arma::uword l = 0; l < k; ++l) moments.class_sums(j, l) += double(c[d + 1 + l]);
+    }
+    for (arma::uword j = 0; j < size; ++j) moments.class_counts[labels[first + j]] += 1;
+  }
+}
+
+bool integer_product_is_exact() {
+  static const bool exact = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx2_vnni ||
+           (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+  }();
+  return exact;
+}
+
+template <typename ColumnAt>
+void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
+                 ColumnAt column_at, const arma::uvec& labels, MomentsProduct product) {
+  check_moments(moments, pixels, count, labels);
+  if (product == MomentsProduct::int8) {
+    if (!integer_product_is_exact())
+      throw Error("pixel moments: the int8 product is exact only on a CPU with VNNI");
+    add_columns_int8(moments, pixels, count, column_at, labels);
+  } else {
+    add_columns_float(moments, pixels, count, column_at, labels);
+  }
   moments.count += count;
 }
 
 }  // namespace
+
+MomentsProduct fastest_moments_product() {
+  return integer_product_is_exact() ? MomentsProduct::int8 : MomentsProduct::float32;
+}
+
+double pixel_moments_buffer_bytes(arma::uword d, arma::uword k, MomentsProduct product) {
+  const double dd = double(d);
+  if (product == MomentsProduct::int8)
+    return double(kIntegerBlock) * (2.0 * dd + 1.0 + double(k)) + 4.0 * dd * (dd + 1.0 + double(k));
+  // Each thread's float block and d×d float product.
+  return 4.0 * double(omp_get_max_threads()) * (dd * dd + double(kExactBlock) * dd);
+}
 
 PixelMoments zero_pixel_moments(arma::uword d, arma::uword k) {
   return PixelMoments{arma::mat(d, d, arma::fill::zeros), arma::mat(d, k, arma::fill::zeros),
@@ -110,18 +209,19 @@ PixelMoments zero_pixel_moments(arma::uword d, arma::uword k) {
 }
 
 void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, const arma::uvec& labels) {
+                       arma::uword count, const arma::uvec& labels, MomentsProduct product) {
   if (column + count > pixels.n_cols) throw Error("pixel moments: columns out of range");
   add_columns(
-      moments, pixels, count, [column](arma::uword j) { return column + j; }, labels);
+      moments, pixels, count, [column](arma::uword j) { return column + j; }, labels, product);
 }
 
 void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, const arma::uvec& columns,
-                       const arma::uvec& labels) {
+                       const arma::uvec& labels, MomentsProduct product) {
   if (!columns.is_empty() && columns.max() >= pixels.n_cols)
     throw Error("pixel moments: columns out of range");
   add_columns(
-      moments, pixels, columns.n_elem, [&columns](arma::uword j) { return columns[j]; }, labels);
+      moments, pixels, columns.n_elem, [&columns](arma::uword j) { return columns[j]; }, labels,
+      product);
 }
 
 void allreduce_sum(const Communicator& comm, PixelMoments& moments) {

@@ -11,6 +11,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/memory.hpp"
+#include "krrdistill/pixel_moments.hpp"
 
 using namespace fixtures;
 
@@ -230,11 +231,15 @@ BOOST_AUTO_TEST_CASE(memory_estimate_refuses_what_cannot_fit) {
     c.expect_refusal(command, "--ipc 1", what + " needs about ");
     c.expect_refusal(command, "--ipc 1", " of memory is available");
   }
-  // G and B: six p×(p + k) doubles, p = d = 786432; and each of the two
-  // threads' float block and d×d float product for the pixel moments.
+  // G and B: six p×(p + k) doubles, p = d = 786432; and the pixel moments'
+  // d×(d + 1 + k) int32 product (int8, VNNI) or each of the two threads'
+  // d×d float product and float block (float32).
   c.expect_refusal("distill", "--ipc 1 --threads 2",
-                   "distillation needs about 34.6 TB (G and B 29.7 TB, the pixel moments' float "
-                   "buffers 4.9 TB)");
+                   krrdistill::fastest_moments_product() == krrdistill::MomentsProduct::int8
+                       ? "distillation needs about 32.2 TB (G and B 29.7 TB, the pixel moments' "
+                         "buffers 2.5 TB)"
+                       : "distillation needs about 34.6 TB (G and B 29.7 TB, the pixel moments' "
+                         "buffers 5.0 TB)");
   // Label Solve's own need comes on top of KIP's: four p×(p + k) doubles.
   c.expect_refusal("labelsolve", "--ipc 1", "Label Solve needs about 19.8 TB (G and B 19.8 TB");
 }

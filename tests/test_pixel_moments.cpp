@@ -1,11 +1,15 @@
 // Exact integer moments of raw pixels (pixel_moments.hpp) against sums in
-// 64-bit integers, whatever the thread count, block boundaries or column
-// order; and a linear model's G and B from them against the features'
-// own products.
+// 64-bit integers, whatever the product (float32, and int8 where the CPU has
+// VNNI), thread count, block boundaries or column order; and a linear model's
+// G and B from them against the features' own products. CTest runs this
+// program twice, the second time with oneDNN held below VNNI
+// (ONEDNN_MAX_CPU_ISA), where int8 must be refused.
 #define BOOST_TEST_MODULE pixel_moments
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "krrdistill/error.hpp"
@@ -36,6 +40,17 @@ arma::uvec random_labels(arma::uword n, arma::uword k, std::uint64_t seed) {
   return labels;
 }
 
+// The products this CPU runs: float32 always, int8 where it is exact.
+std::vector<MomentsProduct> exact_products() {
+  if (fastest_moments_product() == MomentsProduct::int8)
+    return {MomentsProduct::float32, MomentsProduct::int8};
+  return {MomentsProduct::float32};
+}
+
+const char* name(MomentsProduct product) {
+  return product == MomentsProduct::int8 ? "int8" : "float32";
+}
+
 bool same_bits(const arma::mat& a, const arma::mat& b) {
   return arma::size(a) == arma::size(b) && std::equal(a.begin(), a.end(), b.begin());
 }
@@ -55,12 +70,13 @@ BOOST_AUTO_TEST_CASE(moments_equal_integer_sums_on_any_thread_count) {
         gram[j * d + i] += std::uint64_t(pixels(i, s)) * pixels(j, s);
     }
   std::vector<PixelMoments> results;
-  for (int threads : {1, 2, 3}) {
-    set_threads(threads);
-    PixelMoments moments = zero_pixel_moments(d, k);
-    add_pixel_moments(moments, pixels, 0, n, labels);
-    results.push_back(moments);
-  }
+  for (const MomentsProduct product : exact_products())
+    for (int threads : {1, 2, 3}) {
+      set_threads(threads);
+      PixelMoments moments = zero_pixel_moments(d, k);
+      add_pixel_moments(moments, pixels, 0, n, labels, product);
+      results.push_back(moments);
+    }
   const PixelMoments& m = results[0];
   BOOST_TEST(m.count == n);
   for (arma::uword j = 0; j < d; ++j)
@@ -71,9 +87,42 @@ BOOST_AUTO_TEST_CASE(moments_equal_integer_sums_on_any_thread_count) {
       BOOST_TEST(m.class_sums(i, c) == double(class_sums[c * d + i]));
   }
   for (const PixelMoments& other : results) {
-    BOOST_TEST(same_bits(other.gram, m.gram));
+    BOOST_TEST(same_bits(arma::trimatl(other.gram), arma::trimatl(m.gram)));
     BOOST_TEST(same_bits(other.class_sums, m.class_sums));
+    BOOST_TEST(same_bits(other.class_counts, m.class_counts));
+    BOOST_TEST(other.count == m.count);
   }
+}
+
+// The int8 product's blocks (4096 images) and panels (about 200 rows): 8200
+// images, 450 pixels, white and black columns among random ones, against the
+// float product. Without VNNI, int8 is refused and float32 is the fastest.
+BOOST_AUTO_TEST_CASE(int8_product_where_exact_and_refused_elsewhere) {
+  const char* limit = std::getenv("ONEDNN_MAX_CPU_ISA");
+  const bool held_below_vnni =
+      limit != nullptr && (std::string(limit) == "AVX2" || std::string(limit) == "AVX512_CORE");
+  const arma::uword d = 450, n = 8200, k = 5;
+  PixelMatrix pixels = random_pixels(d, n, 11);
+  pixels.cols(1, 40).zeros();
+  const arma::uvec labels = random_labels(n, k, 12);
+  PixelMoments expected = zero_pixel_moments(d, k);
+  add_pixel_moments(expected, pixels, 0, n, labels, MomentsProduct::float32);
+  PixelMoments int8 = zero_pixel_moments(d, k);
+  if (held_below_vnni) BOOST_TEST(name(fastest_moments_product()) == std::string("float32"));
+  if (fastest_moments_product() == MomentsProduct::float32) {
+    BOOST_CHECK_THROW(add_pixel_moments(int8, pixels, 0, n, labels, MomentsProduct::int8), Error);
+    return;
+  }
+  BOOST_TEST_MESSAGE("this CPU has VNNI: the int8 product is checked");
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    int8 = zero_pixel_moments(d, k);
+    add_pixel_moments(int8, pixels, 0, n, labels, MomentsProduct::int8);
+    BOOST_TEST(same_bits(arma::trimatl(int8.gram), arma::trimatl(expected.gram)));
+    BOOST_TEST(same_bits(int8.class_sums, expected.class_sums));
+    BOOST_TEST(same_bits(int8.class_counts, expected.class_counts));
+  }
+  set_threads(0);
 }
 
 // White images (and images of ones): with the shift every product is
@@ -89,12 +138,15 @@ BOOST_AUTO_TEST_CASE(white_images_are_exact) {
       for (arma::uword n : {259u, 1041u, 2083u, 4165u}) {
         const PixelMatrix white(5, n, arma::fill::value(value));
         const double v = value;
-        PixelMoments moments = zero_pixel_moments(5, 1);
-        add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros));
-        BOOST_TEST_CONTEXT("threads " << threads << ", value " << v << ", n " << n) {
-          BOOST_TEST(moments.gram(4, 0) == double(n) * v * v);
-          BOOST_TEST(moments.gram(3, 3) == double(n) * v * v);
-          BOOST_TEST(moments.class_sums(2, 0) == double(n) * v);
+        for (const MomentsProduct product : exact_products()) {
+          PixelMoments moments = zero_pixel_moments(5, 1);
+          add_pixel_moments(moments, white, 0, n, arma::uvec(n, arma::fill::zeros), product);
+          BOOST_TEST_CONTEXT(name(product)
+                             << ", threads " << threads << ", value " << v << ", n " << n) {
+            BOOST_TEST(moments.gram(4, 0) == double(n) * v * v);
+            BOOST_TEST(moments.gram(3, 3) == double(n) * v * v);
+            BOOST_TEST(moments.class_sums(2, 0) == double(n) * v);
+          }
         }
       }
   }

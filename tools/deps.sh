@@ -6,7 +6,8 @@ set -euo pipefail
 KRRDISTILL_PACKAGES=(
   cmake g++ make
   libarmadillo-dev libopenblas-dev liblapack-dev
-  libcxxopts-dev libstb-dev libboost-test-dev zlib1g-dev libdeflate-dev nlohmann-json3-dev
+  libcxxopts-dev libstb-dev libboost-test-dev zlib1g-dev libdeflate-dev libdnnl-dev
+  nlohmann-json3-dev
   libcairo2-dev pkgconf fonts-dejavu-core
   dataset-fashion-mnist
 )

@@ -2,9 +2,11 @@
 // them (docs/design.md §2, "Integer moments"). Σ q qᵀ, Σ q and the per-class
 // sums of pixel values q ∈ {0…255} are integers: formed in single precision
 // from q − 128 on blocks of at most 1024 images no partial sum passes 2^24,
-// so nothing is rounded, and their sums in double stay below 2^53. The result is the same
-// bits for any chunk, thread or process count and any order of the blocks,
-// at the speed of a float product. A linear model's inputs are an affine
+// so nothing is rounded, and their sums in double stay below 2^53; where the
+// CPU has VNNI, oneDNN's 8-bit integer product forms them in 32-bit integers
+// instead, at about twice the float speed. The result is the same bits for
+// either product, any chunk, thread or process count and any order of the
+// blocks. A linear model's inputs are an affine
 // function of q (standardisation, then ZCA), so its G and B follow exactly
 // from these sums with one p×p transform.
 #pragma once
@@ -29,13 +31,29 @@ struct PixelMoments {
 
 PixelMoments zero_pixel_moments(arma::uword d, arma::uword k);
 
+// The product that forms the sums (docs/design.md §2, "Integer moments");
+// both are exact, so they give the same bits.
+enum class MomentsProduct {
+  float32,  // SSYRK of q − 128 on blocks of at most 1024 images, one a thread
+  int8,     // oneDNN's u8×s8 GEMM with 32-bit sums: exact only on VNNI CPUs
+};
+// int8 where oneDNN runs its integer GEMM on VNNI instructions (AVX-512 VNNI
+// or AVX-VNNI), whose 32-bit sums never saturate; float32 elsewhere (without
+// VNNI the 8-bit products are summed in pairs in 16 bits, which saturate).
+MomentsProduct fastest_moments_product();
+// The bytes the product's buffers take while the sums are formed.
+double pixel_moments_buffer_bytes(arma::uword d, arma::uword k, MomentsProduct product);
+
 // Adds pixel columns [column, column + count) with their labels (count
-// entries, each < k); on every OpenMP thread.
+// entries, each < k); on every OpenMP thread. Asking for int8 where it is not
+// exact is an error.
 void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, arma::uword column,
-                       arma::uword count, const arma::uvec& labels);
+                       arma::uword count, const arma::uvec& labels,
+                       MomentsProduct product = fastest_moments_product());
 // Adds the listed pixel columns with their labels.
 void add_pixel_moments(PixelMoments& moments, const PixelMatrix& pixels, const arma::uvec& columns,
-                       const arma::uvec& labels);
+                       const arma::uvec& labels,
+                       MomentsProduct product = fastest_moments_product());
 
 // Sums over the processes of comm (exact: the entries are integers).
 void allreduce_sum(const Communicator& comm, PixelMoments& moments);
