@@ -12,7 +12,6 @@
 #include <armadillo>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -120,9 +119,8 @@ int main(int argc, char** argv) {
   std::printf("  DSYRK, OpenBLAS on %d threads      %.3f s  %6.1f GFLOP/s\n", cores, t_syrk,
               double(d) * double(d) * double(n) / t_syrk * 1e-9);
   for (const MomentsTiming& t : moments_timings)
-    std::printf("  exact pixel moments (%s) %*s%.3f s  %.2fx the DSYRK, %s\n", t.name,
-                int(12 - std::strlen(t.name)), "", t.seconds, t.seconds / t_syrk,
-                t.exact ? "same bits as DSYRK" : "DIFFERENT from DSYRK");
+    std::printf("  exact pixel moments (%-12s) %.3f s  %.2fx the DSYRK, %s\n", t.name, t.seconds,
+                t.seconds / t_syrk, t.exact ? "same bits as DSYRK" : "DIFFERENT from DSYRK");
   std::printf("floor_s %.4f\n", floor);
   for (const MomentsTiming& t : moments_timings)
     if (!t.exact) return 1;

@@ -102,8 +102,9 @@ void add_columns_float(PixelMoments& moments, const PixelMatrix& pixels, arma::u
   }
 }
 
-// The int8 product's blocks: a sum of at most 4096 products q·(q − 128),
-// each at most 255·128 in size, stays below 2^31.
+// The int8 product's blocks of images. A sum of products q·(q − 128), each
+// at most 255·128 in size, stays below 2^31 for up to 65,793 of them; 4096
+// keeps the two 8-bit copies of a block at 3.2 MB each for Fashion-MNIST.
 constexpr arma::uword kIntegerBlock = 4096;
 // Rows of the product a GEMM call forms: the lower triangle is taken in
 // panels of about this many rows, each from its diagonal on, which skips
@@ -122,9 +123,18 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
   const arma::uword d = pixels.n_rows, k = moments.class_sums.n_cols, width = d + 1 + k;
   const arma::uword panels = (d + kPanelRows - 1) / kPanelRows;
   const arma::uword panel_rows = panels == 0 ? 0 : (d + panels - 1) / panels;
-  std::vector<std::uint8_t> left_buffer(d * std::min(count, kIntegerBlock));
-  std::vector<std::int8_t> right_buffer(width * std::min(count, kIntegerBlock));
-  std::vector<std::int32_t> product_buffer(d * width);
+  if (count == 0) return;
+  // Kept from call to call, as the float product's: a pass makes two calls a
+  // chunk, and fresh buffers would be fresh pages to fault in every time. The
+  // OpenMP threads reach them through the pointers below (a thread_local name
+  // is each thread's own buffer).
+  thread_local std::vector<std::uint8_t> left_buffer;
+  thread_local std::vector<std::int8_t> right_buffer;
+  thread_local std::vector<std::int32_t> product_buffer;
+  const arma::uword block = std::min(count, kIntegerBlock);
+  if (left_buffer.size() < d * block) left_buffer.resize(d * block);
+  if (right_buffer.size() < width * block) right_buffer.resize(width * block);
+  if (product_buffer.size() < d * width) product_buffer.resize(d * width);
   std::uint8_t* const left = left_buffer.data();
   std::int8_t* const right = right_buffer.data();
   std::int32_t* const product = product_buffer.data();
@@ -156,11 +166,11 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
 #pragma omp parallel for schedule(dynamic, 16)
     for (long jj = 0; jj < long(d); ++jj) {
       const arma::uword j = arma::uword(jj);
-      const std::int32_t* c = product + j * width;
-      const double shift = 128.0 * double(c[d]);
+      const std::int32_t* row = product + j * width;
+      const double shift = 128.0 * double(row[d]);
       double* to = moments.gram.colptr(j);
-      for (arma::uword i = j; i < d; ++i) to[i] += double(c[i]) + shift;
-      for (arma::uword l = 0; l < k; ++l) moments.class_sums(j, l) += double(c[d + 1 + l]);
+      for (arma::uword i = j; i < d; ++i) to[i] += double(row[i]) + shift;
+      for (arma::uword c = 0; c < k; ++c) moments.class_sums(j, c) += double(row[d + 1 + c]);
     }
     for (arma::uword j = 0; j < size; ++j) moments.class_counts[labels[first + j]] += 1;
   }
