@@ -1,13 +1,29 @@
 #include "krrdistill/krr.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "krrdistill/data.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
+
+// LAPACK (OpenBLAS) routines Armadillo does not wrap; the trailing lengths
+// are Fortran's hidden lengths of the character arguments.
+extern "C" {
+void dsytrd_(const char* uplo, const int* n, double* a, const int* lda, double* d, double* e,
+             double* tau, double* work, const int* lwork, int* info, std::size_t uplo_len);
+void dormtr_(const char* side, const char* uplo, const char* trans, const int* m, const int* n,
+             const double* a, const int* lda, const double* tau, double* c, const int* ldc,
+             double* work, const int* lwork, int* info, std::size_t side_len, std::size_t uplo_len,
+             std::size_t trans_len);
+void dgtsv_(const int* n, const int* nrhs, double* dl, double* d, double* du, double* b,
+            const int* ldb, int* info);
+}
 
 namespace krrdistill {
 
@@ -219,20 +235,79 @@ void choose_lambda(LambdaSweep& sweep) {
   sweep.best_lambda = sweep.lambdas[best];
 }
 
-LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas) {
-  LambdaScores scores;
-  const arma::uword k = train_path.C.n_rows, p = train_path.V.n_rows;
-  // W(λ) = C diag(1/(g + λ)) Vᵀ for every λ (docs/design.md §2).
-  arma::mat scaled(lambdas.size() * k, p);
+namespace {
+
+// Q applied from the right to the rows of c (Q, or Qᵀ when transposed),
+// Q held as dsytrd's reflectors.
+void apply_reflectors(const arma::mat& reflectors, const arma::vec& tau, arma::mat& c,
+                      bool transposed) {
+  if (c.is_empty()) return;
+  const int m = int(c.n_rows), n = int(c.n_cols), lda = int(reflectors.n_rows);
+  const char* trans = transposed ? "T" : "N";
+  int lwork = -1, info = 0;
+  double size = 0;
+  dormtr_("R", "L", trans, &m, &n, reflectors.memptr(), &lda, tau.memptr(), c.memptr(), &m, &size,
+          &lwork, &info, 1, 1, 1);
+  lwork = std::max(1, int(size));
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  dormtr_("R", "L", trans, &m, &n, reflectors.memptr(), &lda, tau.memptr(), c.memptr(), &m,
+          work.data(), &lwork, &info, 1, 1, 1);
+  if (info != 0) throw Error("ridge path: applying the tridiagonal reduction failed");
+}
+
+}  // namespace
+
+arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>& lambdas) {
+  const arma::uword p = stats.G.n_rows, k = stats.B.n_rows;
+  if (stats.G.n_cols != p || stats.B.n_cols != p) throw Error("ridge path: G and B do not match");
+  if (p > arma::uword(std::numeric_limits<int>::max() / 2) ||
+      lambdas.size() * k > arma::uword(std::numeric_limits<int>::max()))
+    throw Error("ridge path: matrix too large for 32-bit LAPACK indices");
+  for (const double lambda : lambdas)
+    if (!(lambda > 0) || !std::isfinite(lambda))
+      throw Error("the lambda grid must hold positive values");
+  arma::mat stacked(lambdas.size() * k, p);
+  if (p == 0 || stacked.is_empty()) return stacked;
+  // G = Q T Qᵀ, T tridiagonal (docs/design.md §2): its lower triangle holds
+  // the reflectors of Q, diagonal and off_diagonal hold T.
+  arma::mat reflectors = stats.G;
+  arma::vec diagonal(p), off_diagonal(p), tau(p);
+  const int n = int(p);
+  int lwork = -1, info = 0;
+  double size = 0;
+  dsytrd_("L", &n, reflectors.memptr(), &n, diagonal.memptr(), off_diagonal.memptr(), tau.memptr(),
+          &size, &lwork, &info, 1);
+  lwork = std::max(1, int(size));
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  dsytrd_("L", &n, reflectors.memptr(), &n, diagonal.memptr(), off_diagonal.memptr(), tau.memptr(),
+          work.data(), &lwork, &info, 1);
+  if (info != 0) throw Error("ridge path: the tridiagonal reduction of G failed");
+  // W(λ) = B (G + λI)⁻¹ = (B Q) (T + λI)⁻¹ Qᵀ: one tridiagonal solve a λ on
+  // the k rows of B Q, then all the stacked rows taken back by one Qᵀ.
+  arma::mat BQ = stats.B;
+  apply_reflectors(reflectors, tau, BQ, false);
+  const arma::mat BQ_t = BQ.t();
+  const int rhs = int(k);
   for (std::size_t i = 0; i < lambdas.size(); ++i) {
-    if (!(lambdas[i] > 0)) throw Error("the lambda grid must hold positive values");
-    arma::mat CS = train_path.C;
-    CS.each_row() /= (train_path.g + lambdas[i]).t();
-    scaled.rows(i * k, (i + 1) * k - 1) = CS;
+    arma::vec lower = off_diagonal.head(p - 1), upper = lower, shifted = diagonal + lambdas[i];
+    arma::mat solution = BQ_t;
+    // Partial pivoting: T + λI is positive definite but for rounding.
+    dgtsv_(&n, &rhs, lower.memptr(), shifted.memptr(), upper.memptr(), solution.memptr(), &n,
+           &info);
+    if (info != 0) throw Error("ridge path: G + lambda I is singular for a lambda of the grid");
+    stacked.rows(i * k, (i + 1) * k - 1) = solution.t();
   }
-  scores.weights = multiply(scaled, arma::mat(train_path.V.t()));
-  scores.correct.zeros(lambdas.size());
-  scores.sq_error = compensated_zeros(lambdas.size(), 1);
+  apply_reflectors(reflectors, tau, stacked, true);
+  return stacked;
+}
+
+LambdaScores start_lambda_scores(const arma::mat& stacked_weights, std::size_t grid_size) {
+  if (grid_size == 0 || stacked_weights.n_rows % grid_size != 0)
+    throw Error("lambda sweep: the stacked weights do not match the grid");
+  LambdaScores scores;
+  scores.weights = stacked_weights;
+  scores.correct.zeros(grid_size);
+  scores.sq_error = compensated_zeros(grid_size, 1);
   return scores;
 }
 
@@ -305,14 +380,15 @@ void choose_lambda_by_sq_error(LambdaSweep& sweep) {
   sweep.best_lambda = sweep.lambdas[best];
 }
 
-LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& validation,
+LambdaSweep sweep_on_statistics(const Statistics& train, const Statistics& validation,
                                 const std::vector<double>& lambdas) {
   if (lambdas.empty()) throw Error("empty lambda grid");
   LambdaSweep sweep;
   sweep.lambdas = lambdas;
+  const arma::mat stacked = ridge_path_weights(train, lambdas);
+  const arma::uword k = train.B.n_rows;
   for (std::size_t i = 0; i < lambdas.size(); ++i) {
-    if (!(lambdas[i] > 0)) throw Error("the lambda grid must hold positive values");
-    const arma::mat W = path_weights(train_path, lambdas[i]);
+    const arma::mat W = stacked.rows(i * k, (i + 1) * k - 1);
     const double error = double(validation.count) - 2.0 * arma::accu(W % validation.B) +
                          arma::accu((W * validation.G) % W);
     sweep.val_accuracy.push_back(std::numeric_limits<double>::quiet_NaN());

@@ -226,25 +226,24 @@ StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                 plan.sweep);
 }
 
-// After the pass: the λ sweep of docs/design.md §2 on one eigendecomposition,
+// After the pass: the λ sweep of docs/design.md §2 on one tridiagonal reduction,
 // scored on the validation features, then the refit on all data.
 Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& pass,
                  const FitPlan& plan, const FitOptions& options, const Communicator& comm,
                  const Progress& progress, const arma::fmat* train_features) {
   const SplitSource& train = data.train;
   if (plan.sweep) {
-    // One eigendecomposition on rank 0 serves the whole grid (docs/design.md §2).
+    // One tridiagonal reduction on rank 0 gives the whole grid's weights
+    // (docs/design.md §2).
     progress.update("fit: lambda sweep", 0.0);
-    RidgePath path;
+    arma::mat stacked_weights;
     if (comm.root()) {
       Statistics fit_part = pass.without_validation;
       fit_part.count = plan.n - plan.val_index.n_elem;
-      path = ridge_path(fit_part);
+      stacked_weights = ridge_path_weights(fit_part, options.lambda_grid);
     }
-    broadcast(comm, path.g);
-    broadcast(comm, path.V);
-    broadcast(comm, path.C);
-    LambdaScores scores = start_lambda_scores(path, options.lambda_grid);
+    broadcast(comm, stacked_weights);
+    LambdaScores scores = start_lambda_scores(stacked_weights, options.lambda_grid.size());
     const arma::uvec& my_val = plan.my_val;
     const auto add_rows = [&](const arma::mat& Phi_val, const arma::uvec& rows) {
       if (train.regression())
@@ -438,7 +437,7 @@ Model fit_from_sums(const FitSums& sums, const ImageShape& shape, Preprocessor p
     Statistics fit_part = pass.without_validation;
     fit_part.count = sums.n - sums.n_validation;
     validation.count = sums.n_validation;
-    model.sweep = sweep_on_statistics(ridge_path(fit_part), validation, options.lambda_grid);
+    model.sweep = sweep_on_statistics(fit_part, validation, options.lambda_grid);
     model.lambda = model.sweep.best_lambda;
   }
   model.W = fit_primal(pass.full, model.lambda);

@@ -62,6 +62,41 @@ BOOST_AUTO_TEST_CASE(eigen_path_equals_direct_solve) {
   }
 }
 
+// The λ path on one tridiagonal reduction: each λ's stacked rows against a
+// Cholesky solve of G + λI, on a well-posed problem (n > p) and on a
+// rank-deficient one (n < p, where the small λ are ill-conditioned: against
+// the eigendecomposition's path there); an odd p, one class, one λ.
+BOOST_AUTO_TEST_CASE(tridiagonal_path_equals_direct_solves) {
+  for (const arma::uword p : {1u, 13u, 40u}) {
+    for (const arma::uword n : {p / 2 + 1, 3 * p}) {
+      for (const arma::uword k : {1u, 4u}) {
+        const Problem pr = random_problem(p, n, k, 7 + p + n + k);
+        Statistics stats = zero_statistics(p, k);
+        accumulate(stats, pr.Phi, pr.labels);
+        const std::vector<double> grid = {1e-6, 1e-2, 1.0, 3e2, 1e5};
+        const arma::mat stacked = ridge_path_weights(stats, grid);
+        BOOST_TEST_REQUIRE(stacked.n_rows == grid.size() * k);
+        BOOST_TEST_REQUIRE(stacked.n_cols == p);
+        const RidgePath path = ridge_path(stats);
+        for (std::size_t i = 0; i < grid.size(); ++i) {
+          const arma::mat W = stacked.rows(i * k, (i + 1) * k - 1);
+          const arma::mat eigen = path_weights(path, grid[i]);
+          BOOST_TEST_CONTEXT("p " << p << ", n " << n << ", k " << k << ", lambda " << grid[i]) {
+            if (n > p || grid[i] >= 1.0)
+              BOOST_TEST(rel(W, fit_primal(stats, grid[i])) < 1e-10);
+            BOOST_TEST(rel(W, eigen) < (n > p ? 1e-10 : 1e-6));
+          }
+        }
+        const arma::mat one = ridge_path_weights(stats, {1.0});
+        BOOST_TEST(rel(one, stacked.rows(2 * k, 3 * k - 1)) < 1e-14);
+      }
+    }
+  }
+  Statistics stats = zero_statistics(3, 2);
+  BOOST_CHECK_THROW(ridge_path_weights(stats, {1.0, 0.0}), Error);
+  BOOST_CHECK_THROW(ridge_path_weights(stats, {-1.0}), Error);
+}
+
 BOOST_AUTO_TEST_CASE(lambda_zero_is_moore_penrose) {
   // n < p: Phi has a null space; λ = 0 must give Y Phi⁺.
   const Problem pr = random_problem(10, 6, 3, 3);
@@ -75,10 +110,10 @@ BOOST_AUTO_TEST_CASE(lambda_zero_is_moore_penrose) {
 namespace {
 
 // The sweep as fit_model runs it: validation samples added chunk by chunk.
-LambdaSweep sweep_in_chunks(const RidgePath& path, const arma::mat& Phi_val,
+LambdaSweep sweep_in_chunks(const Statistics& train, const arma::mat& Phi_val,
                             const arma::uvec& labels, const std::vector<double>& grid,
                             arma::uword chunk) {
-  LambdaScores scores = start_lambda_scores(path, grid);
+  LambdaScores scores = start_lambda_scores(ridge_path_weights(train, grid), grid.size());
   for (arma::uword first = 0; first < Phi_val.n_cols; first += chunk) {
     const arma::uword last = std::min(first + chunk, Phi_val.n_cols) - 1;
     add_validation(scores, Phi_val.cols(first, last), labels.subvec(first, last));
@@ -97,11 +132,10 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(grid.size() == 24u);
   BOOST_TEST(grid.front() == 1e-6, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(grid.back() == std::pow(10.0, 5.5), boost::test_tools::tolerance(1e-12));
-  const RidgePath path = ridge_path(stats);
-  const LambdaSweep sweep = sweep_in_chunks(path, val.Phi, val.labels, grid, 30);
+  const LambdaSweep sweep = sweep_in_chunks(stats, val.Phi, val.labels, grid, 30);
   // Any grouping of the validation samples gives the same scores, bit for bit.
   for (arma::uword chunk : {1u, 7u, 16u}) {
-    const LambdaSweep other = sweep_in_chunks(path, val.Phi, val.labels, grid, chunk);
+    const LambdaSweep other = sweep_in_chunks(stats, val.Phi, val.labels, grid, chunk);
     BOOST_TEST(other.val_accuracy == sweep.val_accuracy, boost::test_tools::per_element());
     BOOST_TEST(other.val_sq_error == sweep.val_sq_error, boost::test_tools::per_element());
   }
@@ -123,7 +157,7 @@ BOOST_AUTO_TEST_CASE(sweep_matches_refits_and_breaks_ties_low) {
   BOOST_TEST(sweep.best_lambda == grid[best]);
   // A reversed grid picks the same λ.
   std::vector<double> reversed(grid.rbegin(), grid.rend());
-  BOOST_TEST(sweep_in_chunks(path, val.Phi, val.labels, reversed, 30).best_lambda == grid[best]);
+  BOOST_TEST(sweep_in_chunks(stats, val.Phi, val.labels, reversed, 30).best_lambda == grid[best]);
 }
 
 BOOST_AUTO_TEST_CASE(squared_errors_are_rounded_to_32_bits) {

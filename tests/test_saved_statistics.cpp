@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(sweep_on_statistics_scores_the_features) {
   accumulate(val, Phi_val, val_labels);
   val.count = 40;
   const std::vector<double> grid = {1e-3, 1e-1, 1.0, 10.0, 1e3};
-  const LambdaSweep sweep = sweep_on_statistics(ridge_path(train), val, grid);
+  const LambdaSweep sweep = sweep_on_statistics(train, val, grid);
   const arma::mat Y_val = one_hot(val_labels, 3);
   std::size_t best = 0;
   for (std::size_t i = 0; i < grid.size(); ++i) {

@@ -43,8 +43,9 @@ void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scr
 void accumulate_compensated(CompensatedSum& G, CompensatedSum& B, arma::mat& scratch_B,
                             const arma::fmat& Phi, const arma::mat& Y);
 
-// One symmetric eigendecomposition G = V diag(g) Vᵀ serves every λ:
-// W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2).
+// One symmetric eigendecomposition G = V diag(g) Vᵀ gives W(λ) for any
+// λ ≥ 0: W(λ) = C diag(1/(g+λ)) Vᵀ with C = B V (docs/design.md §2); the
+// refit with λ = 0 uses it, for the pseudo-inverse.
 struct RidgePath {
   arma::vec g;
   arma::mat V;
@@ -56,6 +57,11 @@ RidgePath ridge_path(const Statistics& stats);
 // W(λ) from the path; λ = 0 uses the pseudo-inverse (eigenvalues below a
 // relative tolerance are dropped).
 arma::mat path_weights(const RidgePath& path, double lambda);
+
+// W(λ) = B (G + λI)⁻¹ for every λ > 0 of a grid, stacked: rows
+// [i·k, (i+1)·k) for λ_i. One tridiagonal reduction G = Q T Qᵀ serves the
+// grid, each λ a tridiagonal solve (docs/design.md §2, "The λ sweep").
+arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>& lambdas);
 
 // W = B (G + λI)⁻¹ by a Cholesky solve (the path's pseudo-inverse for λ = 0).
 arma::mat fit_primal(const Statistics& stats, double lambda);
@@ -96,8 +102,8 @@ void choose_lambda(LambdaSweep& sweep);
 void choose_lambda_by_sq_error(LambdaSweep& sweep);
 
 // The validation scores of every λ of a grid, summed over validation samples
-// as they come (chunk by chunk, process by process): W(λ) Phi_val =
-// C diag(1/(g+λ)) (Vᵀ Phi_val), with Vᵀ Phi_val formed once per chunk.
+// as they come (chunk by chunk, process by process): one product of the
+// stacked W(λ) with each chunk's Phi_val.
 struct LambdaScores {
   arma::mat weights;        // W(λ) of every λ stacked: rows [i·k, (i+1)·k) for λ_i
   arma::uvec correct;       // correct classes for each λ
@@ -105,7 +111,8 @@ struct LambdaScores {
                             // so the total does not depend on the grouping
 };
 
-LambdaScores start_lambda_scores(const RidgePath& train_path, const std::vector<double>& lambdas);
+// stacked_weights: ridge_path_weights of the training part, grid_size λs.
+LambdaScores start_lambda_scores(const arma::mat& stacked_weights, std::size_t grid_size);
 // Adds validation samples (their features Phi_val, p×nv, and labels): one
 // product of the stacked W(λ) with Phi_val on every thread.
 void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels);
@@ -121,7 +128,7 @@ LambdaSweep finish_lambda_sweep(const LambdaScores& scores, const std::vector<do
 // one-hot targets): ‖W Φ − Y‖² = n − 2⟨W, B⟩ + ⟨W G, W⟩ for each λ, rounded
 // as round_sq_error; the smallest wins, ties to the larger λ. val_accuracy
 // holds NaN: the accuracy needs the validation features themselves.
-LambdaSweep sweep_on_statistics(const RidgePath& train_path, const Statistics& validation,
+LambdaSweep sweep_on_statistics(const Statistics& train, const Statistics& validation,
                                 const std::vector<double>& lambdas);
 
 }  // namespace krrdistill

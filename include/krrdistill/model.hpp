@@ -48,7 +48,7 @@ arma::uvec validation_indices(arma::uword n, double fraction, std::uint64_t seed
 arma::uword validation_count(arma::uword n, double fraction);
 
 // One pass over the training set for G and B (over all samples and over the
-// validation split); the λ sweep of docs/design.md §2 on one eigendecomposition,
+// validation split); the λ sweep of docs/design.md §2 on one tridiagonal reduction,
 // scored on the validation features; refit on all data.
 // When train_features is given and the map is nonlinear, the training
 // features (p×n, single precision as computed: docs/design.md §12) are kept
