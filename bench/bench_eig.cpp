@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_threads(0);
-  std::printf("%8s %12s %12s %12s %14s %14s\n", "p", "sweep s", "eig_sym s", "solve s",
-              "sweep MB", "peak RSS MB");
+  std::printf("%8s %12s %12s %12s %14s %14s\n", "p", "sweep s", "eig_sym s", "solve s", "sweep MB",
+              "peak RSS MB");
   for (arma::uword p : sizes) {
     // A Gram matrix of random features: G = Phi Phiᵀ / n, k = 10 classes.
     std::mt19937_64 rng = make_rng(0, RngStream::feature_map);
@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
     // G and its reflectors, and the stacked weights (240×p).
     const double sweep_mb =
         (2.0 * double(p) * double(p) + double(grid.size() * 10) * double(p)) * 8.0 / 1e6;
-    std::printf("%8llu %12.3f %12.3f %12.3f %14.0f %14.0f\n", (unsigned long long)p, t_sweep,
-                t_eig, t_solve, sweep_mb, peak_mb());
+    std::printf("%8llu %12.3f %12.3f %12.3f %14.0f %14.0f\n", (unsigned long long)p, t_sweep, t_eig,
+                t_solve, sweep_mb, peak_mb());
   }
   return 0;
 }

@@ -265,7 +265,7 @@ arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>&
     throw Error("ridge path: matrix too large for 32-bit LAPACK indices");
   for (const double lambda : lambdas)
     if (!(lambda > 0) || !std::isfinite(lambda))
-      throw Error("the lambda grid must hold positive values");
+      throw Error("the lambda grid must hold finite positive values");
   arma::mat stacked(lambdas.size() * k, p);
   if (p == 0 || stacked.is_empty()) return stacked;
   // G = Q T Qᵀ, T tridiagonal (docs/design.md §2): its lower triangle holds
@@ -327,7 +327,7 @@ void add_sample_errors(CompensatedSum& sq_error, const arma::mat& errors) {
 
 void add_validation(LambdaScores& scores, const arma::mat& Phi_val, const arma::uvec& labels) {
   const arma::uword grid = scores.correct.n_elem, k = scores.weights.n_rows / grid;
-  // grid·k rows: fewer than the p of Vᵀ Phi_val whenever grid·k < p, and never more work.
+  // One product of the stacked weights (grid·k rows) with the chunk's features.
   const arma::mat all_scores = multiply(scores.weights, Phi_val);
   arma::mat errors(grid, labels.n_elem);  // per λ and sample
   for (arma::uword i = 0; i < grid; ++i) {

@@ -53,7 +53,8 @@ FitPlan plan_fit(const StreamDataset& data, const FitOptions& options, const Com
   if (plan.sweep && options.lambda_grid.empty()) throw Error("empty lambda grid");
   if (plan.sweep)
     for (double lambda : options.lambda_grid)
-      if (!(lambda > 0)) throw Error("the lambda grid must hold positive values");
+      if (!(lambda > 0) || !std::isfinite(lambda))
+        throw Error("the lambda grid must hold finite positive values");
   if (!(options.validation_fraction > 0 && options.validation_fraction < 1))
     throw Error("the validation fraction must lie in (0, 1)");
   plan.n = data.train.size();

@@ -82,8 +82,7 @@ BOOST_AUTO_TEST_CASE(tridiagonal_path_equals_direct_solves) {
           const arma::mat W = stacked.rows(i * k, (i + 1) * k - 1);
           const arma::mat eigen = path_weights(path, grid[i]);
           BOOST_TEST_CONTEXT("p " << p << ", n " << n << ", k " << k << ", lambda " << grid[i]) {
-            if (n > p || grid[i] >= 1.0)
-              BOOST_TEST(rel(W, fit_primal(stats, grid[i])) < 1e-10);
+            if (n > p || grid[i] >= 1.0) BOOST_TEST(rel(W, fit_primal(stats, grid[i])) < 1e-10);
             BOOST_TEST(rel(W, eigen) < (n > p ? 1e-10 : 1e-6));
           }
         }
@@ -95,6 +94,8 @@ BOOST_AUTO_TEST_CASE(tridiagonal_path_equals_direct_solves) {
   Statistics stats = zero_statistics(3, 2);
   BOOST_CHECK_THROW(ridge_path_weights(stats, {1.0, 0.0}), Error);
   BOOST_CHECK_THROW(ridge_path_weights(stats, {-1.0}), Error);
+  BOOST_CHECK_THROW(ridge_path_weights(stats, {arma::datum::inf}), Error);
+  BOOST_CHECK_THROW(start_lambda_scores(arma::mat(5, 3), 2), Error);
 }
 
 BOOST_AUTO_TEST_CASE(lambda_zero_is_moore_penrose) {
