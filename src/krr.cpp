@@ -23,6 +23,7 @@ void dormtr_(const char* side, const char* uplo, const char* trans, const int* m
              std::size_t trans_len);
 void dgtsv_(const int* n, const int* nrhs, double* dl, double* d, double* du, double* b,
             const int* ldb, int* info);
+void dpttrf_(const int* n, double* d, double* e, int* info);
 }
 
 namespace krrdistill {
@@ -288,7 +289,19 @@ arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>&
   apply_reflectors(reflectors, tau, BQ, false);
   const arma::mat BQ_t = BQ.t();
   const int rhs = int(k);
+  std::vector<std::size_t> near_rounding;
   for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    // T's eigenvalues are G's, zero ones included, up to rounding. If one is
+    // below −λ/2 (T + λ/2 I is not positive definite: a Sturm count through
+    // its LDLᵀ pivots), λ is within G's rounding and only the clamped
+    // eigenvalues bound the weights: that λ takes the eigenvalue path.
+    arma::vec half_shifted = diagonal + lambdas[i] / 2, sub = off_diagonal.head(p - 1);
+    dpttrf_(&n, half_shifted.memptr(), sub.memptr(), &info);
+    if (info != 0) {
+      near_rounding.push_back(i);
+      stacked.rows(i * k, (i + 1) * k - 1).zeros();
+      continue;
+    }
     arma::vec lower = off_diagonal.head(p - 1), upper = lower, shifted = diagonal + lambdas[i];
     arma::mat solution = BQ_t;
     // Partial pivoting: T + λI is positive definite but for rounding.
@@ -298,6 +311,11 @@ arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>&
     stacked.rows(i * k, (i + 1) * k - 1) = solution.t();
   }
   apply_reflectors(reflectors, tau, stacked, true);
+  if (!near_rounding.empty()) {
+    const RidgePath path = ridge_path(stats);
+    for (const std::size_t i : near_rounding)
+      stacked.rows(i * k, (i + 1) * k - 1) = path_weights(path, lambdas[i]);
+  }
   return stacked;
 }
 

@@ -91,6 +91,20 @@ BOOST_AUTO_TEST_CASE(tridiagonal_path_equals_direct_solves) {
       }
     }
   }
+  // Rank 4 of 24 at a scale of 1e12: G's rounding (about 1e-3) swamps
+  // λ = 1e-6, so that λ takes the clamped eigenvalue path, to the bit; a λ
+  // far above the rounding stays on the tridiagonal one.
+  {
+    Problem pr = random_problem(24, 4, 3, 99);
+    pr.Phi *= 1e6;
+    Statistics stats = zero_statistics(24, 3);
+    accumulate(stats, pr.Phi, pr.labels);
+    const arma::mat stacked = ridge_path_weights(stats, {1e-6, 1e12});
+    const RidgePath path = ridge_path(stats);
+    BOOST_TEST(rel(stacked.rows(0, 2), path_weights(path, 1e-6)) == 0.0);
+    BOOST_TEST(rel(stacked.rows(3, 5), path_weights(path, 1e12)) > 0.0);
+    BOOST_TEST(rel(stacked.rows(3, 5), fit_primal(stats, 1e12)) < 1e-10);
+  }
   Statistics stats = zero_statistics(3, 2);
   BOOST_CHECK_THROW(ridge_path_weights(stats, {1.0, 0.0}), Error);
   BOOST_CHECK_THROW(ridge_path_weights(stats, {-1.0}), Error);
