@@ -304,7 +304,7 @@ arma::mat ridge_path_weights(const Statistics& stats, const std::vector<double>&
     }
     arma::vec lower = off_diagonal.head(p - 1), upper = lower, shifted = diagonal + lambdas[i];
     arma::mat solution = BQ_t;
-    // Partial pivoting: T + λI is positive definite but for rounding.
+    // T + λI is positive definite here (the count above passed at λ/2).
     dgtsv_(&n, &rhs, lower.memptr(), shifted.memptr(), upper.memptr(), solution.memptr(), &n,
            &info);
     if (info != 0) throw Error("ridge path: G + lambda I is singular for a lambda of the grid");

@@ -61,8 +61,10 @@ std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword 
   std::vector<MemoryItem> items = feature_map_memory(spec, d);
   const double p = double(output_dim(spec, d)), width = std::max(p, double(d));
   // G and B, their compensated (double-double) sums over all samples and
-  // over the validation split, one chunk's part, then G − G_val, its
-  // eigenvectors and the eigensolver's work: about six p×p matrices at once.
+  // over the validation split, one chunk's part, then G − G_val and its
+  // reflectors (and, when a λ of the sweep falls back to the eigenvalue
+  // path, docs/design.md §2, its eigenvectors and the eigensolver's work):
+  // at most six p×p matrices at once.
   items.push_back({"G and B", 8.0 * 6.0 * p * (p + double(k))});
   // The exact pixel moments (a linear fit, ZCA), kept between chunks.
   items.push_back(
