@@ -190,13 +190,21 @@ arma::fmat sample_features(const FeatureMap& map, const arma::mat& X) {
 }
 
 arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf) {
+  arma::fmat Phi(feature_dim(map), Xf.n_cols);
+  sample_features_into(map, Xf, Phi);
+  return Phi;
+}
+
+void sample_features_into(const FeatureMap& map, const arma::fmat& Xf, arma::fmat& Phi) {
   require_rows(Xf, input_dim(map), "X");
-  return std::visit(
-      [&Xf](const auto& m) -> arma::fmat {
+  if (Phi.n_rows != feature_dim(map) || Phi.n_cols != Xf.n_cols)
+    throw Error("features: the destination has the wrong size");
+  std::visit(
+      [&Xf, &Phi](const auto& m) {
         if constexpr (is_a<LinearMap, decltype(m)>) {
-          return Xf;
+          Phi = Xf;
         } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
-          arma::fmat Z = multiply(arma::conv_to<arma::fmat>::from(m.A), Xf);
+          multiply_into(arma::conv_to<arma::fmat>::from(m.A), Xf, Phi);
           const arma::fvec b = arma::conv_to<arma::fvec>::from(m.b);
           const float scale = float(std::sqrt(2.0 / double(m.A.n_rows)));
       // Column by column through one buffer, whose alignment is the same for
@@ -205,27 +213,30 @@ arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf) {
       // the thread, the chunk or the column's place in it.
 #pragma omp parallel
           {
-            arma::fvec column(Z.n_rows);
+            arma::fvec column(Phi.n_rows);
             float* c = column.memptr();
             const float* shift = b.memptr();
 #pragma omp for schedule(static)
-            for (arma::uword j = 0; j < Z.n_cols; ++j) {
-              const float* z = Z.colptr(j);
-              for (arma::uword r = 0; r < Z.n_rows; ++r) c[r] = z[r] + shift[r];
+            for (arma::uword j = 0; j < Phi.n_cols; ++j) {
+              const float* z = Phi.colptr(j);
+              for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = z[r] + shift[r];
 #pragma omp simd
-              for (arma::uword r = 0; r < Z.n_rows; ++r) c[r] = scale * cosf(c[r]);
-              std::copy(c, c + Z.n_rows, Z.colptr(j));
+              for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = scale * cosf(c[r]);
+              std::copy(c, c + Phi.n_rows, Phi.colptr(j));
             }
           }
-          return Z;
         } else {
-          // Each layer's product is the one new matrix; the ReLU works in it.
+          // Each hidden layer's product is the one new matrix and the ReLU
+          // works in it; the last layer's goes straight into Phi.
+          if (m.layers.empty()) return;  // no features (p = 0)
           arma::fmat H;
-          for (std::size_t l = 0; l < m.layers.size(); ++l) {
+          const std::size_t last = m.layers.size() - 1;
+          for (std::size_t l = 0; l < last; ++l) {
             H = multiply(arma::conv_to<arma::fmat>::from(m.layers[l]), l == 0 ? Xf : H);
             leaky_relu_in_place(H, m.slope);
           }
-          return H;
+          multiply_into(arma::conv_to<arma::fmat>::from(m.layers[last]), last == 0 ? Xf : H, Phi);
+          leaky_relu_in_place(Phi, m.slope);
         }
       },
       map);

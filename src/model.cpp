@@ -159,15 +159,6 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
       add_part(sums.G, sums.B, Phi, nullptr, targets_of(train, first, Phi.n_cols));
     else
       add_part(sums.G, sums.B, Phi, nullptr, labels_of(train, first, Phi.n_cols));
-    if constexpr (std::is_same_v<std::decay_t<decltype(Phi)>, arma::fmat>) {
-      if (train_features != nullptr) {
-        // On every thread: faulting in the cache's fresh pages is most of the cost.
-#pragma omp parallel for schedule(static)
-        for (arma::uword j = 0; j < Phi.n_cols; ++j)
-          std::copy(Phi.colptr(j), Phi.colptr(j) + Phi.n_rows,
-                    train_features->colptr(first - shard.first + j));
-      }
-    }
     const arma::uvec rows = validation_rows(my_val, last, next_val);
     if (!rows.is_empty()) {
       const arma::uvec columns = rows - first;
@@ -185,7 +176,13 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   else  // the inputs in float too: a double copy of them would only be rounded
     for_each_input_chunk<float>(
         pre, train, shard, chunk,
-        [&](arma::uword first, const arma::fmat& X) { add_chunk(first, sample_features(map, X)); },
+        [&](arma::uword first, const arma::fmat& X) {
+          if (train_features == nullptr) return add_chunk(first, sample_features(map, X));
+          // Formed in the cache's own columns (contiguous): no chunk-sized copy.
+          arma::fmat Phi(train_features->colptr(first - shard.first), p, X.n_cols, false, true);
+          sample_features_into(map, X, Phi);
+          add_chunk(first, Phi);
+        },
         also);
   mirror_lower(sums.G);  // the chunks filled the lower triangles only
   allreduce_sum(comm, sums.G);

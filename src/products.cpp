@@ -46,15 +46,21 @@ void gemm(bool transpose_a, int m, int n, int k, const float* a, int lda, const 
               a, lda, b, ldb, 0.0f, c, ldc);
 }
 
+// C = op(A) B into C, already of the result's size (it may be a view of a
+// larger matrix's columns, such as a feature cache's).
 template <typename T>
-arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a) {
+void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a,
+                          arma::Mat<T>& C) {
   const arma::uword m = transpose_a ? A.n_cols : A.n_rows;
   const arma::uword inner = transpose_a ? A.n_rows : A.n_cols;
   if (inner != B.n_rows) throw Error("product: inner dimensions do not match");
+  if (C.n_rows != m || C.n_cols != B.n_cols) throw Error("product: the result has the wrong size");
   for (arma::uword s : {A.n_rows, A.n_cols, B.n_rows, B.n_cols}) check_blas_size(s);
-  arma::Mat<T> C(m, B.n_cols);
-  if (C.is_empty()) return C;
-  if (inner == 0) return C.zeros();
+  if (C.is_empty()) return;
+  if (inner == 0) {
+    C.zeros();
+    return;
+  }
   const std::vector<arma::uword> row_edges = block_edges(m), col_edges = block_edges(B.n_cols);
   const long row_blocks = long(row_edges.size()) - 1, col_blocks = long(col_edges.size()) - 1;
   const long tiles = row_blocks * col_blocks;
@@ -66,6 +72,12 @@ arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool 
     gemm(transpose_a, int(rows), int(cols), int(inner), a, int(A.n_rows), B.colptr(col),
          int(B.n_rows), C.memptr() + row + col * m, int(m));
   }
+}
+
+template <typename T>
+arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a) {
+  arma::Mat<T> C(transpose_a ? A.n_cols : A.n_rows, B.n_cols);
+  blocked_product_into(A, B, transpose_a, C);
   return C;
 }
 
@@ -200,6 +212,10 @@ arma::fmat multiply(const arma::fmat& A, const arma::fmat& B) {
 
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B) {
   return blocked_product(A, B, true);
+}
+
+void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C) {
+  blocked_product_into(A, B, false, C);
 }
 
 }  // namespace krrdistill

@@ -382,3 +382,27 @@ BOOST_AUTO_TEST_CASE(sample_features_are_the_map_in_single_precision) {
   BOOST_CHECK_THROW(sample_features(make_feature_map(rff_spec(9), kD), gaussian(kD + 1, 2, 5)),
                     Error);
 }
+
+// Features formed in place, as the fit forms them in its cache's columns:
+// the bits of sample_features, for every map, and nothing outside the view
+// written; a view of the wrong size is refused.
+BOOST_AUTO_TEST_CASE(sample_features_into_a_view_are_the_same_bits) {
+  const arma::fmat X = arma::conv_to<arma::fmat>::from(gaussian(kD, 600, 8));
+  for (const FeatureMapSpec& spec :
+       {FeatureMapSpec{}, rff_spec(9), fcnn_spec(9, 1, 0.1), fcnn_spec(9, 3, 2.0)}) {
+    const FeatureMap map = make_feature_map(spec, kD);
+    const arma::uword p = feature_dim(map);
+    arma::fmat cache(p, X.n_cols + 100);
+    cache.fill(-7.0f);
+    arma::fmat view(cache.colptr(60), p, X.n_cols, false, true);
+    sample_features_into(map, X, view);
+    const arma::fmat expected = sample_features(map, X);
+    BOOST_TEST_CONTEXT(spec.kind) {
+      BOOST_TEST(std::equal(expected.begin(), expected.end(), cache.colptr(60)));
+      BOOST_TEST(arma::all(arma::vectorise(cache.cols(0, 59)) == -7.0f));
+      BOOST_TEST(arma::all(arma::vectorise(cache.tail_cols(40)) == -7.0f));
+      arma::fmat narrow(cache.colptr(0), p, X.n_cols - 1, false, true);
+      BOOST_CHECK_THROW(sample_features_into(map, X, narrow), Error);
+    }
+  }
+}

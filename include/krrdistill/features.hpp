@@ -62,6 +62,9 @@ arma::mat map_features(const FeatureMap& map, const arma::mat& X);
 // certificate's tolerance, use map_features (docs/design.md §12).
 arma::fmat sample_features(const FeatureMap& map, const arma::mat& X);
 arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf);
+// The same into Phi, already p×n: a view of a feature cache's columns takes
+// them where they are kept, without a chunk-sized copy.
+void sample_features_into(const FeatureMap& map, const arma::fmat& Xf, arma::fmat& Phi);
 
 // Empty when every p-vector (for RFF: with entries |sqrt(p/2) u| <= 1) has a
 // preimage; otherwise why not (injective shape: p > d or a layer wider than its input).

@@ -37,4 +37,8 @@ arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
 arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B);
 
+// A B into C, already A.n_rows × B.n_cols: the same tiles and bits as
+// multiply, written where the caller keeps them (a feature cache's columns).
+void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C);
+
 }  // namespace krrdistill
