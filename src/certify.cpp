@@ -160,14 +160,14 @@ class PairErrors {
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
-                    const arma::fmat* train_features) {
+                    arma::fmat* train_features) {
   return certify(view_dataset(data), model, distilled, X0, chunk, Communicator{}, progress,
                  train_features);
 }
 
 Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
-                    const Progress& progress, const arma::fmat* train_features) {
+                    const Progress& progress, arma::fmat* train_features) {
   Certificate cert;
   arma::mat Xs;
   if (comm.root()) {
@@ -247,6 +247,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
         nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
       },
       progress, "certify: training set", train_features);
+  if (train_features != nullptr) train_features->reset();  // the test pass needs none
 
   // Each process fills its shards of both models' test classes; the sum completes them.
   arma::uvec test_classes(2 * n_test_images, arma::fill::zeros);

@@ -59,9 +59,18 @@ void mirror_lower(CompensatedSum& sum) {
 }
 
 arma::mat value(const CompensatedSum& sum) {
+  // Entry by entry: an expression of the pairs' rows would hold p×p temporaries.
   arma::mat out(sum.n_rows, sum.n_cols);
-  out = arma::reshape(sum.pairs.row(0) + sum.pairs.row(1), sum.n_rows, sum.n_cols);
+  const double* pair = sum.pairs.memptr();
+  for (arma::uword i = 0; i < out.n_elem; ++i) out[i] = pair[2 * i] + pair[2 * i + 1];
   return out;
+}
+
+void subtract_value(arma::mat& from, const CompensatedSum& sum) {
+  if (from.n_rows != sum.n_rows || from.n_cols != sum.n_cols)
+    throw Error("compensated sum: sizes do not match");
+  const double* pair = sum.pairs.memptr();
+  for (arma::uword i = 0; i < from.n_elem; ++i) from[i] -= pair[2 * i] + pair[2 * i + 1];
 }
 
 }  // namespace krrdistill

@@ -127,47 +127,62 @@ struct FeatureSums {
   CompensatedSum G, B, validation_G, validation_B;
 };
 
+// Adds the columns of Phi (all when none are listed) to G and B; the Gram is
+// taken in the features' own precision (docs/design.md §12).
+template <typename Features, typename Targets>
+void add_columns(CompensatedSum& G, CompensatedSum& B, arma::mat& part_B, const Features& Phi,
+                 const arma::uvec* columns, const Targets& targets) {
+  if (columns == nullptr)
+    accumulate_compensated(G, B, part_B, Phi, targets);
+  else
+    accumulate_compensated(G, B, part_B, Features(Phi.cols(*columns)), targets);
+}
+
+// Adds the validation samples among a chunk's (first, Phi), those of my_val
+// from next on, to G and B.
+template <typename Features>
+void add_validation_columns(CompensatedSum& G, CompensatedSum& B, arma::mat& part_B,
+                            const SplitSource& train, const arma::uvec& my_val, arma::uword& next,
+                            arma::uword first, const Features& Phi) {
+  const arma::uvec rows = validation_rows(my_val, first + Phi.n_cols, next);
+  if (rows.is_empty()) return;
+  const arma::uvec columns = rows - first;
+  if (train.regression())
+    add_columns(G, B, part_B, Phi, &columns, targets_of(train, rows));
+  else
+    add_columns(G, B, part_B, Phi, &columns, labels_of(train, rows));
+}
+
+// The pass. With train_features (a nonlinear map's cache, filled here) the
+// validation part is left out, for statistics_pass to take from the cache.
 FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const SplitSource& train,
                          const FitPlan& plan, arma::uword chunk, const Communicator& comm,
                          const Progress& progress, const std::string& phase,
                          arma::fmat* train_features, const PixelVisitor& also = {}) {
   const Range& shard = plan.shard;
-  const arma::uvec& my_val = plan.my_val;
   const arma::uword k = plan.k;
   const arma::uword p = feature_dim(map);
-  FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), compensated_zeros(p, p),
-                   compensated_zeros(k, p)};
+  const bool validation = plan.sweep && train_features == nullptr;
+  FeatureSums sums{compensated_zeros(p, p), compensated_zeros(k, p), {}, {}};
+  if (validation) {
+    sums.validation_G = compensated_zeros(p, p);
+    sums.validation_B = compensated_zeros(k, p);
+  }
   arma::mat part_B;  // one chunk's B, reused
-  // Adds the chunk's columns (all when none are listed) to G and B; the
-  // Gram is taken in the features' own precision (docs/design.md §12).
-  const auto add_part = [&](CompensatedSum& G, CompensatedSum& B, const auto& Phi,
-                            const arma::uvec* columns, const auto& targets) {
-    using Features = std::decay_t<decltype(Phi)>;
-    if (columns == nullptr)
-      accumulate_compensated(G, B, part_B, Phi, targets);
-    else
-      accumulate_compensated(G, B, part_B, Features(Phi.cols(*columns)), targets);
-  };
   if (train_features != nullptr) train_features->set_size(p, shard.size());
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
   // Samples [first, first + Phi.n_cols) with their features: a linear map's
   // are the inputs, a nonlinear map's floats (cached when asked).
   const auto add_chunk = [&](arma::uword first, const auto& Phi) {
-    const arma::uword last = first + Phi.n_cols;
     if (train.regression())
-      add_part(sums.G, sums.B, Phi, nullptr, targets_of(train, first, Phi.n_cols));
+      add_columns(sums.G, sums.B, part_B, Phi, nullptr, targets_of(train, first, Phi.n_cols));
     else
-      add_part(sums.G, sums.B, Phi, nullptr, labels_of(train, first, Phi.n_cols));
-    const arma::uvec rows = validation_rows(my_val, last, next_val);
-    if (!rows.is_empty()) {
-      const arma::uvec columns = rows - first;
-      if (train.regression())
-        add_part(sums.validation_G, sums.validation_B, Phi, &columns, targets_of(train, rows));
-      else
-        add_part(sums.validation_G, sums.validation_B, Phi, &columns, labels_of(train, rows));
-    }
-    progress.update(phase, double(last - shard.first) / total);
+      add_columns(sums.G, sums.B, part_B, Phi, nullptr, labels_of(train, first, Phi.n_cols));
+    if (validation)
+      add_validation_columns(sums.validation_G, sums.validation_B, part_B, train, plan.my_val,
+                             next_val, first, Phi);
+    progress.update(phase, double(first + Phi.n_cols - shard.first) / total);
   };
   if (std::holds_alternative<LinearMap>(map))
     for_each_input_chunk<double>(
@@ -187,7 +202,7 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   mirror_lower(sums.G);  // the chunks filled the lower triangles only
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
-  if (plan.sweep) {
+  if (validation) {
     mirror_lower(sums.validation_G);
     allreduce_sum(comm, sums.validation_G);
     allreduce_sum(comm, sums.validation_B);
@@ -196,12 +211,41 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
 }
 
 // The statistics of the sums; without the validation samples G − G_val: no
-// second pass.
-StatisticsPass feature_statistics(const FeatureSums& sums, arma::uword n, bool sweep) {
+// second pass. G's pairs are freed once its value is taken.
+StatisticsPass feature_statistics(FeatureSums&& sums, arma::uword n, bool sweep) {
   StatisticsPass pass{Statistics{value(sums.G), value(sums.B), n}, {}};
-  if (sweep)
-    pass.without_validation = Statistics{pass.full.G - value(sums.validation_G),
-                                         pass.full.B - value(sums.validation_B), 0};
+  sums.G = {};
+  if (sweep) {
+    pass.without_validation = Statistics{pass.full.G, pass.full.B - value(sums.validation_B), 0};
+    subtract_value(pass.without_validation.G, sums.validation_G);
+  }
+  return pass;
+}
+
+// The same from a pass that filled a feature cache: G's double-double pairs,
+// their value taken, are zeroed and take the validation part from the cache,
+// in the pass's own chunks (the same calls as in the pass, so the same bits).
+// No second p×p double-double sum is held beside the cache.
+StatisticsPass cached_feature_statistics(FeatureSums&& sums, arma::fmat& cache,
+                                         const SplitSource& train, const FitPlan& plan,
+                                         arma::uword chunk, const Communicator& comm) {
+  StatisticsPass pass{Statistics{value(sums.G), value(sums.B), plan.n}, {}};
+  if (!plan.sweep) return pass;
+  sums.G.pairs.zeros();
+  sums.B.pairs.zeros();
+  arma::mat part_B;
+  arma::uword next_val = 0;
+  const Range& shard = plan.shard;
+  for (arma::uword first = shard.first; first < shard.last; first += chunk) {
+    const arma::fmat Phi(cache.colptr(first - shard.first), cache.n_rows,
+                         std::min(chunk, shard.last - first), false, true);
+    add_validation_columns(sums.G, sums.B, part_B, train, plan.my_val, next_val, first, Phi);
+  }
+  mirror_lower(sums.G);
+  allreduce_sum(comm, sums.G);
+  allreduce_sum(comm, sums.B);
+  pass.without_validation = Statistics{pass.full.G, pass.full.B - value(sums.B), 0};
+  subtract_value(pass.without_validation.G, sums.G);
   return pass;
 }
 
@@ -216,10 +260,14 @@ StatisticsPass statistics_pass(const Preprocessor& pre, const FeatureMap& map,
                                const Communicator& comm, const Progress& progress,
                                const std::string& phase, arma::fmat* train_features) {
   const bool linear = std::holds_alternative<LinearMap>(map);
+  if (!linear && train_features != nullptr)
+    return cached_feature_statistics(
+        feature_sums(pre, map, split, plan, chunk, comm, progress, phase, train_features),
+        *train_features, split, plan, chunk, comm);
   if (!linear || split.regression() || split.feature_matrix)
-    return feature_statistics(feature_sums(pre, map, split, plan, chunk, comm, progress, phase,
-                                           linear ? nullptr : train_features),
-                              split.size(), plan.sweep);
+    return feature_statistics(
+        feature_sums(pre, map, split, plan, chunk, comm, progress, phase, nullptr), split.size(),
+        plan.sweep);
   return linear_statistics_pass(pre, moments_pass(split, plan, chunk, comm, progress, phase),
                                 plan.sweep);
 }
@@ -426,8 +474,8 @@ Model fit_from_sums(const FitSums& sums, const ImageShape& shape, Preprocessor p
     pass = linear_statistics_pass(pre, MomentsPass{sums.moments, sums.validation_moments}, sweep);
     if (sweep) validation = linear_statistics(pre, sums.validation_moments);
   } else {
-    FeatureSums feature{sums.G, sums.B, sums.validation_G, sums.validation_B};
-    pass = feature_statistics(feature, sums.n, sweep);
+    pass = feature_statistics(FeatureSums{sums.G, sums.B, sums.validation_G, sums.validation_B},
+                              sums.n, sweep);
     if (sweep) validation = Statistics{value(sums.validation_G), value(sums.validation_B), 0};
   }
   Model model{std::move(pre), std::move(map), {}, options.lambda, {}, sums.n_validation};

@@ -10,9 +10,18 @@ namespace krrdistill {
 
 namespace {
 
-// Cached feature columns [first, first + count), in double.
-arma::mat cached_columns(const arma::fmat& cached, arma::uword first, arma::uword count) {
-  return arma::conv_to<arma::mat>::from(cached.cols(first, first + count - 1));
+// Samples at a time of a pass beside a feature cache: two 512-wide product
+// tiles (products.hpp), one for each of two threads; at the default chunk
+// the visits' products are the tiles of a whole chunk's, the same bits.
+constexpr arma::uword kCachedPiece = 1024;
+
+// Cached feature columns [first, first + count), in double, into out: one
+// buffer for a whole pass (a chunk's double features are tens of MB).
+void cached_columns(const arma::fmat& cached, arma::uword first, arma::uword count,
+                    arma::mat& out) {
+  out.set_size(cached.n_rows, count);
+  const float* from = cached.colptr(first);
+  for (arma::uword i = 0; i < out.n_elem; ++i) out[i] = from[i];
 }
 
 // A dataset's samples through a nonlinear map: single precision
@@ -27,17 +36,21 @@ template <typename T>
 void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
                           arma::uword chunk,
                           const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
-                          const PixelVisitor& also) {
+                          const PixelVisitor& also, arma::uword piece) {
+  if (chunk == 0) throw Error("--chunk must be at least 1");
+  const auto step = [&](arma::uword count) { return piece > 0 ? std::min(piece, count) : count; };
   if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
     if (also) throw Error("a feature matrix has no pixels to visit");
-    if (chunk == 0) throw Error("--chunk must be at least 1");
     for (arma::uword first = range.first; first < range.last; first += chunk) {
       const arma::mat X =
           feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first)));
-      if constexpr (std::is_same_v<T, double>)
-        visit(first, X);
-      else
-        visit(first, arma::conv_to<arma::Mat<T>>::from(X));
+      for (arma::uword at = 0; at < X.n_cols; at += step(X.n_cols)) {
+        const arma::uword count = std::min(step(X.n_cols), X.n_cols - at);
+        if constexpr (std::is_same_v<T, double>)
+          visit(first + at, count == X.n_cols ? X : arma::mat(X.cols(at, at + count - 1)));
+        else
+          visit(first + at, arma::conv_to<arma::Mat<T>>::from(X.cols(at, at + count - 1)));
+      }
     }
     return;
   }
@@ -47,17 +60,20 @@ void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, con
       split, range, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
         if (also) also(first, pixels, column, count);
-        model_inputs_into(pre, pixels, column, count, X, scratch);
-        visit(first, X);
+        for (arma::uword at = 0; at < count; at += step(count)) {
+          model_inputs_into(pre, pixels, column + at, std::min(step(count), count - at), X,
+                            scratch);
+          visit(first + at, X);
+        }
       });
 }
 
 template void for_each_input_chunk<double>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
-    const std::function<void(arma::uword, const arma::mat&)>&, const PixelVisitor&);
+    const std::function<void(arma::uword, const arma::mat&)>&, const PixelVisitor&, arma::uword);
 template void for_each_input_chunk<float>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
-    const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&);
+    const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&, arma::uword);
 
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
@@ -65,16 +81,22 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
                     const arma::fmat* cached_features, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
   const double total = double(std::max<arma::uword>(1, range.size()));
+  arma::mat cached;
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
-    if (linear)
+    if (linear) {
       visit(first, X, X);  // phi(x) = x: no copy
-    else if (cached_features != nullptr)
-      visit(first, X, cached_columns(*cached_features, first - range.first, X.n_cols));
-    else
+    } else if (cached_features != nullptr) {
+      cached_columns(*cached_features, first - range.first, X.n_cols, cached);
+      visit(first, X, cached);
+    } else {
       visit(first, X, sample_map(map, X));
+    }
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
-  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also);
+  // Beside a cache, a chunk's double inputs and features go a piece at a
+  // time: small double copies next to the cache.
+  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also,
+                               cached_features != nullptr ? kCachedPiece : 0);
 }
 
 void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,

@@ -92,6 +92,26 @@ BOOST_AUTO_TEST_CASE(compensated_gram_equals_the_gram_added_entry_by_entry) {
   check_compensated_gram<arma::fmat>();
 }
 
+// value and subtract_value, entry by entry in place, round high + low once:
+// the bits of the pairs' sum in double, then of the difference.
+BOOST_AUTO_TEST_CASE(compensated_value_and_its_subtraction_in_place) {
+  CompensatedSum sum = compensated_zeros(5, 3);
+  const arma::mat big = random_matrix(5, 3, 1) * 1e8, small = random_matrix(5, 3, 2) * 1e-9;
+  add(sum, big);
+  for (int i = 0; i < 1000; ++i) add(sum, small);  // each below big's rounding
+  const arma::rowvec high = sum.pairs.row(0), low = sum.pairs.row(1);
+  arma::mat expected(5, 3);
+  for (arma::uword i = 0; i < expected.n_elem; ++i) expected[i] = high[i] + low[i];
+  BOOST_TEST(arma::any(arma::vectorise(expected) != high.t()));  // the low parts count
+  BOOST_TEST(same_bits(value(sum), expected));
+  arma::mat from = random_matrix(5, 3, 3) * 1e8;
+  const arma::mat difference = from - expected;
+  subtract_value(from, sum);
+  BOOST_TEST(same_bits(from, difference));
+  arma::mat wrong(3, 5);
+  BOOST_CHECK_THROW(subtract_value(wrong, sum), Error);
+}
+
 BOOST_AUTO_TEST_CASE(products_match_armadillo_and_thread_count_free) {
   struct Shape {
     arma::uword rows, inner, cols;

@@ -74,10 +74,12 @@ arma::mat refit_distilled(const FeatureMap& map, const arma::mat& Xs, const arma
 // X0 may be empty (noise init). One pass over the training set (accuracies,
 // or for real targets squared errors, of both models; nearest training
 // image) and one over the test set;
-// train_features, when given, are the cached training features of fit_model.
+// train_features, when given, are the cached training features of fit_model,
+// released once the training pass is done: the test pass does not need
+// them, and they are most of a nonlinear run's memory.
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Progress& progress,
-                    const arma::fmat* train_features = nullptr);
+                    arma::fmat* train_features = nullptr);
 
 // The same on a dataset in memory or in files, shared by the processes of
 // comm (all call it): each passes over its shards (shard_range(n, comm,
@@ -85,10 +87,10 @@ Certificate certify(const Dataset& data, const Model& model, const DistilledSet&
 // nearest distances reduced with a minimum across processes. distilled and
 // X0 are read on rank 0 only (Xs and Ws are broadcast); the result is
 // complete on rank 0. train_features: this process's shard of the training
-// features, from fit_model with the same chunk.
+// features, from fit_model with the same chunk, released as above.
 Certificate certify(const StreamDataset& data, const Model& model, const DistilledSet& distilled,
                     const arma::mat& X0, arma::uword chunk, const Communicator& comm,
-                    const Progress& progress, const arma::fmat* train_features = nullptr);
+                    const Progress& progress, arma::fmat* train_features = nullptr);
 
 // Σ_i (y_ji − ȳ_j)² of each output j of real targets (k×n), two-pass.
 arma::vec target_variation(const arma::mat& targets);

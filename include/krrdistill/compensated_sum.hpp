@@ -39,5 +39,8 @@ void add_pairs(const double* in, double* inout, std::size_t count);
 void mirror_lower(CompensatedSum& sum);
 // high + low, rounded once.
 arma::mat value(const CompensatedSum& sum);
+// from − value(sum), entry by entry in place: the same bits without a
+// temporary of from's size (a p×p Gram's).
+void subtract_value(arma::mat& from, const CompensatedSum& sum);
 
 }  // namespace krrdistill

@@ -26,18 +26,20 @@ constexpr arma::uword kDefaultChunk = 2048;
 // Model inputs of samples [range.first, range.last), chunk by chunk, in
 // double or (for a pass whose features are floats) each rounded once to
 // float: the one reading and preprocessing of every pass over a split;
-// also, when given, sees each chunk's raw pixels.
+// also, when given, sees each chunk's raw pixels. A nonzero piece visits
+// each chunk in parts of at most that many samples, from the chunk's start
+// (so the same parts for any number of processes).
 template <typename T>
 void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
                           arma::uword chunk,
                           const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
-                          const PixelVisitor& also = {});
+                          const PixelVisitor& also = {}, arma::uword piece = 0);
 extern template void for_each_input_chunk<double>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
-    const std::function<void(arma::uword, const arma::mat&)>&, const PixelVisitor&);
+    const std::function<void(arma::uword, const arma::mat&)>&, const PixelVisitor&, arma::uword);
 extern template void for_each_input_chunk<float>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
-    const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&);
+    const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&, arma::uword);
 
 using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;
 
@@ -45,9 +47,10 @@ using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arm
 // [range.first, range.last) of a split held in memory or in files (first =
 // index in the split), X = model inputs (d×count), Phi = features
 // (p×count). With cached features (p×range.size(), a nonlinear map's floats
-// from fit_model) Phi is read from them instead of recomputed; a linear
-// map's Phi is X, and needs no cache. also, when given, sees each chunk's
-// raw pixels.
+// from fit_model) Phi is read from them instead of recomputed, and each
+// chunk is visited 1024 samples at a time (small double copies beside the
+// cache); a linear map's Phi is X, and needs no cache. also, when given,
+// sees each chunk's raw pixels.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
