@@ -283,11 +283,9 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
     // (docs/design.md §2).
     progress.update("fit: lambda sweep", 0.0);
     arma::mat stacked_weights;
-    if (comm.root()) {
-      Statistics fit_part = pass.without_validation;
-      fit_part.count = plan.n - plan.val_index.n_elem;
-      stacked_weights = ridge_path_weights(fit_part, options.lambda_grid);
-    }
+    // G and B alone: no copy of the p×p G beside the feature cache.
+    if (comm.root())
+      stacked_weights = ridge_path_weights(pass.without_validation, options.lambda_grid);
     broadcast(comm, stacked_weights);
     LambdaScores scores = start_lambda_scores(stacked_weights, options.lambda_grid.size());
     const arma::uvec& my_val = plan.my_val;
