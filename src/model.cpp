@@ -283,7 +283,8 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
     // (docs/design.md §2).
     progress.update("fit: lambda sweep", 0.0);
     arma::mat stacked_weights;
-    // G and B alone: no copy of the p×p G beside the feature cache.
+    // The statistics as they are: ridge_path_weights makes the one working
+    // copy of G beside the feature cache.
     if (comm.root())
       stacked_weights = ridge_path_weights(pass.without_validation, options.lambda_grid);
     broadcast(comm, stacked_weights);

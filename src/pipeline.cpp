@@ -152,8 +152,7 @@ DistillResult distill_view(const StreamDataset& data, const DistillConfig& confi
 
   phase = Clock::now();
   result.certificate = certify(data, model, distilled, result.start_images, fit.chunk, comm,
-                               progress, cache ? &train_features : nullptr);
-  train_features.reset();
+                               progress, cache ? &train_features : nullptr);  // releases it
   if (data.feature_matrix())
     result.plane = principal_plane(data, model.pre, distilled.Xs, train_range, comm);
   result.timings.certify = seconds_since(phase);

@@ -13,15 +13,11 @@ namespace krrdistill {
 
 namespace {
 
-// Near-equal blocks of about kBlock rows or columns: large enough for BLAS to
-// run at full speed, small enough to give two or more threads work to share.
-constexpr arma::uword kBlock = 512;
-
 // Samples per single-precision partial Gram sum (docs/design.md §12).
 constexpr arma::uword kSingleSamples = 1024;
 
 std::vector<arma::uword> block_edges(arma::uword size) {
-  const arma::uword blocks = std::max<arma::uword>(1, (size + kBlock - 1) / kBlock);
+  const arma::uword blocks = std::max<arma::uword>(1, (size + kProductBlock - 1) / kProductBlock);
   std::vector<arma::uword> edges(blocks + 1);
   for (arma::uword b = 0; b <= blocks; ++b) edges[b] = size * b / blocks;
   return edges;

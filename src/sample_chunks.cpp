@@ -5,15 +5,15 @@
 #include <variant>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/products.hpp"
 
 namespace krrdistill {
 
 namespace {
 
-// Samples at a time of a pass beside a feature cache: two 512-wide product
-// tiles (products.hpp), one for each of two threads; at the default chunk
-// the visits' products are the tiles of a whole chunk's, the same bits.
-constexpr arma::uword kCachedPiece = 1024;
+// Samples at a time of a pass beside a feature cache: two product blocks
+// (products.hpp), one for each of two threads.
+constexpr arma::uword kCachedPiece = 2 * kProductBlock;
 
 // Cached feature columns [first, first + count), in double, into out: one
 // buffer for a whole pass (a chunk's double features are tens of MB).
@@ -38,7 +38,12 @@ void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, con
                           const std::function<void(arma::uword, const arma::Mat<T>&)>& visit,
                           const PixelVisitor& also, arma::uword piece) {
   if (chunk == 0) throw Error("--chunk must be at least 1");
-  const auto step = [&](arma::uword count) { return piece > 0 ? std::min(piece, count) : count; };
+  if (piece % kProductBlock != 0) throw Error("input pieces must be whole product blocks");
+  // Pieces only where they are whole product blocks of the chunk: a product
+  // over a piece then makes the tiles one over the chunk makes (the same bits).
+  const auto step = [&](arma::uword count) {
+    return piece > 0 && count % kProductBlock == 0 ? std::min(piece, count) : count;
+  };
   if (split.feature_matrix) {  // float values: read and standardised chunk by chunk
     if (also) throw Error("a feature matrix has no pixels to visit");
     for (arma::uword first = range.first; first < range.last; first += chunk) {
@@ -46,10 +51,14 @@ void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, con
           feature_inputs(pre, read_features(split, first, std::min(chunk, range.last - first)));
       for (arma::uword at = 0; at < X.n_cols; at += step(X.n_cols)) {
         const arma::uword count = std::min(step(X.n_cols), X.n_cols - at);
-        if constexpr (std::is_same_v<T, double>)
-          visit(first + at, count == X.n_cols ? X : arma::mat(X.cols(at, at + count - 1)));
-        else
+        if constexpr (std::is_same_v<T, double>) {
+          if (count == X.n_cols)
+            visit(first, X);
+          else
+            visit(first + at, arma::mat(X.cols(at, at + count - 1)));
+        } else {
           visit(first + at, arma::conv_to<arma::Mat<T>>::from(X.cols(at, at + count - 1)));
+        }
       }
     }
     return;
@@ -80,6 +89,9 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
                     const Progress& progress, const std::string& phase,
                     const arma::fmat* cached_features, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
+  if (cached_features != nullptr && !linear &&
+      (cached_features->n_rows != feature_dim(map) || cached_features->n_cols != range.size()))
+    throw Error("the feature cache does not match the samples of the pass");
   const double total = double(std::max<arma::uword>(1, range.size()));
   arma::mat cached;
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {

@@ -475,36 +475,49 @@ BOOST_AUTO_TEST_CASE(feature_chunks_match_for_each_chunk) {
     }
 }
 
-// Beside a feature cache the certificate's training pass visits each chunk
-// 1024 samples at a time: over chunks of 2300 (pieces of 1024, 1024, 252)
-// it gives what the files give in whole chunks, and it releases the cache.
+// Beside a feature cache the certificate's training pass visits a chunk cut
+// into whole product blocks 1024 samples at a time: over chunks of 1536
+// (pieces of 1024 and 512) and a last one of 1064 (whole: no whole blocks)
+// it gives the bits the files give in whole chunks, and releases the cache.
 BOOST_AUTO_TEST_CASE(certificate_pieces_beside_the_cache_equal_whole_chunks) {
-  TempDir tmp("stream");
-  const GzipFixture fixture = gzip_fixture(tmp, 2600, 40, 6);
-  const Dataset& d = fixture.memory;
-  const StreamDataset& s = fixture.stream;
-  const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, false, 0.1);
-  FeatureMapSpec spec;
-  spec.kind = "fcnn";
-  spec.width = 4;
-  const FeatureMap map = make_feature_map(spec, d.shape.size());
-  FitOptions options;
-  options.chunk = 2300;
-  options.lambda = 1e3;  // a model that misses some training samples
-  arma::fmat cached;
-  const Model model = fit_model(d, pre, map, options, Progress::silent(), &cached);
-  BOOST_TEST_REQUIRE(cached.n_cols == 2600u);
-  AnalyticOptions analytic;
-  analytic.ipc = 1;
-  const DistilledSet distilled = distill_analytic(map, model.W, arma::mat(), analytic);
-  const Certificate pieces = certify(d, model, distilled, {}, 2300, Progress::silent(), &cached);
-  BOOST_TEST(cached.is_empty());
-  const Certificate whole =
-      certify(s, model, distilled, {}, 2300, Communicator{}, Progress::silent());
-  BOOST_TEST(pieces.original.train < 1.0);  // a miss in a wrong piece would show
-  BOOST_TEST(pieces.original.train == whole.original.train);
-  BOOST_TEST(pieces.distilled.train == whole.distilled.train);
-  BOOST_TEST(pieces.original.test == whole.original.test);
-  BOOST_TEST(arma::approx_equal(pieces.nearest_train_distance, whole.nearest_train_distance,
-                                "reldiff", 1e-12));
+  // A weak model that misses training samples (a piece's labels read from
+  // the wrong place would show), and a wider one whose products' bits
+  // depend on their tiles (pieces cut across a chunk's blocks would show).
+  struct Case {
+    arma::uword side, width;
+    double lambda;
+  };
+  for (const Case& c : {Case{6, 4, 1e3}, Case{7, 40, 1e3}}) {
+    BOOST_TEST_CONTEXT("width " << c.width) {
+      TempDir tmp("stream");
+      const GzipFixture fixture = gzip_fixture(tmp, 2600, 40, c.side);
+      const Dataset& d = fixture.memory;
+      const StreamDataset& s = fixture.stream;
+      const Preprocessor pre = fit_preprocessor(d.train.pixels, d.shape, false, 0.1);
+      FeatureMapSpec spec;
+      spec.kind = "fcnn";
+      spec.width = c.width;
+      const FeatureMap map = make_feature_map(spec, d.shape.size());
+      FitOptions options;
+      options.chunk = 1536;
+      options.lambda = c.lambda;
+      arma::fmat cached;
+      const Model model = fit_model(d, pre, map, options, Progress::silent(), &cached);
+      BOOST_TEST_REQUIRE(cached.n_cols == 2600u);
+      AnalyticOptions analytic;
+      analytic.ipc = 1;
+      const DistilledSet distilled = distill_analytic(map, model.W, arma::mat(), analytic);
+      const Certificate pieces =
+          certify(d, model, distilled, {}, 1536, Progress::silent(), &cached);
+      BOOST_TEST(cached.is_empty());
+      const Certificate whole =
+          certify(s, model, distilled, {}, 1536, Communicator{}, Progress::silent());
+      if (c.width == 4) BOOST_TEST(pieces.original.train < 1.0);
+      BOOST_TEST(pieces.original.train == whole.original.train);
+      BOOST_TEST(pieces.distilled.train == whole.distilled.train);
+      BOOST_TEST(pieces.original.test == whole.original.test);
+      BOOST_TEST(arma::approx_equal(pieces.nearest_train_distance, whole.nearest_train_distance,
+                                    "absdiff", 0.0));
+    }
+  }
 }

@@ -64,9 +64,9 @@ Model fit_model(const Dataset& data, Preprocessor pre, FeatureMap map, const Fit
 // summed across them (compensated: the same bits for any number of
 // processes, docs/design.md §2); rank 0 decomposes and solves and broadcasts what the
 // others need, so every process returns the same Model. Without
-// train_features the validation features are recomputed from the validation
-// samples only; with it, train_features holds this shard's features
-// (p×shard size).
+// train_features the sweep forms the validation features again in the
+// pass's own chunks; with it, train_features receives this shard's features
+// (p×shard size) and the sweep reads them from there.
 Model fit_model(const StreamDataset& data, Preprocessor pre, FeatureMap map,
                 const FitOptions& options, const Communicator& comm, const Progress& progress,
                 arma::fmat* train_features = nullptr);

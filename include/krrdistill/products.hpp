@@ -12,6 +12,14 @@
 
 namespace krrdistill {
 
+// Every product cuts its result's rows and columns into near-equal blocks of
+// at most kProductBlock, by size alone (never the thread count): large enough
+// for BLAS to run at full speed, small enough to share among threads. A size
+// that is a multiple of it is cut into blocks of exactly kProductBlock, so a
+// product over a run of whole blocks makes the tiles one over all of them
+// makes.
+constexpr arma::uword kProductBlock = 512;
+
 // G += Phi Phiᵀ for a symmetric p×p G (p = Phi.n_rows): SYRK on the diagonal
 // tiles and GEMM below them, then the lower triangle mirrored (docs/design.md §2's
 // statistics, the dominant cost of a fit).

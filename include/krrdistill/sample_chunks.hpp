@@ -26,9 +26,12 @@ constexpr arma::uword kDefaultChunk = 2048;
 // Model inputs of samples [range.first, range.last), chunk by chunk, in
 // double or (for a pass whose features are floats) each rounded once to
 // float: the one reading and preprocessing of every pass over a split;
-// also, when given, sees each chunk's raw pixels. A nonzero piece visits
-// each chunk in parts of at most that many samples, from the chunk's start
-// (so the same parts for any number of processes).
+// also, when given, sees each chunk's raw pixels. A nonzero piece (whole
+// product blocks, products.hpp) visits each chunk whose length is a multiple
+// of kProductBlock in parts of at most that many samples, from the chunk's
+// start: the same parts for any number of processes, and products over the
+// parts make the tiles one over the whole chunk makes, so the same bits.
+// Other chunks go whole.
 template <typename T>
 void for_each_input_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
                           arma::uword chunk,
@@ -48,9 +51,10 @@ using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arm
 // index in the split), X = model inputs (d×count), Phi = features
 // (p×count). With cached features (p×range.size(), a nonlinear map's floats
 // from fit_model) Phi is read from them instead of recomputed, and each
-// chunk is visited 1024 samples at a time (small double copies beside the
-// cache); a linear map's Phi is X, and needs no cache. also, when given,
-// sees each chunk's raw pixels.
+// chunk is visited 1024 samples at a time where that gives the same bits
+// (for_each_input_chunk's pieces): small double copies beside the cache. A
+// linear map's Phi is X, and needs no cache. also, when given, sees each
+// chunk's raw pixels.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
