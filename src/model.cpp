@@ -210,15 +210,22 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   return sums;
 }
 
-// The statistics of the sums; without the validation samples G − G_val: no
-// second pass. G's pairs are freed once its value is taken.
+// The statistics without the validation samples, G − G_val and B − B_val:
+// no second pass, and no p×p temporary.
+Statistics without_validation(const Statistics& full, const CompensatedSum& validation_G,
+                              const CompensatedSum& validation_B) {
+  Statistics part{full.G, full.B, 0};
+  subtract_value(part.G, validation_G);
+  subtract_value(part.B, validation_B);
+  return part;
+}
+
+// The statistics of the sums. G's pairs are freed once its value is taken.
 StatisticsPass feature_statistics(FeatureSums&& sums, arma::uword n, bool sweep) {
   StatisticsPass pass{Statistics{value(sums.G), value(sums.B), n}, {}};
   sums.G = {};
-  if (sweep) {
-    pass.without_validation = Statistics{pass.full.G, pass.full.B - value(sums.validation_B), 0};
-    subtract_value(pass.without_validation.G, sums.validation_G);
-  }
+  if (sweep)
+    pass.without_validation = without_validation(pass.full, sums.validation_G, sums.validation_B);
   return pass;
 }
 
@@ -244,8 +251,7 @@ StatisticsPass cached_feature_statistics(FeatureSums&& sums, arma::fmat& cache,
   mirror_lower(sums.G);
   allreduce_sum(comm, sums.G);
   allreduce_sum(comm, sums.B);
-  pass.without_validation = Statistics{pass.full.G, pass.full.B - value(sums.B), 0};
-  subtract_value(pass.without_validation.G, sums.G);
+  pass.without_validation = without_validation(pass.full, sums.G, sums.B);
   return pass;
 }
 
@@ -479,10 +485,8 @@ Model fit_from_sums(const FitSums& sums, const ImageShape& shape, Preprocessor p
   }
   Model model{std::move(pre), std::move(map), {}, options.lambda, {}, sums.n_validation};
   if (sweep) {
-    Statistics fit_part = pass.without_validation;
-    fit_part.count = sums.n - sums.n_validation;
     validation.count = sums.n_validation;
-    model.sweep = sweep_on_statistics(fit_part, validation, options.lambda_grid);
+    model.sweep = sweep_on_statistics(pass.without_validation, validation, options.lambda_grid);
     model.lambda = model.sweep.best_lambda;
   }
   model.W = fit_primal(pass.full, model.lambda);

@@ -112,6 +112,22 @@ BOOST_AUTO_TEST_CASE(compensated_value_and_its_subtraction_in_place) {
   BOOST_CHECK_THROW(subtract_value(wrong, sum), Error);
 }
 
+// products.hpp's promise that the certificate's pieces rely on: over a run
+// of whole kProductBlock-wide blocks a product makes the tiles (so the bits)
+// of one over all of them; a run that cuts across blocks need not.
+BOOST_AUTO_TEST_CASE(products_over_whole_blocks_keep_their_bits) {
+  const arma::mat A = random_matrix(20, 2000, 11), B = random_matrix(2000, 3 * kProductBlock, 12);
+  const arma::mat whole = multiply(A, B);
+  const arma::uword first = kProductBlock, count = 2 * kProductBlock;
+  BOOST_TEST(same_bits(multiply(A, arma::mat(B.cols(first, first + count - 1))),
+                       arma::mat(whole.cols(first, first + count - 1))));
+  const arma::fmat Af = arma::conv_to<arma::fmat>::from(A);
+  const arma::fmat Bf = arma::conv_to<arma::fmat>::from(B);
+  const arma::fmat whole_f = multiply(Af, Bf);
+  const arma::fmat part_f = multiply(Af, arma::fmat(Bf.cols(0, kProductBlock - 1)));
+  BOOST_TEST(arma::all(arma::vectorise(part_f == whole_f.cols(0, kProductBlock - 1))));
+}
+
 BOOST_AUTO_TEST_CASE(products_match_armadillo_and_thread_count_free) {
   struct Shape {
     arma::uword rows, inner, cols;
