@@ -73,9 +73,9 @@ FitPlan plan_fit(const StreamDataset& data, const FitOptions& options, const Com
 
 // The exact integer moments of the raw pixels (pixel_moments.hpp) over all
 // training samples and over the validation samples, summed over the
-// processes; also(first, pixels, column, count) sees every chunk. Each
-// sample is multiplied once: the validation samples apart from the others,
-// whose sum is the whole (exact integers).
+// processes; also(first, pixels, column, count) sees every chunk. The
+// validation samples are added twice, with all and on their own: integer
+// sums, so how they are grouped changes no bit.
 struct MomentsPass {
   PixelMoments all, val;
 };
@@ -84,28 +84,34 @@ MomentsPass moments_pass(const SplitSource& train, const FitPlan& plan, arma::uw
                          const Communicator& comm, const Progress& progress,
                          const std::string& phase, const PixelVisitor& also = {}) {
   const arma::uword d = train.dim;
-  PixelMoments others = zero_pixel_moments(d, plan.k), val = zero_pixel_moments(d, plan.k);
+  PixelMoments all = zero_pixel_moments(d, plan.k), val = zero_pixel_moments(d, plan.k);
   arma::uword next_val = 0;
   const double total = double(std::max<arma::uword>(1, plan.shard.size()));
+  // The validation samples are copied aside and added in blocks of up to a
+  // chunk: a small second product every chunk costs more than a few large.
+  PixelMatrix val_pixels(d, std::min(plan.my_val.n_elem, chunk));
+  arma::uvec val_labels(val_pixels.n_cols);
+  arma::uword held = 0;
+  const auto flush = [&] {
+    if (held > 0) add_pixel_moments(val, val_pixels, 0, held, val_labels.head(held));
+    held = 0;
+  };
   for_each_pixel_chunk(
       train, plan.shard, chunk,
       [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
         const arma::uvec labels = labels_of(train, first, count);
+        add_pixel_moments(all, pixels, column, count, labels);
         const arma::uvec rows = validation_rows(plan.my_val, first + count, next_val);
-        if (rows.is_empty()) {
-          add_pixel_moments(others, pixels, column, count, labels);
-        } else {
-          const arma::uvec in_val = rows - first;
-          arma::uvec is_other(count, arma::fill::ones);
-          is_other.elem(in_val).zeros();
-          const arma::uvec in_others = arma::find(is_other);
-          add_pixel_moments(others, pixels, in_others + column, labels.elem(in_others));
-          add_pixel_moments(val, pixels, in_val + column, labels.elem(in_val));
+        for (const arma::uword row : rows) {
+          if (held == val_pixels.n_cols) flush();
+          val_pixels.col(held) = pixels.col(column + row - first);
+          val_labels[held++] = labels[row - first];
         }
         if (also) also(first, pixels, column, count);
         progress.update(phase, double(first + count - plan.shard.first) / total);
       });
-  MomentsPass pass{plus(others, val), std::move(val)};
+  flush();
+  MomentsPass pass{std::move(all), std::move(val)};
   allreduce_sum(comm, pass.all);
   if (plan.sweep) allreduce_sum(comm, pass.val);
   return pass;
