@@ -1,5 +1,8 @@
 #include "krrdistill/memory.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -92,6 +95,21 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items,
 
 void check_memory(const std::string& what, const std::vector<MemoryItem>& items) {
   check_memory(what, items, available_memory_bytes());
+}
+
+std::future<bool> populate_pages_async(void* data, std::size_t bytes) {
+  const std::uintptr_t page = std::uintptr_t(sysconf(_SC_PAGESIZE));
+  const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
+  const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + bytes) / page * page;
+  if (data == nullptr || end <= begin)
+    return std::async(std::launch::deferred, [] { return false; });
+  return std::async(std::launch::async, [begin, end] {
+#ifdef MADV_POPULATE_WRITE
+    return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
+#else
+    return false;
+#endif
+  });
 }
 
 }  // namespace krrdistill

@@ -1,8 +1,13 @@
 // Every size a user controls has a range (limits.hpp), refused before any
 // work with one "error:" line; the large allocations are estimated against
-// the machine's memory first (memory.hpp); messages quoting file contents
-// stay whole and on one line; --lambda-s follows one rule for every init.
+// the machine's memory first (memory.hpp), and pages populated ahead keep
+// their contents; messages quoting file contents stay whole and on one line;
+// --lambda-s follows one rule for every init.
 #define BOOST_TEST_MODULE cli_bounds
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
@@ -259,6 +264,36 @@ BOOST_AUTO_TEST_CASE(memory_check_against_a_given_availability) {
   BOOST_TEST(krrdistill::format_bytes(830e6) == "830.0 MB");
   BOOST_TEST(krrdistill::format_bytes(12) == "12 bytes");
   BOOST_TEST(krrdistill::available_memory_bytes() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(populated_pages_are_resident_and_keep_their_contents) {
+  const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE)), pages = 64;
+  void* at =
+      mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_REQUIRE(at != MAP_FAILED);
+  unsigned char* bytes = static_cast<unsigned char*>(at);
+  std::vector<unsigned char> resident(pages);
+  BOOST_REQUIRE(mincore(at, pages * page, resident.data()) == 0);
+  BOOST_TEST(std::count(resident.begin(), resident.end(), 0) == long(pages));  // fresh: none mapped
+  for (std::size_t i = 0; i < 3 * page; ++i) bytes[i] = (unsigned char)(i * 7 + 1);
+  // From the middle of page 1 to the middle of page 60: pages 2…59 whole.
+  const bool done = krrdistill::populate_pages_async(bytes + page + 5, 59 * page).get();
+  BOOST_REQUIRE(mincore(at, pages * page, resident.data()) == 0);
+  if (done) {
+    for (std::size_t p = 0; p < 60; ++p) BOOST_TEST((resident[p] & 1) == 1, "page " << p);
+    for (std::size_t p = 60; p < pages; ++p) BOOST_TEST((resident[p] & 1) == 0, "page " << p);
+  } else {
+    BOOST_TEST_MESSAGE("the kernel has no MADV_POPULATE_WRITE: nothing to check but the bytes");
+  }
+  bool kept = true;
+  for (std::size_t i = 0; i < 3 * page; ++i) kept = kept && bytes[i] == (unsigned char)(i * 7 + 1);
+  BOOST_TEST(kept);
+  for (std::size_t i = 3 * page; i < pages * page; ++i) kept = kept && bytes[i] == 0;
+  BOOST_TEST(kept);
+  // Nothing inside a single page, or no buffer: no work, and no thread.
+  BOOST_TEST(!krrdistill::populate_pages_async(bytes + 1, page - 2).get());
+  BOOST_TEST(!krrdistill::populate_pages_async(nullptr, 0).get());
+  munmap(at, pages * page);
 }
 
 BOOST_AUTO_TEST_CASE(limits_checks) {

@@ -4,7 +4,9 @@
 // instead of growing until the system kills it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -32,5 +34,14 @@ std::string format_bytes(double bytes);
 void check_memory(const std::string& what, const std::vector<MemoryItem>& items, double available);
 // The same against available_memory_bytes().
 void check_memory(const std::string& what, const std::vector<MemoryItem>& items);
+
+// Maps the whole pages inside [data, data + bytes) on a thread of its own
+// (MADV_POPULATE_WRITE), keeping their contents, so that a caller about to
+// fill a large fresh buffer in one pass does not stop at a page fault every
+// 4 KiB: Fashion-MNIST's inflate spends a fifth of its time there. Only a
+// speed-up: the result is false, and nothing is done, where the kernel
+// cannot (before Linux 5.14). The buffer must outlive the future, whose
+// destructor waits.
+std::future<bool> populate_pages_async(void* data, std::size_t bytes);
 
 }  // namespace krrdistill
