@@ -1,12 +1,43 @@
 #include "krrdistill/png.hpp"
 
+#include <libdeflate.h>
+
+#include <climits>
+#include <cstdlib>
+
 #include "krrdistill/error.hpp"
 #include "krrdistill/io.hpp"
+
+namespace {
+
+// stb's own deflate took 0.05 s for a grid of ten images a class (3 MB of
+// filtered rows, 212 kB); libdeflate, which already inflates the datasets,
+// takes 0.01 s at its fastest level, and the file is smaller (163 kB). The
+// result is freed by stb (free).
+unsigned char* zlib_compress(unsigned char* data, int length, int* out_length, int /*quality*/) {
+  libdeflate_compressor* compressor = libdeflate_alloc_compressor(1);
+  if (compressor == nullptr) return nullptr;
+  const std::size_t bound = libdeflate_zlib_compress_bound(compressor, std::size_t(length));
+  auto* out = static_cast<unsigned char*>(std::malloc(bound));
+  const std::size_t size =
+      out == nullptr ? 0
+                     : libdeflate_zlib_compress(compressor, data, std::size_t(length), out, bound);
+  libdeflate_free_compressor(compressor);
+  if (size == 0 || size > std::size_t(INT_MAX)) {  // stb takes an int length
+    std::free(out);
+    return nullptr;
+  }
+  *out_length = int(size);
+  return out;
+}
+
+}  // namespace
 
 // The one stb_image_write implementation of the library. STATIC keeps its
 // symbols (and global settings such as the vertical flip flag) private, so it
 // cannot clash with a user's own copy; NO_STDIO because we encode to memory
 // and the file is written atomically.
+#define STBIW_ZLIB_COMPRESS zlib_compress
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
