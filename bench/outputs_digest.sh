@@ -10,8 +10,8 @@
 #   the listing with bench/outputs_digest.expected, the listing recorded on
 #   the machine named there: BLAS kernels differ between processors, and
 #   RFF and FCNN's float features also depend on the compiler and on glibc's
-#   vector maths, so another machine may differ in last bits and should
-#   record its own)
+#   vector maths, and the PNG files' bytes on libdeflate's version, so another
+#   machine may differ and should record its own)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/build/krrdistill}"

@@ -162,8 +162,10 @@ void write_image_grid(const std::string& path, const std::vector<GridBlock>& blo
   }
   total_w += 2.0L * gap + strip_w;
   const arma::uword comp = shape.channels;
-  // stb takes int sizes and an int row stride; keep the buffer itself modest too.
-  if (total_w * comp > INT_MAX || total_h > INT_MAX || total_w * total_h * comp > (1ULL << 31)) {
+  // stb takes int sizes and an int row stride, and sizes its filtered rows,
+  // a byte a row more than the pixels, in an int; keep the buffer modest too.
+  if (total_w * comp > INT_MAX || total_h > INT_MAX ||
+      (total_w * comp + 1.0L) * total_h > INT_MAX - 64.0L) {
     throw Error(where + "grid too large (" +
                 std::to_string(static_cast<unsigned long long>(total_w)) + "×" +
                 std::to_string(static_cast<unsigned long long>(total_h)) +

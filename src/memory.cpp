@@ -1,5 +1,6 @@
 #include "krrdistill/memory.hpp"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "krrdistill/error.hpp"
 
@@ -98,18 +100,26 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
 }
 
 std::future<bool> populate_pages_async(void* data, std::size_t bytes) {
+  const auto nothing = [] { return std::async(std::launch::deferred, [] { return false; }); };
   const std::uintptr_t page = std::uintptr_t(sysconf(_SC_PAGESIZE));
   const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
   const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + bytes) / page * page;
-  if (data == nullptr || end <= begin)
-    return std::async(std::launch::deferred, [] { return false; });
-  return std::async(std::launch::async, [begin, end] {
+  if (data == nullptr || end <= begin) return nothing();
+  // On one core (a process bound to it, as mpirun binds each rank) the
+  // thread would only take turns with the caller.
+  cpu_set_t cores;
+  if (sched_getaffinity(0, sizeof cores, &cores) == 0 && CPU_COUNT(&cores) < 2) return nothing();
+  try {
+    return std::async(std::launch::async, [begin, end] {
 #ifdef MADV_POPULATE_WRITE
-    return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
+      return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
 #else
-    return false;
+      return false;
 #endif
-  });
+    });
+  } catch (const std::system_error&) {  // no thread to be had: not worth failing for
+    return nothing();
+  }
 }
 
 }  // namespace krrdistill

@@ -124,7 +124,7 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
   const arma::uword panels = (d + kPanelRows - 1) / kPanelRows;
   const arma::uword panel_rows = panels == 0 ? 0 : (d + panels - 1) / panels;
   if (count == 0) return;
-  // Kept from call to call, as the float product's: a pass makes two calls a
+  // Kept from call to call, as the float product's: a pass makes a call a
   // chunk, and fresh buffers would be fresh pages to fault in every time. The
   // OpenMP threads reach them through the pointers below (a thread_local name
   // is each thread's own buffer).

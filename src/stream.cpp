@@ -67,10 +67,10 @@ bool inflate_whole_file(const RecordFile& f, arma::uword dim, PixelMatrix& out) 
   if (!f.gzip || f.pixel_offset != 0 || f.record_size != dim || dim == 0) return false;
   const std::uint64_t content = f.data_offset + f.count * dim;
   out.set_size(dim, f.count + (f.data_offset + dim - 1) / dim);
-  // Fresh pages, faulted in on another thread while the file is read and
-  // inflated (waited for on return).
-  const std::future<bool> populated = populate_pages_async(out.memptr(), out.n_elem);
   {
+    // Fresh pages, faulted in on another thread while the file is read and
+    // inflated; waited for at the end of this block, before out moves.
+    const std::future<bool> populated = populate_pages_async(out.memptr(), out.n_elem);
     InputFile file(f.path, false);
     MappedBytes packed(file.size());
     if (file.read(packed.data(), packed.size()) != packed.size()) return false;

@@ -279,9 +279,10 @@ BOOST_AUTO_TEST_CASE(populated_pages_are_resident_and_keep_their_contents) {
   // From the middle of page 1 to the middle of page 60: pages 2…59 whole.
   const bool done = krrdistill::populate_pages_async(bytes + page + 5, 59 * page).get();
   BOOST_REQUIRE(mincore(at, pages * page, resident.data()) == 0);
+  // (Whether pages 60… stayed out is not asked: a kernel that maps anonymous
+  // memory in folios of several pages may map them along.)
   if (done) {
     for (std::size_t p = 0; p < 60; ++p) BOOST_TEST((resident[p] & 1) == 1, "page " << p);
-    for (std::size_t p = 60; p < pages; ++p) BOOST_TEST((resident[p] & 1) == 0, "page " << p);
   } else {
     BOOST_TEST_MESSAGE("the kernel has no MADV_POPULATE_WRITE: nothing to check but the bytes");
   }

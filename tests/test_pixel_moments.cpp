@@ -261,6 +261,38 @@ BOOST_AUTO_TEST_CASE(one_pass_linear_fit_equals_the_two_pass_fit_to_the_bit) {
   }
 }
 
+// A fit's pass adds the validation samples' moments on their own, gathered
+// across chunks into blocks of up to a chunk: they are those samples' own
+// moments, with their own labels, for chunks of one sample, of fewer and
+// more samples than the validation split, and of the whole split.
+BOOST_AUTO_TEST_CASE(validation_moments_are_the_validation_samples_own) {
+  const ImageShape shape{1, 4, 4};
+  const arma::uword d = shape.size(), n = 700, k = 3;
+  const PixelMatrix train = random_pixels(d, n, 12);
+  const arma::uvec labels = random_labels(n, k, 13);
+  const Dataset data =
+      make_dataset(train, labels, random_pixels(d, 20, 14), random_labels(20, k, 15), shape, k);
+  FitOptions options;
+  const arma::uvec val = validation_indices(n, options.validation_fraction, options.seed);
+  BOOST_TEST_REQUIRE(val.n_elem == 35u);
+  PixelMoments all = zero_pixel_moments(d, k), expected = zero_pixel_moments(d, k);
+  add_pixel_moments(all, train, 0, n, labels);
+  add_pixel_moments(expected, train, val, labels.elem(val));
+  for (const arma::uword chunk : {1, 7, 34, 35, 36, 256, 1000}) {
+    options.chunk = chunk;
+    const FitSums sums = fit_sums(view_dataset(data), Preprocessor{}, LinearMap{d}, options,
+                                  Communicator{}, Progress::silent());
+    const PixelMoments& got = sums.validation_moments;
+    BOOST_TEST(same_bits(arma::trimatl(got.gram), arma::trimatl(expected.gram)), "chunk " << chunk);
+    BOOST_TEST(same_bits(got.class_sums, expected.class_sums), "chunk " << chunk);
+    BOOST_TEST(same_bits(got.class_counts, expected.class_counts), "chunk " << chunk);
+    BOOST_TEST(got.count == expected.count);
+    BOOST_TEST(same_bits(arma::trimatl(sums.moments.gram), arma::trimatl(all.gram)));
+    BOOST_TEST(same_bits(sums.moments.class_sums, all.class_sums));
+    BOOST_TEST(sums.moments.count == n);
+  }
+}
+
 // The standardisation against the textbook formulas on a tiny case.
 BOOST_AUTO_TEST_CASE(channel_moments_from_exact_sums) {
   Preprocessor pre;

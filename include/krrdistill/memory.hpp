@@ -39,9 +39,10 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
 // (MADV_POPULATE_WRITE), keeping their contents, so that a caller about to
 // fill a large fresh buffer in one pass does not stop at a page fault every
 // 4 KiB: Fashion-MNIST's inflate spends a fifth of its time there. Only a
-// speed-up: the result is false, and nothing is done, where the kernel
-// cannot (before Linux 5.14). The buffer must outlive the future, whose
-// destructor waits.
+// speed-up: the result is false, and nothing is done, where the kernel or
+// the system headers cannot (before Linux 5.14), on one core, or when no
+// thread can be started. The buffer must stay in place until the future is
+// done; its destructor waits.
 std::future<bool> populate_pages_async(void* data, std::size_t bytes);
 
 }  // namespace krrdistill
