@@ -168,14 +168,10 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
       add(out.sums.validation_G, s.sums.validation_G);
       add(out.sums.validation_B, s.sums.validation_B);
     } else {
-      for (auto [to, from] :
-           {std::pair{&out.sums.moments, &s.sums.moments},
-            std::pair{&out.sums.validation_moments, &s.sums.validation_moments}}) {
-        to->gram += from->gram;
-        to->class_sums += from->class_sums;
-        to->class_counts += from->class_counts;
-        to->count += from->count;
-      }
+      if (double(out.sums.n) + double(s.sums.n) > kMaxMomentSamples)
+        throw Error("the merged statistics hold more samples than exact pixel moments allow");
+      out.sums.moments = plus(out.sums.moments, s.sums.moments);
+      out.sums.validation_moments = plus(out.sums.validation_moments, s.sums.validation_moments);
     }
     out.description.name = same_or_merged(out.description.name, s.description.name);
     out.class_counts += s.class_counts;
@@ -183,8 +179,6 @@ SavedStatistics merge_statistics(const std::vector<SavedStatistics>& parts,
     out.sums.n_validation += s.sums.n_validation;
     out.parts.insert(out.parts.end(), s.parts.begin(), s.parts.end());
   }
-  if (is_linear(out.spec) && double(out.sums.n) > kMaxMomentSamples)
-    throw Error("the merged statistics hold more samples than exact pixel moments allow");
   return out;
 }
 

@@ -203,6 +203,15 @@ BOOST_AUTO_TEST_CASE(linear_merge_equals_concatenation_bit_for_bit) {
       if (zca) BOOST_TEST(same_bits(from_stats.pre.zca_whiten, direct.pre.zca_whiten));
     }
   }
+  // Beyond the samples whose moments stay exact in double, the merge refuses.
+  const StatisticsConfig config = Case::config("linear", false);
+  SavedStatistics a = Case::stats_of(c.part(0, 137), config);
+  const SavedStatistics b = Case::stats_of(c.part(137, 300), config);
+  a.sums.n = arma::uword(kMaxMomentSamples) - 100;
+  BOOST_TEST(contains(error_of([&] {
+                        merge_statistics({a, b}, {"a", "b"});
+                      }),
+                      "more samples than exact pixel moments allow"));
 }
 
 // A nonlinear map's G and B are compensated sums under one fixed
