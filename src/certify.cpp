@@ -156,6 +156,29 @@ class PairErrors {
   arma::mat negated_difference_ = arma::mat(1, 1, arma::fill::zeros);  // for allreduce_min
 };
 
+// nearest_sq[i] = min(nearest_sq[i], min_j ‖xs_i − x_j‖²) for a chunk's
+// inputs X, given cross = −2 Xsᵀ X and xs_sq = ‖xs_i‖², the distance formed
+// as (cross + ‖xs‖²) + ‖x‖². On every thread, each with its own minima: a
+// minimum does not depend on the order it is taken in.
+void lower_nearest(arma::vec& nearest_sq, const arma::mat& cross, const arma::rowvec& xs_sq,
+                   const arma::mat& X) {
+  const arma::uword m = cross.n_rows;
+  const long n = long(cross.n_cols);
+#pragma omp parallel
+  {
+    arma::vec mine = nearest_sq;
+#pragma omp for schedule(static)
+    for (long j = 0; j < n; ++j) {
+      const double x_sq = arma::dot(X.col(j), X.col(j));
+      const double* column = cross.colptr(j);
+      for (arma::uword i = 0; i < m; ++i)
+        mine[i] = std::min(mine[i], (column[i] + xs_sq[i]) + x_sq);
+    }
+#pragma omp critical(krrdistill_nearest)
+    nearest_sq = arma::min(nearest_sq, mine);
+  }
+}
+
 }  // namespace
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
@@ -226,25 +249,20 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   for_each_chunk(
       model.pre, model.map, data.train, train_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        arma::mat scores, d2;
+        arma::mat scores, cross;
         if (linear) {
           const arma::mat product = multiply(scores_and_cross, X);
           scores = product.rows(0, 2 * k - 1);
-          d2 = product.rows(2 * k, 2 * k + m - 1);
+          cross = product.rows(2 * k, 2 * k + m - 1);
         } else {
           scores = multiply(both, Phi);
-          d2 = -2.0 * multiply_transposed(Xs, X);
+          cross = -2.0 * multiply_transposed(Xs, X);
         }
         if (regression)
           train_errors.add(scores, targets_of(data.train, first, X.n_cols));
         else
           classify(scores, labels_of(data.train, first, X.n_cols), 0);
-        arma::rowvec x_sq(X.n_cols);
-#pragma omp parallel for schedule(static)
-        for (arma::uword j = 0; j < X.n_cols; ++j) x_sq[j] = arma::dot(X.col(j), X.col(j));
-        d2.each_col() += xs_sq.t();
-        d2.each_row() += x_sq;
-        nearest_sq = arma::min(nearest_sq, arma::min(d2, 1));
+        lower_nearest(nearest_sq, cross, xs_sq, X);
       },
       progress, "certify: training set", train_features);
   if (train_features != nullptr) train_features->reset();  // the test pass needs none

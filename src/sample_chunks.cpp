@@ -21,7 +21,11 @@ void cached_columns(const arma::fmat& cached, arma::uword first, arma::uword cou
                     arma::mat& out) {
   out.set_size(cached.n_rows, count);
   const float* from = cached.colptr(first);
-  for (arma::uword i = 0; i < out.n_elem; ++i) out[i] = from[i];
+  double* to = out.memptr();
+  const long size = long(out.n_elem);
+  // On every thread: a serial copy here left the other core idle.
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < size; ++i) to[i] = from[i];
 }
 
 // A dataset's samples through a nonlinear map: single precision

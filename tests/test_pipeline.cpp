@@ -143,6 +143,73 @@ BOOST_AUTO_TEST_CASE(split_statistics_are_fit_models) {
   }
 }
 
+// The certificate's figures against plain loops over the samples: both
+// models' training and test accuracies, and each distilled image's nearest
+// training image by direct differences (the pass forms it as
+// ‖xs‖² + ‖x‖² − 2 xsᵀx, chunk by chunk, on every thread), from the fit's
+// feature cache for a nonlinear map as in a run.
+BOOST_AUTO_TEST_CASE(certificate_figures_are_those_of_plain_loops) {
+  TempDir tmp("pipeline");
+  write_idx_folder(tmp.file("data"), 300, 40, 6, 3);
+  const Dataset files = load(idx_config(tmp.file("data")).source);
+  // Labels scrambled: classes the models half get, whose scores a slip moves.
+  const auto scrambled = [](arma::uword n) {
+    arma::uvec labels(n);
+    for (arma::uword j = 0; j < n; ++j) labels[j] = ((j * 2654435761u) >> 7) % 3;
+    return labels;
+  };
+  const Dataset data = make_dataset(files.train.pixels, scrambled(300), files.test.pixels,
+                                    scrambled(40), files.shape, 3);
+  const Preprocessor pre = fit_preprocessor(data.train.pixels, data.shape, false, 0.1);
+  const arma::mat X = to_model_input(pre, data.train.pixels, 0, 300);
+  const arma::mat X_test = to_model_input(pre, data.test.pixels, 0, 40);
+  for (const std::string kind : {"linear", "rff"}) {
+    FeatureMapSpec spec;
+    spec.kind = kind;
+    spec.features = 30;
+    const FeatureMap map = make_feature_map(spec, data.shape.size());
+    FitOptions fit;
+    fit.lambda = 0.5;
+    fit.chunk = 64;
+    arma::fmat cache;
+    const bool cached = kind != "linear";
+    const Model model =
+        fit_model(data, pre, map, fit, Progress::silent(), cached ? &cache : nullptr);
+    AnalyticOptions analytic;
+    analytic.ipc = 2;
+    const DistilledSet distilled = distill_analytic(map, model.W, {}, analytic);
+    const arma::fmat cache_copy = cache;
+    const Certificate cert = certify(data, model, distilled, {}, fit.chunk, Progress::silent(),
+                                     cached ? &cache : nullptr);
+    BOOST_TEST_CONTEXT(kind) {
+      // The pass's features: a nonlinear map's are the fit's floats.
+      const arma::mat Phi = cached ? arma::conv_to<arma::mat>::from(cache_copy) : X;
+      const auto accuracy = [](const arma::mat& W, const arma::mat& features,
+                               const arma::uvec& labels) {
+        arma::uword correct = 0;
+        for (arma::uword j = 0; j < features.n_cols; ++j)
+          correct += arma::index_max(W * features.col(j)) == labels[j];
+        return double(correct) / double(features.n_cols);
+      };
+      BOOST_TEST(cert.original.train == accuracy(model.W, Phi, data.train.labels));
+      BOOST_TEST(cert.distilled.train == accuracy(cert.Ws, Phi, data.train.labels));
+      // The test split's 40 samples are one chunk: one product, as here.
+      const arma::mat Phi_test = cached ? arma::conv_to<arma::mat>::from(sample_features(
+                                              map, arma::conv_to<arma::fmat>::from(X_test)))
+                                        : X_test;
+      BOOST_TEST(cert.original.test == accuracy(model.W, Phi_test, data.test.labels));
+      BOOST_TEST(cert.distilled.test == accuracy(cert.Ws, Phi_test, data.test.labels));
+      BOOST_TEST_REQUIRE(cert.nearest_train_distance.n_elem == distilled.Xs.n_cols);
+      for (arma::uword i = 0; i < distilled.Xs.n_cols; ++i) {
+        double nearest = arma::datum::inf;
+        for (arma::uword j = 0; j < X.n_cols; ++j)
+          nearest = std::min(nearest, arma::norm(distilled.Xs.col(i) - X.col(j)));
+        BOOST_TEST(std::abs(cert.nearest_train_distance[i] - nearest) <= 1e-9 * nearest);
+      }
+    }
+  }
+}
+
 // RFF and FCNN fits take the data's features and their Gram in single
 // precision (docs/design.md §12): the weights are the double fit's to float
 // rounding (amplified by this small G's conditioning), not its bits, and
