@@ -128,5 +128,21 @@ int main(int argc, char** argv) {
       {"kip kernel Xt' Xs in float (ntk, nngp)", 5000, 784, 100, true},
       {"kip backward Xt dK in float (ntk, nngp)", 784, 5000, 100, false}};
   for (const Shape& shape : single_shapes) measure(shape, 0.0f);
+
+  // Short double results (a model's scores over a chunk, a certificate's
+  // cross products) go as their transposes (products.cpp): on one thread,
+  // A B as BLAS takes it against multiply's form.
+  set_threads(1);
+  for (const arma::uword rows : {arma::uword(20), arma::uword(30), arma::uword(120)}) {
+    const arma::mat A = gaussian_matrix(rows, p, 1.0, rng);
+    const arma::mat B = gaussian_matrix(p, kDefaultChunk, 1.0, rng);
+    arma::mat C;
+    const double t_plain = median_seconds(runs, [&] { C = A * B; });
+    const double t_swapped = median_seconds(runs, [&] { C = multiply(A, B); });
+    std::printf(
+        "  short product %3llux%llu * %llux%llu, 1 thread  %.5f s as A B -> %.5f s  %.2fx\n",
+        (unsigned long long)rows, (unsigned long long)p, (unsigned long long)p,
+        (unsigned long long)kDefaultChunk, t_plain, t_swapped, t_plain / t_swapped);
+  }
   return all_same && same_single ? 0 : 1;
 }
