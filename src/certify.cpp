@@ -159,7 +159,7 @@ class PairErrors {
 // nearest_sq[i] = min(nearest_sq[i], min_j ‖xs_i − x_j‖²) for a chunk's
 // inputs X, given cross = −2 Xsᵀ X and xs_sq = ‖xs_i‖², the distance formed
 // as (cross + ‖xs‖²) + ‖x‖². On every thread, each with its own minima: a
-// minimum does not depend on the order it is taken in (docs/design.md §6).
+// minimum does not depend on the order it is taken in (docs/design.md §7).
 void lower_nearest(arma::vec& nearest_sq, const arma::mat& cross, const arma::rowvec& xs_sq,
                    const arma::mat& X) {
   const arma::uword m = cross.n_rows;

@@ -65,9 +65,10 @@ void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool tra
   const long row_blocks = long(row_edges.size()) - 1, col_blocks = long(col_edges.size()) - 1;
   const long tiles = row_blocks * col_blocks;
   // A short double result (a model's scores over a chunk of samples) is
-  // formed as (Bᵀ op(A)ᵀ)ᵀ, the samples as the GEMM's rows: OpenBLAS's double
-  // kernels run such shapes 1.1–1.4× faster (bench/bench_gram.cpp). The
-  // rule is by size alone, so any thread count gives the same bits.
+  // formed as (Bᵀ op(A)ᵀ)ᵀ, the samples as the GEMM's rows: OpenBLAS's
+  // SkylakeX double kernels ran 20 to 120 rows 1.03–1.73× faster on one
+  // thread (bench/bench_gram.cpp; docs/design.md §7). The rule is by size
+  // alone, so any thread count gives the same bits.
   const bool swapped = std::is_same_v<T, double> && m <= kShortRows && m < B.n_cols;
   const arma::Mat<T> At = swapped && !transpose_a ? arma::Mat<T>(A.t()) : arma::Mat<T>();
   const arma::Mat<T>& op_a_t = transpose_a ? A : At;  // op(A)ᵀ: inner × m

@@ -3,7 +3,9 @@
 // threading splits a product by the number of threads; here a product is cut
 // into blocks by a fixed rule (sizes only, never the thread count), each
 // block is one single-threaded BLAS call, and no two blocks write the same
-// entry, so which thread runs a block cannot change a result.
+// entry, so which thread runs a block cannot change a result. A double
+// result of at most 128 rows over more columns is formed block by block as
+// its transpose, which the BLAS runs faster (docs/design.md §7).
 #pragma once
 
 #include <armadillo>
