@@ -245,6 +245,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   // models' scores and the cross terms are one product on every thread.
   const bool linear = std::holds_alternative<LinearMap>(model.map);
   const arma::mat scores_and_cross = linear ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
+  const arma::mat minus_2xs = linear ? arma::mat() : arma::mat(-2.0 * Xs);  // exact: a power of 2
   const Range train_shard = shard_range(data.train.size(), comm, chunk);
   for_each_chunk(
       model.pre, model.map, data.train, train_shard, chunk,
@@ -256,7 +257,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
           cross = product.rows(2 * k, 2 * k + m - 1);
         } else {
           scores = multiply(both, Phi);
-          cross = -2.0 * multiply_transposed(Xs, X);
+          cross = multiply_transposed(minus_2xs, X);
         }
         if (regression)
           train_errors.add(scores, targets_of(data.train, first, X.n_cols));

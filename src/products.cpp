@@ -77,10 +77,11 @@ void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool tra
     const arma::uword row = row_edges[t % row_blocks], rows = row_edges[t % row_blocks + 1] - row;
     const arma::uword col = col_edges[t / row_blocks], cols = col_edges[t / row_blocks + 1] - col;
     if (swapped) {
-      thread_local arma::Mat<T> tile;
+      thread_local arma::Mat<T> tile;  // kept, as add_tile's: no fresh pages per tile
       tile.set_size(cols, rows);
       gemm(true, int(cols), int(rows), int(inner), B.colptr(col), int(B.n_rows), op_a_t.colptr(row),
            int(op_a_t.n_rows), tile.memptr(), int(cols));
+      // By hand: C.submat(...) = tile.t() goes through a fresh temporary.
       for (arma::uword j = 0; j < cols; ++j) {
         T* to = C.memptr() + row + (col + j) * m;
         for (arma::uword i = 0; i < rows; ++i) to[i] = tile(j, i);
