@@ -37,7 +37,7 @@ double peak_mb() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  restart_with_fitting_blas();  // the kernels krrdistill runs on
+  restart_with_tuned_libraries();  // the kernels and pages krrdistill runs on
   std::vector<arma::uword> sizes;
   int runs = 3;
   for (int i = 1; i < argc; ++i) {

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_floor DIR [runs]\n");
     return 2;
   }
-  restart_with_fitting_blas();  // the kernels krrdistill runs on
+  restart_with_tuned_libraries();  // the kernels and pages krrdistill runs on
   const std::string dir = argv[1];
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   const int cores = omp_get_num_procs();

@@ -23,7 +23,7 @@
 using namespace krrdistill;
 
 int main(int argc, char** argv) {
-  restart_with_fitting_blas();  // the kernels krrdistill runs on
+  restart_with_tuned_libraries();  // the kernels and pages krrdistill runs on
   const arma::uword p = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 784;
   const arma::uword n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 60000;
   const int runs = argc > 3 ? std::atoi(argv[3]) : 5;

@@ -99,24 +99,26 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
   check_memory(what, items, available_memory_bytes());
 }
 
-std::future<bool> populate_pages_async(void* data, std::size_t bytes) {
-  const auto nothing = [] { return std::async(std::launch::deferred, [] { return false; }); };
+bool populate_pages(void* data, std::size_t bytes) {
   const std::uintptr_t page = std::uintptr_t(sysconf(_SC_PAGESIZE));
   const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
   const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + bytes) / page * page;
-  if (data == nullptr || end <= begin) return nothing();
+  if (data == nullptr || end <= begin) return false;
+#ifdef MADV_POPULATE_WRITE
+  return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
+#else
+  return false;
+#endif
+}
+
+std::future<bool> populate_pages_async(void* data, std::size_t bytes) {
+  const auto nothing = [] { return std::async(std::launch::deferred, [] { return false; }); };
   // On one core (a process bound to it, as mpirun binds each rank) the
   // thread would only take turns with the caller.
   cpu_set_t cores;
   if (sched_getaffinity(0, sizeof cores, &cores) == 0 && CPU_COUNT(&cores) < 2) return nothing();
   try {
-    return std::async(std::launch::async, [begin, end] {
-#ifdef MADV_POPULATE_WRITE
-      return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
-#else
-      return false;
-#endif
-    });
+    return std::async(std::launch::async, [data, bytes] { return populate_pages(data, bytes); });
   } catch (const std::system_error&) {  // no thread to be had: not worth failing for
     return nothing();
   }

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
@@ -175,7 +176,11 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
     sums.validation_B = compensated_zeros(k, p);
   }
   arma::mat part_B;  // one chunk's B, reused
-  if (train_features != nullptr) train_features->set_size(p, shard.size());
+  if (train_features != nullptr) {
+    train_features->set_size(p, shard.size());
+    // All of it is written: its pages in one call, not a fault each.
+    populate_pages(train_features->memptr(), train_features->n_elem * sizeof(float));
+  }
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
   // Samples [first, first + Phi.n_cols) with their features: a linear map's

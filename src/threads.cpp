@@ -15,6 +15,8 @@
 
 namespace krrdistill {
 
+const char* const kMallocHugePages = "glibc.malloc.hugetlb=1";
+
 void set_threads(int threads) {
   check_threads(threads);  // before any OpenMP team is sized from it
   // One BLAS thread also keeps OpenBLAS's pool from competing with OpenMP's.
@@ -39,9 +41,10 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
   return "";
 }
 
-void restart_with_fitting_blas() {
+void restart_with_tuned_libraries() {
   // Each variable set is the user's choice, or this restart done once.
   const bool pool_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
+  const bool tunables_set = std::getenv("GLIBC_TUNABLES") != nullptr;
   std::string core;
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     __builtin_cpu_init();
@@ -52,7 +55,7 @@ void restart_with_fitting_blas() {
     const char* chosen = openblas_get_corename();
     core = blas_core_upgrade(chosen != nullptr ? chosen : "", avx2_fma, avx512);
   }
-  if (pool_set && core.empty()) return;
+  if (pool_set && tunables_set && core.empty()) return;
   std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(cmdline)),
                          std::istreambuf_iterator<char>());
@@ -69,10 +72,12 @@ void restart_with_fitting_blas() {
   // Either failing (a setenv or the exec): carry on with the kernels and
   // the pool there are, the environment as it was.
   if ((core.empty() || setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) &&
-      (pool_set || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0))
+      (pool_set || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) &&
+      (tunables_set || setenv("GLIBC_TUNABLES", kMallocHugePages, 1) == 0))
     execv("/proc/self/exe", argv.data());
   if (!core.empty()) unsetenv("OPENBLAS_CORETYPE");
   if (!pool_set) unsetenv("OPENBLAS_NUM_THREADS");
+  if (!tunables_set) unsetenv("GLIBC_TUNABLES");
 }
 
 }  // namespace krrdistill

@@ -49,10 +49,10 @@ namespace fixtures {
 
 // The suites run on the BLAS kernels the command line picks (threads.hpp),
 // so that what they compute and what it writes can be compared bit for bit.
-struct FittingBlasKernels {
-  FittingBlasKernels() { krrdistill::restart_with_fitting_blas(); }
+struct TunedLibraries {
+  TunedLibraries() { krrdistill::restart_with_tuned_libraries(); }
 };
-BOOST_TEST_GLOBAL_FIXTURE(FittingBlasKernels);
+BOOST_TEST_GLOBAL_FIXTURE(TunedLibraries);
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;

@@ -3,7 +3,12 @@
 // kernels the programs ask for (threads.hpp).
 #define BOOST_TEST_MODULE products
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
@@ -177,6 +182,42 @@ BOOST_AUTO_TEST_CASE(blas_kernels_are_upgraded_only_from_pre_avx2_ones) {
   BOOST_TEST(blas_core_upgrade("Zen", true, false) == "");
   BOOST_TEST(blas_core_upgrade("SkylakeX", true, true) == "");
   BOOST_TEST(blas_core_upgrade("Cooperlake", true, true) == "");
+}
+
+// The restart's malloc setting reaches the memory: a large matrix lies in
+// huge pages. Only where the kernel gives them to memory that asks, and the
+// setting is ours (a user's own GLIBC_TUNABLES is kept; the sanitizers
+// replace malloc).
+BOOST_AUTO_TEST_CASE(large_matrices_lie_in_huge_pages_where_the_kernel_gives_them) {
+  std::ifstream policy("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(policy, modes);
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+#if defined(__SANITIZE_ADDRESS__)
+  const bool own_malloc = false;
+#else
+  const bool own_malloc = true;
+#endif
+  if (modes.find("[never]") != std::string::npos || modes.empty() || tunables == nullptr ||
+      std::string(tunables) != kMallocHugePages || !own_malloc) {
+    BOOST_TEST_MESSAGE("no huge pages to check here");
+    return;
+  }
+  arma::vec big(std::size_t(8) << 20, arma::fill::ones);  // 64 MiB
+  const auto at = reinterpret_cast<std::uintptr_t>(big.memptr());
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  long huge_kib = -1;
+  while (std::getline(smaps, line)) {
+    std::uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(' ') < line.find(':'))
+      inside = begin <= at && at < end;
+    else if (inside && line.rfind("AnonHugePages:", 0) == 0)
+      huge_kib = std::stol(line.substr(14));
+  }
+  BOOST_TEST(huge_kib >= 32 * 1024);  // at least half of it
+  BOOST_TEST(arma::accu(big) == double(big.n_elem));
 }
 
 // The single-precision Gram: the float products summed in double per block

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  restart_with_fitting_blas();
+  restart_with_tuned_libraries();
 #ifdef __GLIBC__
   // The passes allocate and free chunk-sized matrices (tens of MB) each
   // chunk; by default glibc maps each afresh and returns it at once, and the

@@ -25,16 +25,25 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
 // threads spin for a while before they sleep: krrdistill never gives them
 // work (set_threads), and on two cores they take about a tenth of a second
 // from OpenMP's at the start. A product asked of more threads later still
-// starts them (OpenBLAS's pthreads build, Debian's default). Since the
-// restart below then happens on every run, a tool that follows a process
-// (valgrind, say) needs to follow its children too.
+// starts them (OpenBLAS's pthreads build, Debian's default).
 //
+// A run also fills a few hundred MB of fresh memory (the pixels, the
+// feature cache, the chunks), 4 KiB a page fault by default. Where the
+// kernel gives transparent huge pages to the memory that asks for them
+// (its usual "madvise" setting), glibc's malloc asks for them under
+// kMallocHugePages: a 2 MiB page a fault. On a virtual machine whose page
+// faults cost about 10 µs each, that took a linear run from 0.66 s to 0.49 s
+// and an RFF run from 1.75 s to 1.29 s (README, Benchmarks).
+extern const char* const kMallocHugePages;  // the GLIBC_TUNABLES setting
+
 // For a program's main, before any work: when blas_core_upgrade applies to
-// this process and OPENBLAS_CORETYPE is not set, or OPENBLAS_NUM_THREADS is
-// not set, sets them (the kernels, and 1) and executes the program again
-// with the same arguments, from /proc/self/cmdline (the only way: OpenBLAS
-// reads them once, when it loads). Returns when nothing needs doing or the
-// restart cannot be made.
-void restart_with_fitting_blas();
+// this process and OPENBLAS_CORETYPE is not set, or OPENBLAS_NUM_THREADS or
+// GLIBC_TUNABLES is not set, sets them (the kernels, 1 and kMallocHugePages)
+// and executes the program again with the same arguments, from
+// /proc/self/cmdline (the only way: both libraries read them once, when they
+// load). Returns when nothing needs doing or the restart cannot be made.
+// Since the restart then happens on every run, a tool that follows a process
+// (valgrind, say) needs to follow its children too.
+void restart_with_tuned_libraries();
 
 }  // namespace krrdistill
