@@ -99,11 +99,23 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
   check_memory(what, items, available_memory_bytes());
 }
 
-bool populate_pages(void* data, std::size_t bytes) {
+namespace {
+
+// The whole pages inside [data, data + bytes), as [begin, end); false when
+// there are none.
+bool whole_pages(const void* data, std::size_t bytes, std::uintptr_t& begin, std::uintptr_t& end) {
   const std::uintptr_t page = std::uintptr_t(sysconf(_SC_PAGESIZE));
   const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
-  const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + bytes) / page * page;
-  if (data == nullptr || end <= begin) return false;
+  begin = (at + page - 1) / page * page;
+  end = (at + bytes) / page * page;
+  return data != nullptr && begin < end;
+}
+
+}  // namespace
+
+bool populate_pages(void* data, std::size_t bytes) {
+  std::uintptr_t begin = 0, end = 0;
+  if (!whole_pages(data, bytes, begin, end)) return false;
 #ifdef MADV_POPULATE_WRITE
   return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
 #else
@@ -113,6 +125,8 @@ bool populate_pages(void* data, std::size_t bytes) {
 
 std::future<bool> populate_pages_async(void* data, std::size_t bytes) {
   const auto nothing = [] { return std::async(std::launch::deferred, [] { return false; }); };
+  std::uintptr_t begin = 0, end = 0;
+  if (!whole_pages(data, bytes, begin, end)) return nothing();
   // On one core (a process bound to it, as mpirun binds each rank) the
   // thread would only take turns with the caller.
   cpu_set_t cores;

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,7 +45,9 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
 void restart_with_tuned_libraries() {
   // Each variable set is the user's choice, or this restart done once.
   const bool pool_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
-  const bool tunables_set = std::getenv("GLIBC_TUNABLES") != nullptr;
+  // A secure-mode process (setuid, capabilities) may have GLIBC_TUNABLES
+  // taken out of its environment: never restart for it there.
+  const bool tunables_set = std::getenv("GLIBC_TUNABLES") != nullptr || getauxval(AT_SECURE) != 0;
   std::string core;
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     __builtin_cpu_init();
