@@ -30,10 +30,11 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
 // A run also fills a few hundred MB of fresh memory (the pixels, the
 // feature cache, the chunks), 4 KiB a page fault by default. Where the
 // kernel gives transparent huge pages to the memory that asks for them
-// (its usual "madvise" setting), glibc's malloc asks for them under
-// kMallocHugePages: a 2 MiB page a fault. On a virtual machine whose page
-// faults cost about 10 µs each, that took a linear run from 0.66 s to 0.49 s
-// and an RFF run from 1.75 s to 1.29 s (README, Benchmarks).
+// (its usual "madvise" setting), glibc's malloc (2.35 or later) asks for
+// them under kMallocHugePages: 2 MiB a fault. On a virtual machine whose
+// page faults cost about 10 µs each, a linear run went from 0.70 s to
+// 0.54 s and an RFF one from 2.19 s to 1.64 s, with the populated buffers
+// of memory.hpp (README, Benchmarks).
 extern const char* const kMallocHugePages;  // the GLIBC_TUNABLES setting
 
 // For a program's main, before any work: when blas_core_upgrade applies to
