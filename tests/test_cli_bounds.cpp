@@ -4,6 +4,7 @@
 // their contents; messages quoting file contents stay whole and on one line;
 // --lambda-s follows one rule for every init.
 #define BOOST_TEST_MODULE cli_bounds
+#include <omp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -295,6 +296,38 @@ BOOST_AUTO_TEST_CASE(populated_pages_are_resident_and_keep_their_contents) {
   BOOST_TEST(!krrdistill::populate_pages_async(bytes + 1, page - 2).get());
   BOOST_TEST(!krrdistill::populate_pages_async(nullptr, 0).get());
   munmap(at, pages * page);
+}
+
+BOOST_AUTO_TEST_CASE(large_ranges_are_populated_whole_in_parts_on_every_thread) {
+  // 40 MiB from an odd address: with two or more threads, in parts cut at
+  // 2 MiB boundaries (memory.cpp), and still every whole page mapped.
+  const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE)), span = std::size_t(44) << 20;
+  void* at = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_REQUIRE(at != MAP_FAILED);
+  unsigned char* bytes = static_cast<unsigned char*>(at);
+  const std::size_t first = 3 * page + 17, size = std::size_t(40) << 20;
+  // A few marked bytes (each maps its page): at both ends and every 5 MiB.
+  std::vector<std::size_t> marks = {first, first + size - 1};
+  for (std::size_t i = first; i < first + size; i += std::size_t(5) << 20) marks.push_back(i + 1);
+  for (const std::size_t i : marks) bytes[i] = (unsigned char)(i % 251 + 1);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(std::max(2, threads));
+  const bool done = krrdistill::populate_pages(bytes + first, size);
+  omp_set_num_threads(threads);
+  std::vector<unsigned char> resident(span / page);
+  BOOST_REQUIRE(mincore(at, span, resident.data()) == 0);
+  if (done) {
+    long missing = 0;
+    for (std::size_t p = first / page + 1; p < (first + size) / page; ++p)
+      missing += (resident[p] & 1) == 0;
+    BOOST_TEST(missing == 0);
+  } else {
+    BOOST_TEST_MESSAGE("the kernel has no MADV_POPULATE_WRITE: nothing to check but the bytes");
+  }
+  bool kept = true;
+  for (const std::size_t i : marks) kept = kept && bytes[i] == (unsigned char)(i % 251 + 1);
+  BOOST_TEST(kept);
+  munmap(at, span);
 }
 
 BOOST_AUTO_TEST_CASE(limits_checks) {

@@ -39,12 +39,13 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
 // keeping their contents, so that a caller about to fill a large fresh
 // buffer in one pass does not stop at a page fault every 4 KiB: one call
 // instead (on a virtual machine whose faults cost 10 µs each, 188 MB in
-// 0.024 s against 0.47 s for a fault a page). Only a speed-up: the result
+// 0.024 s against 0.47 s for a fault a page), in parts on the OpenMP
+// threads when it is large (memory.cpp). Only a speed-up: the result
 // is false, and nothing is done, where the kernel or the system headers
 // cannot (before Linux 5.14).
 bool populate_pages(void* data, std::size_t bytes);
 
-// The same on a thread of its own, while the caller starts filling the
+// The same, on one thread of its own, while the caller starts filling the
 // buffer (libdeflate inflating a whole file into it). Nothing is done on
 // one core, with no whole page, or when no thread can be started. The
 // buffer must stay in place until the future is done; its destructor waits.
