@@ -1,5 +1,7 @@
 #include "krrdistill/model.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -178,8 +180,9 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
   arma::mat part_B;  // one chunk's B, reused
   if (train_features != nullptr) {
     train_features->set_size(p, shard.size());
-    // All of it is written: its pages in one call, not a fault each.
-    populate_pages(train_features->memptr(), train_features->n_elem * sizeof(float));
+    // All of it is written: its pages ahead, on every thread, not a fault each.
+    populate_pages(train_features->memptr(), train_features->n_elem * sizeof(float),
+                   omp_get_max_threads());
   }
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;

@@ -37,13 +37,17 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
 
 // Maps the whole pages inside [data, data + bytes) (MADV_POPULATE_WRITE),
 // keeping their contents, so that a caller about to fill a large fresh
-// buffer in one pass does not stop at a page fault every 4 KiB: one call
-// instead (on a virtual machine whose faults cost 10 µs each, 188 MB in
-// 0.024 s against 0.47 s for a fault a page), in parts on the OpenMP
-// threads when it is large (memory.cpp). Only a speed-up: the result
-// is false, and nothing is done, where the kernel or the system headers
-// cannot (before Linux 5.14).
-bool populate_pages(void* data, std::size_t bytes);
+// buffer in one pass does not stop at a page fault every 4 KiB (on a
+// virtual machine whose faults cost 10 µs each, 188 MB of memory freed
+// just before took 0.024 s against 0.47 s for a fault a page). With
+// threads > 1, a range of 16 MiB or more is cut into up to that many parts
+// of at least 8 MiB, each populated on an OpenMP thread: memory handed back
+// to the host some seconds before costs about ten times as much, and two
+// threads halve that. Pass the caller's omp_get_max_threads() from the
+// thread that set it (the count is each thread's own). Only a speed-up:
+// false where the kernel or the system headers cannot (before Linux 5.14)
+// or a part failed, and then some parts may be populated and others not.
+bool populate_pages(void* data, std::size_t bytes, int threads = 1);
 
 // The same, on one thread of its own, while the caller starts filling the
 // buffer (libdeflate inflating a whole file into it). Nothing is done on
