@@ -44,9 +44,10 @@ class MappedBytes {
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (at == MAP_FAILED) throw Error("out of memory for " + std::to_string(size) + " bytes");
     data_ = static_cast<unsigned char*>(at);
-    // Filled at once: its pages in one call (on this thread: the test split
-    // is read on a thread of its own, whose OpenMP count is not the run's),
-    // and huge ones where the kernel gives them on request (malloc's memory
+    // Filled at once: its pages in one call on the calling thread, never
+    // split (the test split is read on a thread of its own, whose OpenMP
+    // thread count is not --threads), and huge ones where the kernel gives
+    // them on request (malloc's memory
     // asks under kMallocHugePages, threads.hpp; this mapping is not
     // malloc's). On a virtual machine that shadows the page tables, each
     // 4 KiB page also costs about 5 µs at its first touch: reading the 26 MB

@@ -41,12 +41,14 @@ void check_memory(const std::string& what, const std::vector<MemoryItem>& items)
 // virtual machine whose faults cost 10 µs each, 188 MB of memory freed
 // just before took 0.024 s against 0.47 s for a fault a page). With
 // threads > 1, a range of 16 MiB or more is cut into up to that many parts
-// of at least 8 MiB, each populated on an OpenMP thread: memory handed back
+// of about equal size (at least 8 MiB before the cuts are rounded down to
+// 2 MiB boundaries), each populated on an OpenMP thread: memory handed back
 // to the host some seconds before costs about ten times as much, and two
 // threads halve that. Pass the caller's omp_get_max_threads() from the
 // thread that set it (the count is each thread's own). Only a speed-up:
-// false where the kernel or the system headers cannot (before Linux 5.14)
-// or a part failed, and then some parts may be populated and others not.
+// false, with nothing done, when the range holds no whole page or the
+// kernel or the system headers cannot (before Linux 5.14); false too when
+// a call failed, and then some pages may be populated and others not.
 bool populate_pages(void* data, std::size_t bytes, int threads = 1);
 
 // The same, on one thread of its own, while the caller starts filling the
