@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,10 +12,9 @@
 #include <vector>
 
 #include "krrdistill/limits.hpp"
+#include "krrdistill/tuned_environment.hpp"
 
 namespace krrdistill {
-
-const char* const kMallocHugePages = "glibc.malloc.hugetlb=1";
 
 void set_threads(int threads) {
   check_threads(threads);  // before any OpenMP team is sized from it
@@ -43,11 +41,8 @@ std::string blas_core_upgrade(const std::string& chosen, bool avx2_fma, bool avx
 }
 
 void restart_with_tuned_libraries() {
-  // Each variable set is the user's choice, or this restart done once.
-  const bool pool_set = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
-  // A secure-mode process (setuid, capabilities) may have GLIBC_TUNABLES
-  // taken out of its environment: never restart for it there.
-  const bool tunables_set = std::getenv("GLIBC_TUNABLES") != nullptr || getauxval(AT_SECURE) != 0;
+  // Each variable set is the user's choice, or a launch or restart that set it.
+  const MissingTuning missing = missing_tuning();
   std::string core;
   if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
     __builtin_cpu_init();
@@ -58,7 +53,7 @@ void restart_with_tuned_libraries() {
     const char* chosen = openblas_get_corename();
     core = blas_core_upgrade(chosen != nullptr ? chosen : "", avx2_fma, avx512);
   }
-  if (pool_set && tunables_set && core.empty()) return;
+  if (!missing.any() && core.empty()) return;
   std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(cmdline)),
                          std::istreambuf_iterator<char>());
@@ -74,13 +69,11 @@ void restart_with_tuned_libraries() {
   argv.push_back(nullptr);
   // Either failing (a setenv or the exec): carry on with the kernels and
   // the pool there are, the environment as it was.
-  if ((core.empty() || setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) &&
-      (pool_set || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) &&
-      (tunables_set || setenv("GLIBC_TUNABLES", kMallocHugePages, 1) == 0))
+  if ((core.empty() || setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) && set_tuning(missing)) {
     execv("/proc/self/exe", argv.data());
+    unset_tuning(missing);
+  }
   if (!core.empty()) unsetenv("OPENBLAS_CORETYPE");
-  if (!pool_set) unsetenv("OPENBLAS_NUM_THREADS");
-  if (!tunables_set) unsetenv("GLIBC_TUNABLES");
 }
 
 }  // namespace krrdistill

@@ -14,6 +14,7 @@
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"
 #include "krrdistill/threads.hpp"
+#include "krrdistill/tuned_environment.hpp"
 
 using namespace krrdistill;
 
