@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "krrdistill/memory.hpp"
 #include "krrdistill/npy.hpp"
 #include "krrdistill/pipeline_support.hpp"
+#include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/report.hpp"
 #include "krrdistill/saved_statistics.hpp"
@@ -196,6 +198,12 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
   // from the files; several processes each hold (or read) only their shard
   // of each split.
   progress.status("loading " + source.dataset);
+  // The linear fit's first pass would wait for oneDNN's kernels: built
+  // meanwhile on a thread of their own (a core is idle while the training
+  // images inflate).
+  const std::future<void> moments_kernels =
+      config.spec.kind == "linear" ? std::async(std::launch::async, prepare_moments_product)
+                                   : std::future<void>();
   Dataset loaded;
   StreamDataset data;
   PixelMatrix train_shard, test_shard;

@@ -116,8 +116,9 @@ constexpr arma::uword kPanelRows = 200;
 // images: left holds q (u8), right holds [q − 128; 1; one-hot label] (s8), so
 // one product C = leftᵀ right gives, all in 32-bit integers,
 //   C(j, i) = Σ q_j (q_i − 128),  C(j, d) = Σ q_j,  C(j, d + 1 + c) = Σ_{y=c} q_j,
-// and Σ q_i q_j = C(j, i) + 128 C(j, d). oneDNN spreads each GEMM over the
-// OpenMP threads; every sum is of integers, so the bits are the same.
+// and Σ q_i q_j = C(j, i) + 128 C(j, d). The product's panels run on the
+// OpenMP threads (below); every sum is of integers, so the bits are the same
+// for any thread count.
 template <typename ColumnAt>
 void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
                       ColumnAt column_at, const arma::uvec& labels) {
@@ -214,6 +215,18 @@ void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword c
 
 MomentsProduct fastest_moments_product() {
   return integer_product_is_exact() ? MomentsProduct::int8 : MomentsProduct::float32;
+}
+
+void prepare_moments_product() {
+  if (fastest_moments_product() != MomentsProduct::int8) return;
+  // A 1×1 product over one image: the kernels are the process's, built once
+  // whatever the size. A failure shows again at the first real product.
+  const std::uint8_t left = 0;
+  const std::int8_t right = 0;
+  std::int32_t product = 0;
+  const std::int32_t no_offset = 0;
+  dnnl_gemm_u8s8s32('T', 'N', 'F', 1, 1, 1, 1.0f, &left, 1, 0, &right, 1, 0, 0.0f, &product, 1,
+                    &no_offset);
 }
 
 double pixel_moments_buffer_bytes(arma::uword d, arma::uword k, MomentsProduct product) {

@@ -41,6 +41,11 @@ enum class MomentsProduct {
 // or AVX-VNNI), whose 32-bit sums never saturate; float32 elsewhere (without
 // VNNI the 8-bit products are summed in pairs in 16 bits, which saturate).
 MomentsProduct fastest_moments_product();
+// oneDNN builds its integer product's kernels at their first use, about
+// 12 ms on the benchmarks' machine. For a caller with a thread to spare
+// before its first pass (while the data load): builds them now. Nothing
+// where the int8 product is not the one used.
+void prepare_moments_product();
 // The bytes the product's buffers take while the sums are formed.
 double pixel_moments_buffer_bytes(arma::uword d, arma::uword k, MomentsProduct product);
 
