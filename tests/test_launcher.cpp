@@ -1,8 +1,8 @@
 // The krrdistill command's launcher (tools/launcher.cpp): it hands its
 // arguments to krrdistill-main beside it with the library settings of
 // tuned_environment.hpp set, keeps a user's own values, and without the
-// program refuses in one line. A stand-in program (a shell script) prints
-// what it received.
+// program, or with itself in its place, refuses in one line. A stand-in
+// program (a shell script) prints what it received.
 #define BOOST_TEST_MODULE launcher
 #include <boost/test/unit_test.hpp>
 
@@ -57,10 +57,18 @@ BOOST_AUTO_TEST_CASE(the_launcher_keeps_a_users_own_settings) {
   l.add_program();
   const RunResult r = l.run("OPENBLAS_NUM_THREADS=3 GLIBC_TUNABLES=glibc.malloc.check=0");
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(contains(r.out, "pool: 3\ntunables: glibc.malloc.check=0\n"));
+  BOOST_TEST(r.out == "arg: distill\narg: two words\narg: --quiet\npool: 3\n"
+                      "tunables: glibc.malloc.check=0\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_launcher_without_its_program_refuses_in_one_line) {
   Launcher l;
+  check_refusal(l.run(""), "krrdistill-main");
+}
+
+// A program beside it that is the launcher itself (a link) would run for ever.
+BOOST_AUTO_TEST_CASE(a_launcher_that_would_run_itself_refuses_in_one_line) {
+  Launcher l;
+  fs::create_symlink("krrdistill", l.scratch.file("krrdistill-main"));
   check_refusal(l.run(""), "krrdistill-main");
 }
