@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <future>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "krrdistill/dataset_files.hpp"
@@ -200,10 +201,13 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
   progress.status("loading " + source.dataset);
   // The linear fit's first pass would wait for oneDNN's kernels: built
   // meanwhile on a thread of their own (a core is idle while the training
-  // images inflate).
-  const std::future<void> moments_kernels =
-      config.spec.kind == "linear" ? std::async(std::launch::async, prepare_moments_product)
-                                   : std::future<void>();
+  // images inflate). Without a thread to spare, the pass builds them.
+  std::future<void> moments_kernels;
+  try {
+    if (config.spec.kind == "linear")
+      moments_kernels = std::async(std::launch::async, prepare_moments_product);
+  } catch (const std::system_error&) {
+  }
   Dataset loaded;
   StreamDataset data;
   PixelMatrix train_shard, test_shard;

@@ -125,8 +125,8 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
   const arma::uword d = pixels.n_rows, k = moments.class_sums.n_cols, width = d + 1 + k;
   const arma::uword panels = (d + kPanelRows - 1) / kPanelRows;
   const arma::uword panel_rows = panels == 0 ? 0 : (d + panels - 1) / panels;
-  const arma::uword threads = arma::uword(omp_get_max_threads());
   if (count == 0) return;
+  const arma::uword threads = arma::uword(omp_get_max_threads());
   // Kept from call to call, as the float product's: a pass makes a call a
   // chunk, and fresh buffers would be fresh pages to fault in every time. The
   // OpenMP threads reach them through the pointers below (a thread_local name
@@ -157,10 +157,11 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
     // Row-major, as oneDNN's GEMM takes it: left is size×d, right size×width,
     // C d×width; each panel forms rows [r, r + m) from column r on. With two
     // panels a thread or more, each thread forms whole panels, widest first
-    // (oneDNN runs on one thread inside a parallel region): on two threads
-    // the four panels of Fashion-MNIST split evenly, and the pass took 0.052 s
-    // instead of 0.058 s with every panel spread over both threads, whose
-    // splits left one waiting. With fewer panels each is spread as before.
+    // (oneDNN, built on OpenMP as Debian's is, runs on one thread inside a
+    // parallel region): on two threads the four panels of Fashion-MNIST
+    // split evenly, and the pass took 0.052 s instead of 0.058 s with every
+    // panel spread over both threads, whose splits left one waiting. With
+    // fewer panels, oneDNN spreads each over the threads.
     std::atomic<int> failed{0};
 #pragma omp parallel for schedule(dynamic, 1) if (panels >= 2 * threads)
     for (long panel = 0; panel < long(panels); ++panel) {

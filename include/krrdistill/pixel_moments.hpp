@@ -43,7 +43,7 @@ enum class MomentsProduct {
 MomentsProduct fastest_moments_product();
 // oneDNN builds its integer product's kernels at their first use, about
 // 12 ms on the benchmarks' machine. For a caller with a thread to spare
-// before its first pass (while the data load): builds them now. Nothing
+// before its first pass (while the data loads): builds them now. Nothing
 // where the int8 product is not the one used.
 void prepare_moments_product();
 // The bytes the product's buffers take while the sums are formed.
