@@ -318,13 +318,15 @@ Model finish_fit(const StreamDataset& data, Model model, const StatisticsPass& p
     };
     if (train_features != nullptr || std::holds_alternative<LinearMap>(model.map)) {
       // The validation samples alone (cached features, or a linear map's
-      // inputs), in chunks half the pass's: they and their scores stay below
-      // the pass's footprint, so the peak memory does not depend on how many
-      // there are. Not less: the scores of a chunk are one product of the
-      // stacked weights, whose 512-column tiles (products.hpp) are what the
-      // threads share; a quarter of the default chunk made one tile, on one
-      // thread (a linear fit 0.013 s longer).
-      const arma::uword val_chunk = std::max<arma::uword>(1, options.chunk / 2);
+      // inputs), in chunks below the pass's footprint, so that the peak
+      // memory does not depend on how many there are. A linear map's in
+      // halves of the pass's chunk: the scores of a chunk are one product of
+      // the stacked weights, whose 512-column tiles (products.hpp) are what
+      // the threads share, and a quarter of the default chunk made one tile,
+      // on one thread (a linear fit 0.013 s longer). Cached features in
+      // quarters: beside the cache, halves raised an FCNN run's peak by 6 MB.
+      const arma::uword val_chunk =
+          std::max<arma::uword>(1, options.chunk / (train_features != nullptr ? 4 : 2));
       PixelReader reader(train);
       for (arma::uword begin = 0; begin < my_val.n_elem; begin += val_chunk) {
         const arma::uvec rows =
