@@ -48,10 +48,10 @@ class MappedBytes {
     // split (the test split is read on a thread of its own, whose OpenMP
     // thread count is not --threads), and huge ones where the kernel gives
     // them on request (malloc's memory asks under kMallocHugePages,
-    // tuned_environment.hpp; this mapping is not malloc's). On a virtual machine that
-    // shadows the page tables, each 4 KiB page also costs about 5 µs at its
-    // first touch: reading the 26 MB file took 0.037 s into small pages and
-    // 0.006 s into huge ones.
+    // tuned_environment.hpp; this mapping is not malloc's). On a virtual
+    // machine that shadows the page tables, each 4 KiB page also costs about
+    // 5 µs at its first touch: reading the 26 MB file took 0.037 s into
+    // small pages and 0.006 s into huge ones.
     madvise(at, std::max<std::size_t>(size, 1), MADV_HUGEPAGE);
     populate_pages(data_, size_);
   }
