@@ -10,10 +10,21 @@
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/krr.hpp"
+#include "krrdistill/nearest_distances.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/sample_chunks.hpp"
 
 namespace krrdistill {
+
+namespace {
+
+// Distilled inputs whose cross terms a linear map's scores product carries.
+// Measured on Fashion-MNIST, the nearest distances' own float product cost
+// 11 ms a pass more than the double rows at 10 distilled inputs and 35 ms
+// less at 100: they cross near 32.
+constexpr arma::uword kSharedCross = 32;
+
+}  // namespace
 
 PredictionDigest prediction_digest(const arma::uvec& classes) {
   std::vector<unsigned char> bytes;
@@ -156,29 +167,6 @@ class PairErrors {
   arma::mat negated_difference_ = arma::mat(1, 1, arma::fill::zeros);  // for allreduce_min
 };
 
-// nearest_sq[i] = min(nearest_sq[i], min_j ‖xs_i − x_j‖²) for a chunk's
-// inputs X, given cross = −2 Xsᵀ X and xs_sq = ‖xs_i‖², the distance formed
-// as (cross + ‖xs‖²) + ‖x‖². On every thread, each with its own minima: a
-// minimum does not depend on the order it is taken in (docs/design.md §7).
-void lower_nearest(arma::vec& nearest_sq, const arma::mat& cross, const arma::rowvec& xs_sq,
-                   const arma::mat& X) {
-  const arma::uword m = cross.n_rows;
-  const long n = long(cross.n_cols);
-#pragma omp parallel
-  {
-    arma::vec mine = nearest_sq;
-#pragma omp for schedule(static)
-    for (long j = 0; j < n; ++j) {
-      const double x_sq = arma::dot(X.col(j), X.col(j));
-      const double* column = cross.colptr(j);
-      for (arma::uword i = 0; i < m; ++i)
-        mine[i] = std::min(mine[i], (column[i] + xs_sq[i]) + x_sq);
-    }
-#pragma omp critical(krrdistill_nearest)
-    nearest_sq = arma::min(nearest_sq, mine);
-  }
-}
-
 }  // namespace
 
 Certificate certify(const Dataset& data, const Model& model, const DistilledSet& distilled,
@@ -212,11 +200,9 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   broadcast(comm, Xs);
   broadcast(comm, cert.Ws);
 
-  const arma::uword k = model.W.n_rows, m = Xs.n_cols;
+  const arma::uword k = model.W.n_rows;
   const arma::mat both = arma::join_cols(model.W, cert.Ws);  // one product for both models
-  const arma::rowvec xs_sq = arma::sum(arma::square(Xs), 0);
-  arma::vec nearest_sq(m);
-  nearest_sq.fill(arma::datum::inf);
+  NearestDistances nearest(Xs);
   // Correct classes of the original and distilled models on train, then on
   // test, then test agreement: counts, summed over processes.
   arma::uvec counts(5, arma::fill::zeros);
@@ -241,29 +227,30 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
     return arma::uword(arma::accu(orig == dist));
   };
 
-  // ‖xs − x‖² = ‖xs‖² + ‖x‖² − 2 xsᵀx. For a linear map Phi is X, so both
-  // models' scores and the cross terms are one product on every thread.
-  const bool linear = std::holds_alternative<LinearMap>(model.map);
-  const arma::mat scores_and_cross = linear ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
-  const arma::mat minus_2xs = linear ? arma::mat() : arma::mat(-2.0 * Xs);  // exact: a power of 2
+  // A linear map's scores are a product of the inputs: up to kSharedCross
+  // distilled inputs, their cross terms ride in it, in double; more go to
+  // the nearest distances' own float product, which beyond that size
+  // costs less than the double rows (docs/design.md §6).
+  const arma::uword m = Xs.n_cols;
+  const bool shared = std::holds_alternative<LinearMap>(model.map) && m <= kSharedCross;
+  const arma::mat scores_and_cross = shared ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
   const Range train_shard = shard_range(data.train.size(), comm, chunk);
   for_each_chunk(
       model.pre, model.map, data.train, train_shard, chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        arma::mat scores, cross;
-        if (linear) {
+        arma::mat scores;
+        if (shared) {
           const arma::mat product = multiply(scores_and_cross, X);
           scores = product.rows(0, 2 * k - 1);
-          cross = product.rows(2 * k, 2 * k + m - 1);
+          nearest.add(X, product.rows(2 * k, 2 * k + m - 1));
         } else {
           scores = multiply(both, Phi);
-          cross = multiply_transposed(minus_2xs, X);
+          nearest.add(X);
         }
         if (regression)
           train_errors.add(scores, targets_of(data.train, first, X.n_cols));
         else
           classify(scores, labels_of(data.train, first, X.n_cols), 0);
-        lower_nearest(nearest_sq, cross, xs_sq, X);
       },
       progress, "certify: training set", train_features);
   if (train_features != nullptr) train_features->reset();  // the test pass needs none
@@ -283,7 +270,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
       },
       progress, "certify: test set");
   allreduce_sum(comm, counts);
-  allreduce_min(comm, nearest_sq);
+  allreduce_min(comm, nearest.squared());
   allreduce_sum(comm, test_classes);
   if (regression) {
     train_errors.allreduce(comm);
@@ -303,7 +290,7 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
     cert.original_test_predictions = prediction_digest(test_classes.head(n_test_images));
     cert.distilled_test_predictions = prediction_digest(test_classes.tail(n_test_images));
   }
-  cert.nearest_train_distance = arma::sqrt(arma::clamp(nearest_sq, 0.0, arma::datum::inf));
+  cert.nearest_train_distance = arma::sqrt(nearest.squared());
   if (regression) {
     cert.regression = true;
     const double nan = std::numeric_limits<double>::quiet_NaN();
