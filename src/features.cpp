@@ -195,6 +195,54 @@ arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf) {
   return Phi;
 }
 
+namespace {
+
+// RFF's features scale·cos(Z + shift) column by column into Phi (Z may be
+// Phi; no shift when it is null), through one buffer whose alignment is
+// the same for every column: whether a row takes a vector lane or the
+// scalar tail is decided by the row alone, so an entry's bits do not
+// depend on the thread, the chunk or the column's place in it.
+void cosine_features(const RandomFourierMap& m, const arma::fmat& Z, const float* shift,
+                     arma::fmat& Phi) {
+  const float scale = float(std::sqrt(2.0 / double(m.A.n_rows)));
+#pragma omp parallel
+  {
+    arma::fvec column(Phi.n_rows);
+    float* c = column.memptr();
+#pragma omp for schedule(static)
+    for (arma::uword j = 0; j < Phi.n_cols; ++j) {
+      const float* z = Z.colptr(j);
+      if (shift != nullptr)
+        for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = z[r] + shift[r];
+      else
+        std::copy(z, z + Phi.n_rows, c);
+#pragma omp simd
+      for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = scale * cosf(c[r]);
+      std::copy(c, c + Phi.n_rows, Phi.colptr(j));
+    }
+  }
+}
+
+// An FCNN's features from its first layer's products H (overwritten; may
+// be Phi when there is one layer): each hidden layer's product is the one
+// new matrix and the ReLU works in it; the last layer's goes into Phi.
+void fcnn_features(const FcnnMap& m, arma::fmat& H, arma::fmat& Phi) {
+  leaky_relu_in_place(H, m.slope);
+  const std::size_t last = m.layers.size() - 1;
+  for (std::size_t l = 1; l < last; ++l) {
+    H = multiply(arma::conv_to<arma::fmat>::from(m.layers[l]), H);
+    leaky_relu_in_place(H, m.slope);
+  }
+  if (last == 0) {
+    if (&H != &Phi) Phi = H;
+    return;
+  }
+  multiply_into(arma::conv_to<arma::fmat>::from(m.layers[last]), H, Phi);
+  leaky_relu_in_place(Phi, m.slope);
+}
+
+}  // namespace
+
 void sample_features_into(const FeatureMap& map, const arma::fmat& Xf, arma::fmat& Phi) {
   require_rows(Xf, input_dim(map), "X");
   if (Phi.n_rows != feature_dim(map) || Phi.n_cols != Xf.n_cols)
@@ -206,40 +254,31 @@ void sample_features_into(const FeatureMap& map, const arma::fmat& Xf, arma::fma
         } else if constexpr (is_a<RandomFourierMap, decltype(m)>) {
           multiply_into(arma::conv_to<arma::fmat>::from(m.A), Xf, Phi);
           const arma::fvec b = arma::conv_to<arma::fvec>::from(m.b);
-          const float scale = float(std::sqrt(2.0 / double(m.A.n_rows)));
-      // Column by column through one buffer, whose alignment is the same for
-      // every column: whether a row takes a vector lane or the scalar tail
-      // is decided by the row alone, so an entry's bits do not depend on
-      // the thread, the chunk or the column's place in it.
-#pragma omp parallel
-          {
-            arma::fvec column(Phi.n_rows);
-            float* c = column.memptr();
-            const float* shift = b.memptr();
-#pragma omp for schedule(static)
-            for (arma::uword j = 0; j < Phi.n_cols; ++j) {
-              const float* z = Phi.colptr(j);
-              for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = z[r] + shift[r];
-#pragma omp simd
-              for (arma::uword r = 0; r < Phi.n_rows; ++r) c[r] = scale * cosf(c[r]);
-              std::copy(c, c + Phi.n_rows, Phi.colptr(j));
-            }
-          }
+          cosine_features(m, Phi, b.memptr(), Phi);
         } else {
-          // Each hidden layer's product is the one new matrix and the ReLU
-          // works in it; the last layer's goes straight into Phi.
           if (m.layers.empty()) return;  // no features (p = 0)
-          arma::fmat H;
-          const std::size_t last = m.layers.size() - 1;
-          for (std::size_t l = 0; l < last; ++l) {
-            H = multiply(arma::conv_to<arma::fmat>::from(m.layers[l]), l == 0 ? Xf : H);
-            leaky_relu_in_place(H, m.slope);
+          const arma::fmat first = arma::conv_to<arma::fmat>::from(m.layers[0]);
+          if (m.layers.size() == 1) {
+            multiply_into(first, Xf, Phi);
+            fcnn_features(m, Phi, Phi);
+          } else {
+            arma::fmat H = multiply(first, Xf);
+            fcnn_features(m, H, Phi);
           }
-          multiply_into(arma::conv_to<arma::fmat>::from(m.layers[last]), last == 0 ? Xf : H, Phi);
-          leaky_relu_in_place(Phi, m.slope);
         }
       },
       map);
+}
+
+void features_from_first_layer(const FeatureMap& map, arma::fmat& H, arma::fmat& Phi) {
+  if (Phi.n_rows != feature_dim(map) || Phi.n_cols != H.n_cols)
+    throw Error("features: the destination has the wrong size");
+  if (const auto* rff = std::get_if<RandomFourierMap>(&map))
+    cosine_features(*rff, H, nullptr, Phi);
+  else if (const auto* fcnn = std::get_if<FcnnMap>(&map); fcnn != nullptr && !fcnn->layers.empty())
+    fcnn_features(*fcnn, H, Phi);
+  else
+    throw Error("features from a first layer: the map has none");
 }
 
 std::string surjectivity_problem(const FeatureMap& map) {

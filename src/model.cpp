@@ -202,16 +202,10 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
     for_each_input_chunk<double>(
         pre, train, shard, chunk,
         [&](arma::uword first, const arma::mat& X) { add_chunk(first, X); }, also);
-  else  // the inputs in float too: a double copy of them would only be rounded
-    for_each_input_chunk<float>(
-        pre, train, shard, chunk,
-        [&](arma::uword first, const arma::fmat& X) {
-          if (train_features == nullptr) return add_chunk(first, sample_features(map, X));
-          // Formed in the cache's own columns (contiguous): no chunk-sized copy.
-          arma::fmat Phi(train_features->colptr(first - shard.first), p, X.n_cols, false, true);
-          sample_features_into(map, X, Phi);
-          add_chunk(first, Phi);
-        },
+  else  // formed in the cache's own columns (contiguous) when there is one
+    for_each_sample_feature_chunk(
+        pre, map, train, shard, chunk,
+        [&](arma::uword first, const arma::fmat& Phi) { add_chunk(first, Phi); }, train_features,
         also);
   mirror_lower(sums.G);  // the chunks filled the lower triangles only
   allreduce_sum(comm, sums.G);

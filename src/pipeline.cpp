@@ -199,13 +199,13 @@ DistillResult distill_dataset(const DistillConfig& config, const Communicator& c
   // from the files; several processes each hold (or read) only their shard
   // of each split.
   progress.status("loading " + source.dataset);
-  // The linear fit's first pass would wait for oneDNN's kernels: built
-  // meanwhile on a thread of their own (a core is idle while the training
-  // images inflate). Without a thread to spare, the pass builds them.
-  std::future<void> moments_kernels;
+  // The fit's first pass would wait for oneDNN's integer kernels (a linear
+  // map's moments, a nonlinear map's pixel features): built meanwhile on a
+  // thread of their own (a core is idle while the training images
+  // inflate). Without a thread to spare, the pass builds them.
+  std::future<void> integer_kernels;
   try {
-    if (config.spec.kind == "linear")
-      moments_kernels = std::async(std::launch::async, prepare_moments_product);
+    integer_kernels = std::async(std::launch::async, prepare_integer_product);
   } catch (const std::system_error&) {
   }
   Dataset loaded;

@@ -6,6 +6,7 @@
 #include "krrdistill/error.hpp"
 #include "krrdistill/limits.hpp"
 #include "krrdistill/npy.hpp"
+#include "krrdistill/pixel_features.hpp"
 #include "krrdistill/pixel_moments.hpp"
 
 namespace krrdistill {
@@ -50,10 +51,10 @@ arma::uword output_dim(const FeatureMapSpec& spec, arma::uword d) {
 
 std::vector<MemoryItem> feature_map_memory(const FeatureMapSpec& spec, arma::uword d) {
   const double p = double(output_dim(spec, d)), dd = double(d);
-  if (spec.kind == "rff") return {{"the feature map", 8.0 * p * (dd + 1)}};
-  if (spec.kind == "fcnn")
-    return {{"the feature map", 8.0 * p * (dd + double(spec.layers - 1) * p)}};
-  return {};
+  if (spec.kind != "rff" && spec.kind != "fcnn") return {};
+  const double first_layers = spec.kind == "rff" ? dd + 1 : dd + double(spec.layers - 1) * p;
+  return {{"the feature map", 8.0 * p * first_layers},
+          {"its integer form", PixelFeatures::buffer_bytes(d, output_dim(spec, d))}};
 }
 
 std::vector<MemoryItem> analytic_memory(const FeatureMapSpec& spec, arma::uword d, arma::uword k,

@@ -189,15 +189,6 @@ void add_columns_int8(PixelMoments& moments, const PixelMatrix& pixels, arma::uw
   }
 }
 
-bool integer_product_is_exact() {
-  static const bool exact = [] {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx2_vnni ||
-           (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
-  }();
-  return exact;
-}
-
 template <typename ColumnAt>
 void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword count,
                  ColumnAt column_at, const arma::uvec& labels, MomentsProduct product) {
@@ -214,11 +205,20 @@ void add_columns(PixelMoments& moments, const PixelMatrix& pixels, arma::uword c
 
 }  // namespace
 
+bool integer_product_is_exact() {
+  static const bool exact = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx2_vnni ||
+           (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+  }();
+  return exact;
+}
+
 MomentsProduct fastest_moments_product() {
   return integer_product_is_exact() ? MomentsProduct::int8 : MomentsProduct::float32;
 }
 
-void prepare_moments_product() {
+void prepare_integer_product() {
   if (fastest_moments_product() != MomentsProduct::int8) return;
   // A 1×1 product over one image: the kernels are the process's, built once
   // whatever the size. A failure shows again at the first real product.

@@ -70,6 +70,22 @@ void transform(const Preprocessor& pre, const PixelMatrix& pixels, arma::uword c
 
 }  // namespace
 
+arma::mat compose_with_inputs(const Preprocessor& pre, const arma::mat& M, arma::vec& offset) {
+  const arma::uword d = pre.shape.size(), channel_size = pre.shape.channel_size();
+  if (M.n_cols != d) throw Error("a matrix on the model inputs needs one column a pixel");
+  // z = (q/255 − mean)/std, channel by channel, then whitened.
+  arma::vec slope(d), intercept(d);
+  for (arma::uword c = 0; c < pre.shape.channels && channel_size > 0; ++c) {
+    slope.subvec(c * channel_size, (c + 1) * channel_size - 1)
+        .fill(1.0 / (255.0 * pre.channel_std[c]));
+    intercept.subvec(c * channel_size, (c + 1) * channel_size - 1)
+        .fill(-pre.channel_mean[c] / pre.channel_std[c]);
+  }
+  const arma::mat on_standardised = pre.zca ? arma::mat(M * pre.zca_whiten) : M;
+  offset = on_standardised * intercept;
+  return on_standardised.each_row() % slope.t();
+}
+
 void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums) {
   pre.channel_mean.set_size(sums.size());
   pre.channel_std.set_size(sums.size());

@@ -1,10 +1,12 @@
 #include "krrdistill/sample_chunks.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <type_traits>
 #include <variant>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/pixel_features.hpp"
 #include "krrdistill/products.hpp"
 
 namespace krrdistill {
@@ -28,10 +30,10 @@ void cached_columns(const arma::fmat& cached, arma::uword first, arma::uword cou
   for (long i = 0; i < size; ++i) to[i] = from[i];
 }
 
-// A dataset's samples through a nonlinear map: single precision
-// (docs/design.md §12), handed on in double.
-arma::mat sample_map(const FeatureMap& map, const arma::mat& X) {
-  return arma::conv_to<arma::mat>::from(sample_features(map, X));
+// Whether a pass over a split takes a nonlinear map's features from the
+// pixels themselves (pixel_features.hpp).
+bool from_pixels(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split) {
+  return !split.feature_matrix && PixelFeatures::available(map, pre.shape.size());
 }
 
 }  // namespace
@@ -88,6 +90,46 @@ template void for_each_input_chunk<float>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
     const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&, arma::uword);
 
+void for_each_sample_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
+                                   const SplitSource& split, const Range& range, arma::uword chunk,
+                                   const std::function<void(arma::uword, const arma::fmat&)>& visit,
+                                   arma::fmat* cache, const PixelVisitor& also) {
+  const arma::uword p = feature_dim(map);
+  if (std::holds_alternative<LinearMap>(map))
+    throw Error("sample features: a linear map's features are its inputs");
+  if (cache != nullptr && (cache->n_rows != p || cache->n_cols != range.size()))
+    throw Error("the feature cache does not match the samples of the pass");
+  arma::fmat buffer;  // reused from chunk to chunk without a cache
+  const auto form = [&](arma::uword first, arma::uword count, const auto& fill) {
+    if (cache != nullptr) {
+      arma::fmat Phi(cache->colptr(first - range.first), p, count, false, true);
+      fill(Phi);
+      visit(first, Phi);
+    } else {
+      buffer.set_size(p, count);
+      fill(buffer);
+      visit(first, buffer);
+    }
+  };
+  if (from_pixels(pre, map, split)) {
+    const PixelFeatures features(map, pre);
+    for_each_pixel_chunk(
+        split, range, chunk,
+        [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
+          if (also) also(first, pixels, column, count);
+          form(first, count,
+               [&](arma::fmat& Phi) { features.features_into(pixels, column, count, Phi); });
+        });
+    return;
+  }
+  for_each_input_chunk<float>(
+      pre, split, range, chunk,
+      [&](arma::uword first, const arma::fmat& X) {
+        form(first, X.n_cols, [&](arma::fmat& Phi) { sample_features_into(map, X, Phi); });
+      },
+      also);
+}
+
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
@@ -97,7 +139,22 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
       (cached_features->n_rows != feature_dim(map) || cached_features->n_cols != range.size()))
     throw Error("the feature cache does not match the samples of the pass");
   const double total = double(std::max<arma::uword>(1, range.size()));
+  // Without a cache, a nonlinear map's features are formed as the fit forms
+  // them: from the chunk's pixels where the fit takes them from there.
+  const bool pixel_features = !linear && cached_features == nullptr && from_pixels(pre, map, split);
+  const std::unique_ptr<PixelFeatures> features =
+      pixel_features ? std::make_unique<PixelFeatures>(map, pre) : nullptr;
+  const PixelMatrix* chunk_pixels = nullptr;
+  arma::uword chunk_first = 0, chunk_column = 0;
+  const PixelVisitor see_pixels = [&](arma::uword first, const PixelMatrix& pixels,
+                                      arma::uword column, arma::uword count) {
+    if (also) also(first, pixels, column, count);
+    chunk_pixels = &pixels;
+    chunk_first = first;
+    chunk_column = column;
+  };
   arma::mat cached;
+  arma::fmat Phi;
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
     if (linear) {
       visit(first, X, X);  // phi(x) = x: no copy
@@ -105,13 +162,19 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
       cached_columns(*cached_features, first - range.first, X.n_cols, cached);
       visit(first, X, cached);
     } else {
-      visit(first, X, sample_map(map, X));
+      Phi.set_size(feature_dim(map), X.n_cols);
+      if (features != nullptr)
+        features->features_into(*chunk_pixels, chunk_column + (first - chunk_first), X.n_cols, Phi);
+      else
+        sample_features_into(map, arma::conv_to<arma::fmat>::from(X), Phi);
+      visit(first, X, arma::conv_to<arma::mat>::from(Phi));
     }
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
   // Beside a cache, a chunk's double inputs and features go a piece at a
   // time: small double copies next to the cache.
-  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs, also,
+  for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs,
+                               pixel_features ? see_pixels : also,
                                cached_features != nullptr ? kCachedPiece : 0);
 }
 
@@ -127,13 +190,11 @@ void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
     return;
   }
   const double total = double(std::max<arma::uword>(1, range.size()));
-  for_each_input_chunk<float>(
-      pre, split, range, chunk,
-      [&](arma::uword first, const arma::fmat& X) {
-        visit(first, arma::conv_to<arma::mat>::from(sample_features(map, X)));
-        progress.update(phase, double(first + X.n_cols - range.first) / total);
-      },
-      {});
+  for_each_sample_feature_chunk(
+      pre, map, split, range, chunk, [&](arma::uword first, const arma::fmat& Phi) {
+        visit(first, arma::conv_to<arma::mat>::from(Phi));
+        progress.update(phase, double(first + Phi.n_cols - range.first) / total);
+      });
 }
 
 }  // namespace krrdistill

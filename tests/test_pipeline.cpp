@@ -11,6 +11,7 @@
 #include "krrdistill/pipeline.hpp"
 #include "krrdistill/pipeline_support.hpp"
 #include "krrdistill/report.hpp"
+#include "krrdistill/sample_chunks.hpp"
 #include "krrdistill/stream.hpp"
 
 using namespace fixtures;
@@ -193,10 +194,17 @@ BOOST_AUTO_TEST_CASE(certificate_figures_are_those_of_plain_loops) {
       };
       BOOST_TEST(cert.original.train == accuracy(model.W, Phi, data.train.labels));
       BOOST_TEST(cert.distilled.train == accuracy(cert.Ws, Phi, data.train.labels));
-      // The test split's 40 samples are one chunk: one product, as here.
-      const arma::mat Phi_test = cached ? arma::conv_to<arma::mat>::from(sample_features(
-                                              map, arma::conv_to<arma::fmat>::from(X_test)))
-                                        : X_test;
+      // The test split's features as every pass forms them (from the pixels
+      // where the CPU's integer product is exact, else from float inputs):
+      // the fit's cache holds the training split's the same way.
+      arma::mat Phi_test = X_test;
+      if (cached) {
+        const StreamDataset view = view_dataset(data);
+        for_each_sample_feature_chunk(pre, map, view.test, Range{0, 40}, fit.chunk,
+                                      [&](arma::uword, const arma::fmat& Phi) {
+                                        Phi_test = arma::conv_to<arma::mat>::from(Phi);
+                                      });
+      }
       BOOST_TEST(cert.original.test == accuracy(model.W, Phi_test, data.test.labels));
       BOOST_TEST(cert.distilled.test == accuracy(cert.Ws, Phi_test, data.test.labels));
       BOOST_TEST_REQUIRE(cert.nearest_train_distance.n_elem == distilled.Xs.n_cols);

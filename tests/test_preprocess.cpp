@@ -94,3 +94,27 @@ BOOST_AUTO_TEST_CASE(zca_whitens_up_to_the_regulariser) {
   const arma::vec ew = arma::eig_sym(Xw * Xw.t() / double(pixels.n_cols));
   BOOST_TEST(arma::abs(ew - e / (e + pre.zca_reg)).max() < 1e-10);
 }
+
+// A matrix on the model inputs composed with the preprocessing's affine map
+// of the pixel values: M T q + M t is M times the inputs, per channel and
+// with ZCA (a full T).
+BOOST_AUTO_TEST_CASE(composed_with_inputs_is_the_matrix_on_the_inputs) {
+  const ImageShape shape{3, 4, 5};
+  const PixelMatrix pixels = random_pixels(shape.size(), 300, 4);
+  std::mt19937_64 rng = make_rng(9, RngStream::feature_map);
+  const arma::mat M = gaussian_matrix(7, shape.size(), 1.0, rng);
+  for (const bool zca : {false, true}) {
+    BOOST_TEST_CONTEXT("zca " << zca) {
+      const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+      arma::vec offset;
+      const arma::mat on_pixels = compose_with_inputs(pre, M, offset);
+      const arma::mat expected = M * to_model_input(pre, pixels, 0, pixels.n_cols);
+      arma::mat composed = on_pixels * arma::conv_to<arma::mat>::from(pixels);
+      composed.each_col() += offset;
+      BOOST_TEST(arma::abs(composed - expected).max() <= 1e-11 * arma::abs(expected).max());
+    }
+  }
+  const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
+  arma::vec offset;
+  BOOST_CHECK_THROW(compose_with_inputs(pre, arma::mat(2, 5), offset), Error);
+}

@@ -65,6 +65,12 @@ arma::fmat sample_features(const FeatureMap& map, const arma::fmat& Xf);
 // The same into Phi, already p×n: a view of a feature cache's columns takes
 // them where they are kept, without a chunk-sized copy.
 void sample_features_into(const FeatureMap& map, const arma::fmat& Xf, arma::fmat& Phi);
+// The same from the first layer's pre-activations H (w×n in single
+// precision; RFF: A x + b, FCNN: M_1 x) formed elsewhere (pixel_features.hpp):
+// RFF's cosine, or FCNN's activations and the layers after the first, into
+// Phi (p×n). H is overwritten, and may be Phi itself for RFF or a one-layer
+// FCNN.
+void features_from_first_layer(const FeatureMap& map, arma::fmat& H, arma::fmat& Phi);
 
 // Empty when every p-vector (for RFF: with entries |sqrt(p/2) u| <= 1) has a
 // preimage; otherwise why not (injective shape: p > d or a layer wider than its input).

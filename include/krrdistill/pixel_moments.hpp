@@ -37,15 +37,19 @@ enum class MomentsProduct {
   float32,  // SSYRK of q − 128 on blocks of at most 1024 images, one a thread
   int8,     // oneDNN's u8×s8 GEMM with 32-bit sums: exact only on VNNI CPUs
 };
-// int8 where oneDNN runs its integer GEMM on VNNI instructions (AVX-512 VNNI
-// or AVX-VNNI), whose 32-bit sums never saturate; float32 elsewhere (without
-// VNNI the 8-bit products are summed in pairs in 16 bits, which saturate).
+// Whether oneDNN runs its u8×s8 GEMM with 32-bit sums on VNNI instructions
+// (AVX-512 VNNI or AVX-VNNI), whose sums never saturate, so that every entry
+// is exact; without VNNI the 8-bit products are summed in pairs in 16 bits,
+// which saturate. The pixel features (pixel_features.hpp) use it too.
+bool integer_product_is_exact();
+// int8 where the integer product is exact, float32 elsewhere.
 MomentsProduct fastest_moments_product();
 // oneDNN builds its integer product's kernels at their first use, about
-// 12 ms on the benchmarks' machine. For a caller with a thread to spare
-// before its first pass (while the data loads): builds them now. Nothing
-// where the int8 product is not the one used.
-void prepare_moments_product();
+// 12 ms on the benchmarks' machine, for the moments and the pixel features
+// (pixel_features.hpp) alike. For a caller with a thread to spare before
+// its first pass (while the data loads): builds them now. Nothing where the
+// integer product is not exact, and so not used.
+void prepare_integer_product();
 // The bytes the product's buffers take while the sums are formed.
 double pixel_moments_buffer_bytes(arma::uword d, arma::uword k, MomentsProduct product);
 

@@ -44,14 +44,27 @@ extern template void for_each_input_chunk<float>(
     const Preprocessor&, const SplitSource&, const Range&, arma::uword,
     const std::function<void(arma::uword, const arma::fmat&)>&, const PixelVisitor&, arma::uword);
 
+// A nonlinear map's features (p×count, single precision) of samples
+// [range.first, range.last), chunk by chunk: from the pixels through the
+// exact integer product where PixelFeatures is available and the split
+// holds pixels, else from the float inputs (sample_features_into). The one
+// way every pass forms them, so that the fit, the certificate and eval see
+// the same bits. Into cache's columns when given (p×range.size()), else
+// into a buffer reused from chunk to chunk; also, when given, sees each
+// chunk's raw pixels.
+void for_each_sample_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
+                                   const SplitSource& split, const Range& range, arma::uword chunk,
+                                   const std::function<void(arma::uword, const arma::fmat&)>& visit,
+                                   arma::fmat* cache = nullptr, const PixelVisitor& also = {});
+
 using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::mat&)>;
 
 // Calls visit(first, X, Phi) for consecutive chunks of samples
 // [range.first, range.last) of a split held in memory or in files (first =
 // index in the split), X = model inputs (d×count), Phi = features
-// (p×count). With cached features (p×range.size(), a nonlinear map's floats
-// from fit_model) Phi is read from them instead of recomputed, and each
-// chunk is visited 1024 samples at a time where that gives the same bits
+// (p×count, formed as for_each_sample_feature_chunk forms them). With cached features
+// (p×range.size(), a nonlinear map's floats from fit_model) Phi is read from them instead of
+// recomputed, and each chunk is visited 1024 samples at a time where that gives the same bits
 // (for_each_input_chunk's pieces): small double copies beside the cache. A
 // linear map's Phi is X, and needs no cache. also, when given, sees each
 // chunk's raw pixels.

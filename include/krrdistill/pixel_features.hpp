@@ -1,0 +1,59 @@
+// A nonlinear map's first layer on the pixels themselves, through an exact
+// integer product (docs/design.md §12, "Integer features").
+#pragma once
+
+#include <armadillo>
+#include <cstdint>
+#include <vector>
+
+#include "krrdistill/features.hpp"
+#include "krrdistill/image.hpp"
+#include "krrdistill/preprocess.hpp"
+
+namespace krrdistill {
+
+// The first layer's pre-activations M z (+ b for RFF) of the model inputs
+// z = T q + t are Ã q + c in the pixel values q ∈ {0…255}, Ã = M T,
+// c = M t (+ b) (compose_with_inputs). Each row of Ã is rounded to a
+// multiple of its largest entry / 2139062143 (31 bits) and written in four
+// signed bytes; oneDNN's u8×s8 product gives each byte's sums over the
+// pixels exactly in 32 bits, and they are put back together exactly in 64.
+// A row is then one multiplication and one addition in double away from
+// its value, then rounded to float once: closer to M z + b than the float
+// product of the rounded inputs, and the same bits for any chunking or
+// thread count.
+class PixelFeatures {
+ public:
+  // Whether the pixel path can be taken for a map on images of d values:
+  // a nonlinear map, a CPU whose integer product is exact
+  // (integer_product_is_exact), and d small enough that every sum is exact
+  // (at most 16,448 values).
+  static bool available(const FeatureMap& map, arma::uword d);
+
+  // The bytes the pixel path holds for a first layer of `width` outputs on
+  // images of d values (the composed layer while it is built, the digits,
+  // each thread's sums): 0 where it is not taken.
+  static double buffer_bytes(arma::uword d, arma::uword width);
+
+  // map is kept by reference and must outlive this; pre is not kept.
+  PixelFeatures(const FeatureMap& map, const Preprocessor& pre);
+
+  // Features (p×count, single precision) of pixel columns [column,
+  // column + count) into Phi, already p×count.
+  void features_into(const PixelMatrix& pixels, arma::uword column, arma::uword count,
+                     arma::fmat& Phi) const;
+
+ private:
+  const FeatureMap* map_;
+  arma::uword d_ = 0, width_ = 0;  // pixels, first layer's outputs
+  // d × 4·width, row-major: byte t of output r at column t·width + r.
+  std::vector<std::int8_t> digits_;
+  arma::vec scale_, offset_;  // per output: Ã_r ≈ scale_r × its integer row
+
+  // Pre-activations of pixel columns [column, column + count) into H
+  // (width×count).
+  void first_layer_into(const PixelMatrix& pixels, arma::uword column, arma::uword count,
+                        arma::fmat& H) const;
+};
+
+}  // namespace krrdistill

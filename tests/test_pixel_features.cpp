@@ -1,0 +1,156 @@
+// A nonlinear map's features from the pixels through the integer product
+// (pixel_features.hpp): the first layer within one float rounding (and the
+// bound of its 31-bit rows) of the double map on the model inputs, the
+// same bits for any thread count or column range, with standardisation,
+// ZCA and several channels; and refused where the CPU's product is not
+// exact.
+#define BOOST_TEST_MODULE pixel_features
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "krrdistill/error.hpp"
+#include "krrdistill/features.hpp"
+#include "krrdistill/pixel_features.hpp"
+#include "krrdistill/pixel_moments.hpp"
+#include "krrdistill/preprocess.hpp"
+#include "krrdistill/random.hpp"
+#include "krrdistill/threads.hpp"
+
+using namespace krrdistill;
+
+namespace {
+
+PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
+  std::mt19937_64 rng = make_rng(seed, RngStream::noise_init);
+  PixelMatrix pixels(d, n);
+  for (auto& v : pixels) v = std::uint8_t(rng() % 256);
+  return pixels;
+}
+
+arma::fmat pixel_features(const FeatureMap& map, const Preprocessor& pre, const PixelMatrix& pixels,
+                          arma::uword column, arma::uword count) {
+  const PixelFeatures features(map, pre);
+  arma::fmat Phi(feature_dim(map), count);
+  features.features_into(pixels, column, count, Phi);
+  return Phi;
+}
+
+bool same_bits(const arma::fmat& a, const arma::fmat& b) {
+  return arma::size(a) == arma::size(b) && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// 300 images: a block of 256 and a short one.
+const arma::uword kImages = 300;
+
+}  // namespace
+
+// With slope 1 a one-layer FCNN is its first layer, M z: each entry within
+// half a float ulp of the double M z, plus the rounding of its row to 31
+// bits (half a step, scale = largest |Ã_rk| / 2139062143, over Σ q_k) and
+// the double arithmetic. The float product of the rounded inputs misses by
+// the roundings of d terms, far more.
+BOOST_AUTO_TEST_CASE(first_layer_is_the_double_product_to_one_rounding) {
+  if (!integer_product_is_exact()) return;  // the held-ISA run checks the refusal
+  const ImageShape shape{1, 6, 7};
+  const PixelMatrix pixels = random_pixels(shape.size(), kImages, 1);
+  for (const bool zca : {false, true}) {
+    const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+    FeatureMapSpec spec;
+    spec.kind = "fcnn";
+    spec.slope = 1.0;
+    const FeatureMap map = make_feature_map(spec, shape.size());
+    const arma::mat& M = std::get<FcnnMap>(map).layers[0];
+    const arma::mat Z = to_model_input(pre, pixels, 0, kImages);
+    const arma::mat expected = M * Z;
+    const arma::fmat Phi = pixel_features(map, pre, pixels, 0, kImages);
+    arma::vec offset;
+    const arma::mat on_pixels = compose_with_inputs(pre, M, offset);
+    const arma::mat q = arma::conv_to<arma::mat>::from(pixels);
+    double worst = 0.0, float_worst = 0.0;
+    const arma::fmat float_product =
+        arma::conv_to<arma::fmat>::from(M) * arma::conv_to<arma::fmat>::from(Z);
+    for (arma::uword j = 0; j < kImages; ++j)
+      for (arma::uword r = 0; r < M.n_rows; ++r) {
+        const double step = arma::abs(on_pixels.row(r)).max() / 2139062143.0;
+        const double bound = 0.5 * std::ldexp(std::abs(expected(r, j)), -23) +
+                             0.5 * step * arma::accu(q.col(j)) +
+                             1e-12 * (arma::dot(arma::abs(M.row(r)), arma::abs(Z.col(j))));
+        const double miss = std::abs(double(Phi(r, j)) - expected(r, j));
+        BOOST_TEST_REQUIRE(miss <= bound, "row " << r << " image " << j << ": " << miss << " > "
+                                                 << bound << " (zca " << zca << ")");
+        worst = std::max(worst, miss / std::abs(expected(r, j)));
+        float_worst = std::max(float_worst, std::abs(double(float_product(r, j)) - expected(r, j)) /
+                                                std::abs(expected(r, j)));
+      }
+    BOOST_TEST(worst < float_worst);
+  }
+}
+
+// RFF and a two-layer FCNN against the double maps on the model inputs,
+// over three channels with ZCA: float features, so to float's rounding
+// (amplified through the second layer's sum).
+BOOST_AUTO_TEST_CASE(features_are_the_double_maps_to_float_rounding) {
+  if (!integer_product_is_exact()) return;
+  const ImageShape shape{3, 5, 4};
+  const PixelMatrix pixels = random_pixels(shape.size(), kImages, 2);
+  for (const bool zca : {false, true}) {
+    const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
+    const arma::mat Z = to_model_input(pre, pixels, 0, kImages);
+    for (const std::string kind : {"rff", "fcnn"}) {
+      FeatureMapSpec spec;
+      spec.kind = kind;
+      spec.features = 40;
+      spec.layers = 2;
+      spec.width = 50;
+      const FeatureMap map = make_feature_map(spec, shape.size());
+      const arma::mat expected = map_features(map, Z);
+      const arma::fmat Phi = pixel_features(map, pre, pixels, 0, kImages);
+      const double miss = arma::abs(arma::conv_to<arma::mat>::from(Phi) - expected).max();
+      BOOST_TEST(miss <= 1e-5 * arma::abs(expected).max(), kind << " zca " << zca << ": " << miss);
+    }
+  }
+}
+
+// The sums are exact integers: one thread or several, all columns at once
+// or in two ranges, the same bits.
+BOOST_AUTO_TEST_CASE(same_bits_for_any_thread_count_and_column_range) {
+  if (!integer_product_is_exact()) return;
+  const ImageShape shape{1, 9, 9};
+  const PixelMatrix pixels = random_pixels(shape.size(), kImages, 3);
+  const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
+  FeatureMapSpec spec;
+  spec.kind = "rff";
+  const FeatureMap map = make_feature_map(spec, shape.size());
+  set_threads(1);
+  const arma::fmat one = pixel_features(map, pre, pixels, 0, kImages);
+  for (const int threads : {2, 3}) {
+    set_threads(threads);
+    BOOST_TEST(same_bits(pixel_features(map, pre, pixels, 0, kImages), one));
+  }
+  const arma::fmat ranges = arma::join_rows(pixel_features(map, pre, pixels, 0, 100),
+                                            pixel_features(map, pre, pixels, 100, kImages - 100));
+  BOOST_TEST(same_bits(ranges, one));
+  set_threads(0);
+  // A destination of the wrong size and columns past the images are refused.
+  const PixelFeatures features(map, pre);
+  arma::fmat wrong(feature_dim(map), 5);
+  BOOST_CHECK_THROW(features.features_into(pixels, 0, 6, wrong), Error);
+  arma::fmat Phi(feature_dim(map), 5);
+  BOOST_CHECK_THROW(features.features_into(pixels, kImages - 4, 5, Phi), Error);
+}
+
+// A linear map has no first layer to take; without an exact integer
+// product (the run with oneDNN held below VNNI) the path is not offered
+// and refuses to be built.
+BOOST_AUTO_TEST_CASE(offered_only_where_exact) {
+  const ImageShape shape{1, 4, 4};
+  const PixelMatrix pixels = random_pixels(shape.size(), 20, 4);
+  const Preprocessor pre = fit_preprocessor(pixels, shape, false, 0.1);
+  FeatureMapSpec spec;
+  BOOST_TEST(!PixelFeatures::available(make_feature_map(spec, shape.size()), shape.size()));
+  spec.kind = "rff";
+  const FeatureMap rff = make_feature_map(spec, shape.size());
+  BOOST_TEST(PixelFeatures::available(rff, shape.size()) == integer_product_is_exact());
+  BOOST_TEST((PixelFeatures::buffer_bytes(shape.size(), 16) > 0) == integer_product_is_exact());
+  if (!integer_product_is_exact()) BOOST_CHECK_THROW(PixelFeatures(rff, pre), Error);
+}
