@@ -61,17 +61,22 @@ PixelFeatures::PixelFeatures(const FeatureMap& map, const Preprocessor& pre) : m
   width_ = M.n_rows;
   scale_.set_size(width_);
   digits_.assign(d_ * kDigits * width_, 0);
-  for (arma::uword r = 0; r < width_; ++r) {
-    const arma::rowvec row = on_pixels.row(r);
-    if (!row.is_finite()) throw Error("pixel features: the first layer is not finite");
-    const double largest = arma::abs(row).max();
+  if (!on_pixels.is_finite()) throw Error("pixel features: the first layer is not finite");
+  const arma::mat rows = on_pixels.t();  // row r of Ã as column r
+  const long outputs = long(width_);
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < outputs; ++r) {
+    const double* row = rows.colptr(arma::uword(r));
+    double largest = 0.0;
+    for (arma::uword k = 0; k < d_; ++k) largest = std::max(largest, std::abs(row[k]));
     scale_[r] = largest / kLargestInteger;
     for (arma::uword k = 0; k < d_ && largest > 0; ++k) {
       // |row_k / scale| ≤ kLargestInteger up to a rounding: clamped.
       long long q = std::llround(std::clamp(row[k] / scale_[r], -kLargestInteger, kLargestInteger));
       for (int t = 0; t < kDigits; ++t) {  // balanced base-256 digits, lowest first
         const long long digit = ((q % 256) + 256 + 128) % 256 - 128;
-        digits_[k * kDigits * width_ + arma::uword(t) * width_ + r] = std::int8_t(digit);
+        digits_[k * kDigits * width_ + arma::uword(t) * width_ + arma::uword(r)] =
+            std::int8_t(digit);
         q = (q - digit) / 256;
       }
     }
@@ -90,7 +95,10 @@ void PixelFeatures::first_layer_into(const PixelMatrix& pixels, arma::uword colu
   // are exact, so nothing depends on which thread forms which block.
 #pragma omp parallel
   {
-    std::vector<std::int32_t> sums(kBlock * kDigits * width_);
+    // Kept by each thread from call to call (a pass makes one a chunk):
+    // fresh buffers would be fresh pages to fault in and clear every time.
+    thread_local std::vector<std::int32_t> sums;
+    if (sums.size() < kBlock * kDigits * width_) sums.resize(kBlock * kDigits * width_);
 #pragma omp for schedule(dynamic, 1)
     for (long b = 0; b < blocks; ++b) {
       const arma::uword first = arma::uword(b) * kBlock, size = std::min(kBlock, count - first);
