@@ -235,24 +235,29 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
   const bool shared = std::holds_alternative<LinearMap>(model.map) && m <= kSharedCross;
   const arma::mat scores_and_cross = shared ? arma::join_cols(both, -2.0 * Xs.t()) : arma::mat();
   const Range train_shard = shard_range(data.train.size(), comm, chunk);
-  for_each_chunk(
-      model.pre, model.map, data.train, train_shard, chunk,
-      [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        arma::mat scores;
-        if (shared) {
-          const arma::mat product = multiply(scores_and_cross, X);
-          scores = product.rows(0, 2 * k - 1);
-          nearest.add(X, product.rows(2 * k, 2 * k + m - 1));
-        } else {
-          scores = multiply(both, Phi);
-          nearest.add(X);
-        }
-        if (regression)
-          train_errors.add(scores, targets_of(data.train, first, X.n_cols));
-        else
-          classify(scores, labels_of(data.train, first, X.n_cols), 0);
-      },
-      progress, "certify: training set", train_features);
+  // A nonlinear map's scores in a fixed order: the same bits from the fit's
+  // cached floats as from features formed again (--stream).
+  const auto add_training_chunk = [&](arma::uword first, const arma::mat& X, const auto& Phi) {
+    arma::mat scores;
+    if (shared) {
+      const arma::mat product = multiply(scores_and_cross, X);
+      scores = product.rows(0, 2 * k - 1);
+      nearest.add(X, product.rows(2 * k, 2 * k + m - 1));
+    } else {
+      scores = multiply_fixed_order(both, Phi);
+      nearest.add(X);
+    }
+    if (regression)
+      train_errors.add(scores, targets_of(data.train, first, X.n_cols));
+    else
+      classify(scores, labels_of(data.train, first, X.n_cols), 0);
+  };
+  if (train_features != nullptr && !std::holds_alternative<LinearMap>(model.map))
+    for_each_cached_chunk(model.pre, data.train, train_shard, chunk, *train_features,
+                          add_training_chunk, progress, "certify: training set");
+  else
+    for_each_chunk(model.pre, model.map, data.train, train_shard, chunk, add_training_chunk,
+                   progress, "certify: training set");
   if (train_features != nullptr) train_features->reset();  // the test pass needs none
 
   // Each process fills its shards of both models' test classes; the sum completes them.
@@ -263,10 +268,11 @@ Certificate certify(const StreamDataset& data, const Model& model, const Distill
       model.pre, model.map, data.test, test_shard, chunk,
       [&](arma::uword first, const arma::mat& Phi) {
         if (regression)
-          test_errors.add(multiply(both, Phi), targets_of(data.test, first, Phi.n_cols));
+          test_errors.add(multiply_fixed_order(both, Phi),
+                          targets_of(data.test, first, Phi.n_cols));
         else
-          counts[4] += classify(multiply(both, Phi), labels_of(data.test, first, Phi.n_cols), 2,
-                                &test_classes, first);
+          counts[4] += classify(multiply_fixed_order(both, Phi),
+                                labels_of(data.test, first, Phi.n_cols), 2, &test_classes, first);
       },
       progress, "certify: test set");
   allreduce_sum(comm, counts);
@@ -338,7 +344,7 @@ arma::umat test_predictions(const StreamDataset& data, const Preprocessor& pre,
   for_each_chunk(
       pre, map, data.test, shard_range(n, comm, chunk), chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        const arma::mat scores = both * Phi;
+        const arma::mat scores = multiply_fixed_order(both, Phi);  // as certify's
         classes.subvec(first, first + X.n_cols - 1) = arma::index_max(scores.rows(0, k - 1), 0).t();
         classes.subvec(n + first, n + first + X.n_cols - 1) =
             arma::index_max(scores.rows(k, 2 * k - 1), 0).t();
@@ -358,7 +364,7 @@ std::pair<RegressionScores, RegressionScores> test_regression_scores(
   for_each_chunk(
       pre, map, data.test, shard_range(data.test.size(), comm, chunk), chunk,
       [&](arma::uword first, const arma::mat& X, const arma::mat& Phi) {
-        errors.add(multiply(both, Phi), targets_of(data.test, first, X.n_cols));
+        errors.add(multiply_fixed_order(both, Phi), targets_of(data.test, first, X.n_cols));
       },
       Progress::silent(), "");
   errors.allreduce(comm);

@@ -10,6 +10,14 @@
 
 #include "krrdistill/error.hpp"
 
+// The fixed-order products' AVX2 copy, chosen when the program starts, by
+// the CPU alone: no fused multiply-adds in either copy, so the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KRRDISTILL_VECTOR_COPIES __attribute__((target_clones("avx2", "default")))
+#else
+#define KRRDISTILL_VECTOR_COPIES
+#endif
+
 namespace krrdistill {
 
 namespace {
@@ -236,6 +244,91 @@ arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B) {
 
 void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C) {
   blocked_product_into(A, B, false, C);
+}
+
+namespace {
+
+// Interleaved partial sums of a fixed-order dot product: lane l sums the
+// terms k ≡ l (mod kLanes), then the lanes are added pairwise. Each lane's
+// sum is its own chain, so vectors of any width give the same bits.
+constexpr arma::uword kLanes = 8;
+// Columns of B sharing one pass over a row of A.
+constexpr arma::uword kColumns = 4;
+
+// out[c] = Σ_k a_k b_c[k] for `Count` columns b_c (in double); inlined into
+// fixed_order_group's copies.
+template <arma::uword Count>
+inline __attribute__((always_inline)) void fixed_order_dots(const double* a, const double* const* b,
+                                                            arma::uword p, double* out) {
+  double lanes[Count][kLanes] = {};
+  arma::uword k = 0;
+  for (; k + kLanes <= p; k += kLanes)
+    for (arma::uword c = 0; c < Count; ++c)
+      for (arma::uword l = 0; l < kLanes; ++l) lanes[c][l] += a[k + l] * b[c][k + l];
+  for (arma::uword l = 0; k < p; ++k, ++l)
+    for (arma::uword c = 0; c < Count; ++c) lanes[c][l] += a[k] * b[c][k];
+  for (arma::uword c = 0; c < Count; ++c) {
+    for (arma::uword width = kLanes / 2; width > 0; width /= 2)
+      for (arma::uword l = 0; l < width; ++l) lanes[c][l] += lanes[c][l + width];
+    out[c] = lanes[c][0];
+  }
+}
+
+// Columns [first, first + count) of C = A B from the rows of A (the
+// columns of At, p×rows) and B's columns b[0 … count−1] in double.
+KRRDISTILL_VECTOR_COPIES void fixed_order_group(const arma::mat& At, const double* const* b,
+                                                arma::uword count, arma::mat& C,
+                                                arma::uword first) {
+  const arma::uword p = At.n_rows;
+  double out[kColumns];
+  for (arma::uword i = 0; i < At.n_cols; ++i) {
+    if (count == kColumns)
+      fixed_order_dots<kColumns>(At.colptr(i), b, p, out);
+    else
+      for (arma::uword c = 0; c < count; ++c) fixed_order_dots<1>(At.colptr(i), b + c, p, out + c);
+    for (arma::uword c = 0; c < count; ++c) C(i, first + c) = out[c];
+  }
+}
+
+template <typename T>
+arma::mat fixed_order_product(const arma::mat& A, const arma::Mat<T>& B) {
+  if (A.n_cols != B.n_rows) throw Error("product: inner dimensions do not match");
+  const arma::uword p = A.n_cols, n = B.n_cols;
+  arma::mat C(A.n_rows, n);
+  const arma::mat At = A.t();  // each row of A contiguous
+  const long groups = long((n + kColumns - 1) / kColumns);
+#pragma omp parallel
+  {
+    std::vector<double> columns(kColumns * p);  // the group's columns in double
+#pragma omp for schedule(static)
+    for (long g = 0; g < groups; ++g) {
+      const arma::uword first = arma::uword(g) * kColumns;
+      const arma::uword count = std::min(kColumns, n - first);
+      const double* b[kColumns];
+      for (arma::uword c = 0; c < count; ++c) {
+        if constexpr (std::is_same_v<T, double>) {
+          b[c] = B.colptr(first + c);
+        } else {
+          const T* from = B.colptr(first + c);
+          double* to = columns.data() + c * p;
+          for (arma::uword k = 0; k < p; ++k) to[k] = double(from[k]);
+          b[c] = to;
+        }
+      }
+      fixed_order_group(At, b, count, C, first);
+    }
+  }
+  return C;
+}
+
+}  // namespace
+
+arma::mat multiply_fixed_order(const arma::mat& A, const arma::mat& B) {
+  return fixed_order_product(A, B);
+}
+
+arma::mat multiply_fixed_order(const arma::mat& A, const arma::fmat& B) {
+  return fixed_order_product(A, B);
 }
 
 }  // namespace krrdistill

@@ -17,19 +17,6 @@ namespace {
 // (products.hpp), one for each of two threads.
 constexpr arma::uword kCachedPiece = 2 * kProductBlock;
 
-// Cached feature columns [first, first + count), in double, into out: one
-// buffer for a whole pass (a chunk's double features are tens of MB).
-void cached_columns(const arma::fmat& cached, arma::uword first, arma::uword count,
-                    arma::mat& out) {
-  out.set_size(cached.n_rows, count);
-  const float* from = cached.colptr(first);
-  double* to = out.memptr();
-  const long size = long(out.n_elem);
-  // On every thread: a serial copy here left the other core idle.
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < size; ++i) to[i] = from[i];
-}
-
 // Whether a pass over a split takes a nonlinear map's features from the
 // pixels themselves (pixel_features.hpp).
 bool from_pixels(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split) {
@@ -132,16 +119,12 @@ void for_each_sample_feature_chunk(const Preprocessor& pre, const FeatureMap& ma
 
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
-                    const Progress& progress, const std::string& phase,
-                    const arma::fmat* cached_features, const PixelVisitor& also) {
+                    const Progress& progress, const std::string& phase, const PixelVisitor& also) {
   const bool linear = std::holds_alternative<LinearMap>(map);
-  if (cached_features != nullptr && !linear &&
-      (cached_features->n_rows != feature_dim(map) || cached_features->n_cols != range.size()))
-    throw Error("the feature cache does not match the samples of the pass");
   const double total = double(std::max<arma::uword>(1, range.size()));
-  // Without a cache, a nonlinear map's features are formed as the fit forms
-  // them: from the chunk's pixels where the fit takes them from there.
-  const bool pixel_features = !linear && cached_features == nullptr && from_pixels(pre, map, split);
+  // A nonlinear map's features are formed as the fit forms them: from the
+  // chunk's pixels where the fit takes them from there.
+  const bool pixel_features = !linear && from_pixels(pre, map, split);
   const std::unique_ptr<PixelFeatures> features =
       pixel_features ? std::make_unique<PixelFeatures>(map, pre) : nullptr;
   const PixelMatrix* chunk_pixels = nullptr;
@@ -153,14 +136,10 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
     chunk_first = first;
     chunk_column = column;
   };
-  arma::mat cached;
   arma::fmat Phi;
   const auto visit_inputs = [&](arma::uword first, const arma::mat& X) {
     if (linear) {
       visit(first, X, X);  // phi(x) = x: no copy
-    } else if (cached_features != nullptr) {
-      cached_columns(*cached_features, first - range.first, X.n_cols, cached);
-      visit(first, X, cached);
     } else {
       Phi.set_size(feature_dim(map), X.n_cols);
       if (features != nullptr)
@@ -171,11 +150,28 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
     }
     progress.update(phase, double(first + X.n_cols - range.first) / total);
   };
-  // Beside a cache, a chunk's double inputs and features go a piece at a
-  // time: small double copies next to the cache.
   for_each_input_chunk<double>(pre, split, range, chunk, visit_inputs,
-                               pixel_features ? see_pixels : also,
-                               cached_features != nullptr ? kCachedPiece : 0);
+                               pixel_features ? see_pixels : also);
+}
+
+void for_each_cached_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
+                           arma::uword chunk, const arma::fmat& cache,
+                           const CachedChunkVisitor& visit, const Progress& progress,
+                           const std::string& phase) {
+  if (cache.n_cols != range.size())
+    throw Error("the feature cache does not match the samples of the pass");
+  const double total = double(std::max<arma::uword>(1, range.size()));
+  // A chunk's double inputs go a piece at a time: small copies beside the
+  // cache.
+  for_each_input_chunk<double>(
+      pre, split, range, chunk,
+      [&](arma::uword first, const arma::mat& X) {
+        const arma::fmat Phi(const_cast<float*>(cache.colptr(first - range.first)), cache.n_rows,
+                             X.n_cols, false, true);
+        visit(first, X, Phi);
+        progress.update(phase, double(first + X.n_cols - range.first) / total);
+      },
+      {}, kCachedPiece);
 }
 
 void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,

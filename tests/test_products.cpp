@@ -286,3 +286,32 @@ BOOST_AUTO_TEST_CASE(single_product_matches_armadillo_and_thread_count_free) {
   BOOST_TEST(relative_difference(arma::conv_to<arma::mat>::from(two_t), expected) < 1e-6);
   BOOST_TEST(std::equal(one_t.begin(), one_t.end(), two_t.begin()));
 }
+
+// The fixed-order product of a short double A and B's columns: A B to
+// rounding; the same bits from float columns as from their double copies,
+// and for any thread count; sizes with a partial group of columns and a
+// partial lane (p = 3, 13, 801; n = 1, 7, 1030).
+BOOST_AUTO_TEST_CASE(fixed_order_product_is_the_same_from_floats_and_any_thread_count) {
+  for (const arma::uword p : {3u, 13u, 801u})
+    for (const arma::uword n : {1u, 7u, 1030u}) {
+      const arma::mat A = random_matrix(20, p, 31 + p);
+      const arma::fmat Bf = arma::conv_to<arma::fmat>::from(random_matrix(p, n, 37 + n));
+      const arma::mat B = arma::conv_to<arma::mat>::from(Bf);  // exact
+      BOOST_TEST_CONTEXT("p " << p << " n " << n) {
+        set_threads(1);
+        const arma::mat one = multiply_fixed_order(A, B);
+        BOOST_TEST(relative_difference(one, A * B) < 1e-14);
+        BOOST_TEST(same_bits(multiply_fixed_order(A, Bf), one));
+        for (const int threads : {2, 3}) {
+          set_threads(threads);
+          BOOST_TEST(same_bits(multiply_fixed_order(A, Bf), one));
+          BOOST_TEST(same_bits(multiply_fixed_order(A, B), one));
+        }
+        // A column's entries do not depend on the columns beside it.
+        BOOST_TEST(same_bits(multiply_fixed_order(A, arma::mat(B.col(n - 1))), one.col(n - 1)));
+      }
+    }
+  set_threads(0);
+  BOOST_CHECK_THROW(multiply_fixed_order(arma::mat(2, 3), arma::mat(4, 5)), Error);
+  BOOST_TEST(multiply_fixed_order(arma::mat(2, 0), arma::mat(0, 3)).is_zero());
+}

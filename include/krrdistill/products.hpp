@@ -47,6 +47,16 @@ arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
 arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B);
 
+// A B in double for a short A (a few rows against many columns: both
+// models' scores), each entry Σ_k A_ik B_kj summed in one fixed order by
+// plain code rather than the BLAS, so that the entries are the same bits
+// whatever the precision B's columns are held in (a float's double value
+// is exact), the CPU's vector width and the thread count: the scores from
+// a feature cache's floats equal those from their double copies. Each
+// column of B is read once, with no double copy of a float B.
+arma::mat multiply_fixed_order(const arma::mat& A, const arma::mat& B);
+arma::mat multiply_fixed_order(const arma::mat& A, const arma::fmat& B);
+
 // A B into C, already A.n_rows × B.n_cols: the same tiles and bits as
 // multiply, written where the caller keeps them (a feature cache's columns).
 void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C);

@@ -62,16 +62,22 @@ using ChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arm
 // Calls visit(first, X, Phi) for consecutive chunks of samples
 // [range.first, range.last) of a split held in memory or in files (first =
 // index in the split), X = model inputs (d×count), Phi = features
-// (p×count, formed as for_each_sample_feature_chunk forms them). With cached features
-// (p×range.size(), a nonlinear map's floats from fit_model) Phi is read from them instead of
-// recomputed, and each chunk is visited 1024 samples at a time where that gives the same bits
-// (for_each_input_chunk's pieces): small double copies beside the cache. A
-// linear map's Phi is X, and needs no cache. also, when given, sees each
-// chunk's raw pixels.
+// (p×count, formed as for_each_sample_feature_chunk forms them; a linear
+// map's Phi is X). also, when given, sees each chunk's raw pixels.
 void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitSource& split,
                     const Range& range, arma::uword chunk, const ChunkVisitor& visit,
                     const Progress& progress, const std::string& phase,
-                    const arma::fmat* cached_features = nullptr, const PixelVisitor& also = {});
+                    const PixelVisitor& also = {});
+
+// The same beside a nonlinear map's feature cache (p×range.size(), the
+// floats of fit_model): Phi is a view of the cache's own columns, and each
+// chunk is visited 1024 samples at a time where that gives the same bits
+// (for_each_input_chunk's pieces): small double copies of the inputs.
+using CachedChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::fmat&)>;
+void for_each_cached_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
+                           arma::uword chunk, const arma::fmat& cache,
+                           const CachedChunkVisitor& visit, const Progress& progress,
+                           const std::string& phase);
 
 // The same for a pass that needs the features alone: visit(first, Phi), a
 // nonlinear map's features formed from float inputs as the fit forms them
