@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -249,28 +250,46 @@ void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C) {
 namespace {
 
 // Interleaved partial sums of a fixed-order dot product: lane l sums the
-// terms k ≡ l (mod kLanes), then the lanes are added pairwise. Each lane's
-// sum is its own chain, so vectors of any width give the same bits.
-constexpr arma::uword kLanes = 8;
+// terms k ≡ l (mod 8), then the lanes are added pairwise (l and l + 4, then
+// l + 2, then l + 1). Each lane is its own chain, so vectors of any width
+// give the same bits; GCC's vector type runs as two halves without AVX.
+typedef double FourLanes __attribute__((vector_size(32)));
 // Columns of B sharing one pass over a row of A.
 constexpr arma::uword kColumns = 4;
+
+// By reference: a vector returned by value would change the ABI without AVX.
+inline void load_lanes(FourLanes& to, const double* from) {
+  std::memcpy(&to, from, sizeof to);
+}
 
 // out[c] = Σ_k a_k b_c[k] for `Count` columns b_c (in double); inlined into
 // fixed_order_group's copies.
 template <arma::uword Count>
 inline __attribute__((always_inline)) void fixed_order_dots(const double* a, const double* const* b,
                                                             arma::uword p, double* out) {
-  double lanes[Count][kLanes] = {};
+  FourLanes low[Count] = {}, high[Count] = {};
   arma::uword k = 0;
-  for (; k + kLanes <= p; k += kLanes)
-    for (arma::uword c = 0; c < Count; ++c)
-      for (arma::uword l = 0; l < kLanes; ++l) lanes[c][l] += a[k + l] * b[c][k + l];
+  for (; k + 8 <= p; k += 8) {
+    FourLanes a_low, a_high, b_low, b_high;
+    load_lanes(a_low, a + k);
+    load_lanes(a_high, a + k + 4);
+    for (arma::uword c = 0; c < Count; ++c) {
+      load_lanes(b_low, b[c] + k);
+      load_lanes(b_high, b[c] + k + 4);
+      low[c] += a_low * b_low;
+      high[c] += a_high * b_high;
+    }
+  }
   for (arma::uword l = 0; k < p; ++k, ++l)
-    for (arma::uword c = 0; c < Count; ++c) lanes[c][l] += a[k] * b[c][k];
+    for (arma::uword c = 0; c < Count; ++c) {
+      if (l < 4)
+        low[c][l] += a[k] * b[c][k];
+      else
+        high[c][l - 4] += a[k] * b[c][k];
+    }
   for (arma::uword c = 0; c < Count; ++c) {
-    for (arma::uword width = kLanes / 2; width > 0; width /= 2)
-      for (arma::uword l = 0; l < width; ++l) lanes[c][l] += lanes[c][l + width];
-    out[c] = lanes[c][0];
+    const FourLanes four = low[c] + high[c];
+    out[c] = (four[0] + four[2]) + (four[1] + four[3]);
   }
 }
 
