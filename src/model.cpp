@@ -178,12 +178,8 @@ FeatureSums feature_sums(const Preprocessor& pre, const FeatureMap& map, const S
     sums.validation_B = compensated_zeros(k, p);
   }
   arma::mat part_B;  // one chunk's B, reused
-  if (train_features != nullptr) {
-    train_features->set_size(p, shard.size());
-    // All of it is written: its pages ahead, on every thread, not a fault each.
-    populate_pages(train_features->memptr(), train_features->n_elem * sizeof(float),
-                   omp_get_max_threads());
-  }
+  // Its pages are populated by the pass, which fills all of it.
+  if (train_features != nullptr) train_features->set_size(p, shard.size());
   const double total = double(std::max<arma::uword>(1, shard.size()));
   arma::uword next_val = 0;
   // Samples [first, first + Phi.n_cols) with their features: a linear map's

@@ -24,7 +24,7 @@ constexpr double kLargestInteger = 127.0 * (16777216.0 + 65536.0 + 256.0 + 1.0);
 constexpr arma::uword kMostPixels = 16448;
 // Images per integer product: a thread's 32-bit sums (4·width each) stay
 // within its cache.
-constexpr arma::uword kBlock = 256;
+constexpr arma::uword kBlock = 128;
 
 // The first layer: RFF's A with its offset b, or an FCNN's M_1.
 const arma::mat& first_layer(const FeatureMap& map) {
@@ -55,14 +55,13 @@ PixelFeatures::PixelFeatures(const FeatureMap& map, const Preprocessor& pre) : m
   const arma::uword d = pre.shape.size();
   if (!available(map, d)) throw Error("pixel features: not available for this map and CPU");
   const arma::mat& M = first_layer(map);
-  const arma::mat on_pixels = compose_with_inputs(pre, M, offset_);
+  const arma::mat rows = compose_with_inputs(pre, M, offset_);  // row r of Ã as column r
   if (const auto* rff = std::get_if<RandomFourierMap>(&map)) offset_ += rff->b;
   d_ = d;
   width_ = M.n_rows;
   scale_.set_size(width_);
   digits_.assign(d_ * kDigits * width_, 0);
-  if (!on_pixels.is_finite()) throw Error("pixel features: the first layer is not finite");
-  const arma::mat rows = on_pixels.t();  // row r of Ã as column r
+  if (!rows.is_finite()) throw Error("pixel features: the first layer is not finite");
   const long outputs = long(width_);
 #pragma omp parallel for schedule(static)
   for (long r = 0; r < outputs; ++r) {
@@ -88,6 +87,12 @@ void PixelFeatures::first_layer_into(const PixelMatrix& pixels, arma::uword colu
   if (pixels.n_rows != d_) throw Error("pixel features: the images do not match the map");
   if (column + count > pixels.n_cols) throw Error("pixel features: columns out of range");
   H.set_size(width_, count);
+  // Allocated here, on the calling thread: memory a worker thread takes
+  // comes from an arena of its own, which the rest of the run cannot reuse.
+  if (thread_sums_.size() < arma::uword(omp_get_max_threads()))
+    thread_sums_.resize(arma::uword(omp_get_max_threads()));
+  for (std::vector<std::int32_t>& sums : thread_sums_)
+    if (sums.size() < kBlock * kDigits * width_) sums.resize(kBlock * kDigits * width_);
   const long blocks = long((count + kBlock - 1) / kBlock);
   const dnnl_dim_t wide = dnnl_dim_t(kDigits * width_);
   std::atomic<int> failed{0};
@@ -95,10 +100,9 @@ void PixelFeatures::first_layer_into(const PixelMatrix& pixels, arma::uword colu
   // are exact, so nothing depends on which thread forms which block.
 #pragma omp parallel
   {
-    // Kept by each thread from call to call (a pass makes one a chunk):
+    // Each thread's own, kept from call to call (a pass makes one a chunk):
     // fresh buffers would be fresh pages to fault in and clear every time.
-    thread_local std::vector<std::int32_t> sums;
-    if (sums.size() < kBlock * kDigits * width_) sums.resize(kBlock * kDigits * width_);
+    std::vector<std::int32_t>& sums = thread_sums_[arma::uword(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (long b = 0; b < blocks; ++b) {
       const arma::uword first = arma::uword(b) * kBlock, size = std::min(kBlock, count - first);

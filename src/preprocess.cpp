@@ -81,9 +81,11 @@ arma::mat compose_with_inputs(const Preprocessor& pre, const arma::mat& M, arma:
     intercept.subvec(c * channel_size, (c + 1) * channel_size - 1)
         .fill(-pre.channel_mean[c] / pre.channel_std[c]);
   }
-  const arma::mat on_standardised = pre.zca ? arma::mat(M * pre.zca_whiten) : M;
-  offset = on_standardised * intercept;
-  return on_standardised.each_row() % slope.t();
+  // (M W)ᵀ = Wᵀ Mᵀ: one d×rows matrix, scaled in place.
+  arma::mat composed = pre.zca ? arma::mat(pre.zca_whiten.t() * M.t()) : arma::mat(M.t());
+  offset = composed.t() * intercept;
+  composed.each_col() %= slope;
+  return composed;
 }
 
 void set_channel_moments(Preprocessor& pre, const std::vector<ChannelSums>& sums) {

@@ -1,11 +1,14 @@
 #include "krrdistill/sample_chunks.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <memory>
 #include <type_traits>
 #include <variant>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/memory.hpp"
 #include "krrdistill/pixel_features.hpp"
 #include "krrdistill/products.hpp"
 
@@ -15,7 +18,7 @@ namespace {
 
 // Samples at a time of a pass beside a feature cache: two product blocks
 // (products.hpp), one for each of two threads.
-constexpr arma::uword kCachedPiece = 2 * kProductBlock;
+constexpr arma::uword kCachedPiece = kProductBlock;
 
 // Whether a pass over a split takes a nonlinear map's features from the
 // pixels themselves (pixel_features.hpp).
@@ -98,8 +101,16 @@ void for_each_sample_feature_chunk(const Preprocessor& pre, const FeatureMap& ma
       visit(first, buffer);
     }
   };
+  // All of the cache is written: its pages ahead, on every thread, not a
+  // fault each; after the pixel path's set-up, whose transient matrices
+  // then leave room the pass reuses instead of adding to the peak.
+  const auto populate_cache = [&] {
+    if (cache != nullptr)
+      populate_pages(cache->memptr(), cache->n_elem * sizeof(float), omp_get_max_threads());
+  };
   if (from_pixels(pre, map, split)) {
     const PixelFeatures features(map, pre);
+    populate_cache();
     for_each_pixel_chunk(
         split, range, chunk,
         [&](arma::uword first, const PixelMatrix& pixels, arma::uword column, arma::uword count) {
@@ -109,6 +120,7 @@ void for_each_sample_feature_chunk(const Preprocessor& pre, const FeatureMap& ma
         });
     return;
   }
+  populate_cache();
   for_each_input_chunk<float>(
       pre, split, range, chunk,
       [&](arma::uword first, const arma::fmat& X) {

@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(first_layer_is_the_double_product_to_one_rounding) {
         arma::conv_to<arma::fmat>::from(M) * arma::conv_to<arma::fmat>::from(Z);
     for (arma::uword j = 0; j < kImages; ++j)
       for (arma::uword r = 0; r < M.n_rows; ++r) {
-        const double step = arma::abs(on_pixels.row(r)).max() / 2139062143.0;
+        const double step = arma::abs(on_pixels.col(r)).max() / 2139062143.0;
         const double bound = 0.5 * std::ldexp(std::abs(expected(r, j)), -23) +
                              0.5 * step * arma::accu(q.col(j)) +
                              1e-12 * (arma::dot(arma::abs(M.row(r)), arma::abs(Z.col(j))));

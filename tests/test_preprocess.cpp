@@ -107,9 +107,9 @@ BOOST_AUTO_TEST_CASE(composed_with_inputs_is_the_matrix_on_the_inputs) {
     BOOST_TEST_CONTEXT("zca " << zca) {
       const Preprocessor pre = fit_preprocessor(pixels, shape, zca, 0.1);
       arma::vec offset;
-      const arma::mat on_pixels = compose_with_inputs(pre, M, offset);
+      const arma::mat on_pixels = compose_with_inputs(pre, M, offset);  // (M T)ᵀ
       const arma::mat expected = M * to_model_input(pre, pixels, 0, pixels.n_cols);
-      arma::mat composed = on_pixels * arma::conv_to<arma::mat>::from(pixels);
+      arma::mat composed = on_pixels.t() * arma::conv_to<arma::mat>::from(pixels);
       composed.each_col() += offset;
       BOOST_TEST(arma::abs(composed - expected).max() <= 1e-11 * arma::abs(expected).max());
     }

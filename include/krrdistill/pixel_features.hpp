@@ -39,7 +39,8 @@ class PixelFeatures {
   PixelFeatures(const FeatureMap& map, const Preprocessor& pre);
 
   // Features (p×count, single precision) of pixel columns [column,
-  // column + count) into Phi, already p×count.
+  // column + count) into Phi, already p×count. Not to be called from two
+  // threads at once (each call runs on every OpenMP thread).
   void features_into(const PixelMatrix& pixels, arma::uword column, arma::uword count,
                      arma::fmat& Phi) const;
 
@@ -49,6 +50,8 @@ class PixelFeatures {
   // d × 4·width, row-major: byte t of output r at column t·width + r.
   std::vector<std::int8_t> digits_;
   arma::vec scale_, offset_;  // per output: Ã_r ≈ scale_r × its integer row
+  // Each thread's 32-bit sums, kept for the object's life (one pass).
+  mutable std::vector<std::vector<std::int32_t>> thread_sums_;
 
   // Pre-activations of pixel columns [column, column + count) into H
   // (width×count).

@@ -58,9 +58,11 @@ void model_inputs_into(const Preprocessor& pre, const PixelMatrix& pixels, arma:
 
 // The model inputs are an affine map of the pixel values q ∈ {0…255},
 // z = T q + t (T diagonal for standardisation, the whitening times it for
-// ZCA). For a matrix M acting on the inputs (d columns): M T, with M t
-// into offset. A pass that forms M z from the pixels themselves
-// (pixel_features.hpp) needs nothing else of the preprocessing.
+// ZCA). For a matrix M acting on the inputs (d columns): (M T)ᵀ, each row
+// of M T as a column (d×rows, the layout its user reads it in, in one
+// matrix of that size), with M t into offset. A pass that forms M z from
+// the pixels themselves (pixel_features.hpp) needs nothing else of the
+// preprocessing.
 arma::mat compose_with_inputs(const Preprocessor& pre, const arma::mat& M, arma::vec& offset);
 
 // Model inputs for the listed pixel columns.
