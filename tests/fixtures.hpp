@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
+#include "krrdistill/image.hpp"
+#include "krrdistill/random.hpp"
 #include "krrdistill/threads.hpp"
 
 #ifdef FIXTURES_READ_PNG
@@ -56,6 +58,14 @@ BOOST_TEST_GLOBAL_FIXTURE(TunedLibraries);
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;
+
+// n images of d pixel values drawn uniformly from 0…255.
+inline krrdistill::PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
+  std::mt19937_64 rng = krrdistill::make_rng(seed, krrdistill::RngStream::feature_map);
+  krrdistill::PixelMatrix pixels(d, n);
+  for (auto& v : pixels) v = std::uint8_t(rng() % 256);
+  return pixels;
+}
 
 // A fresh folder under the test's working folder, removed afterwards.
 struct TempDir {

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/features.hpp"
 #include "krrdistill/pixel_features.hpp"
@@ -17,15 +18,9 @@
 #include "krrdistill/threads.hpp"
 
 using namespace krrdistill;
+using fixtures::random_pixels;
 
 namespace {
-
-PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
-  std::mt19937_64 rng = make_rng(seed, RngStream::noise_init);
-  PixelMatrix pixels(d, n);
-  for (auto& v : pixels) v = std::uint8_t(rng() % 256);
-  return pixels;
-}
 
 arma::fmat pixel_features(const FeatureMap& map, const Preprocessor& pre, const PixelMatrix& pixels,
                           arma::uword column, arma::uword count) {

@@ -1,22 +1,13 @@
 #define BOOST_TEST_MODULE preprocess
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures.hpp"
 #include "krrdistill/error.hpp"
 #include "krrdistill/preprocess.hpp"
 #include "krrdistill/random.hpp"
 
 using namespace krrdistill;
-
-namespace {
-
-PixelMatrix random_pixels(arma::uword d, arma::uword n, std::uint64_t seed) {
-  std::mt19937_64 rng = make_rng(seed, RngStream::feature_map);
-  PixelMatrix pixels(d, n);
-  for (auto& v : pixels) v = std::uint8_t(rng() % 256);
-  return pixels;
-}
-
-}  // namespace
+using fixtures::random_pixels;
 
 BOOST_AUTO_TEST_CASE(standardise_per_channel) {
   const ImageShape shape{3, 4, 5};
