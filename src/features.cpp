@@ -10,7 +10,7 @@
 
 #ifdef KRRDISTILL_LIBMVEC
 // What glibc's math.h declares only under -ffast-math: cosf has libmvec's
-// vector versions, so the simd loop of sample_features takes four at a time.
+// vector versions, so the simd loop of cosine_features takes four at a time.
 extern "C" float cosf(float) noexcept __attribute__((__simd__("notinbranch")));
 #endif
 

@@ -1,14 +1,11 @@
 #include "krrdistill/model.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <unordered_map>
 
 #include "krrdistill/error.hpp"
-#include "krrdistill/memory.hpp"
 #include "krrdistill/pixel_moments.hpp"
 #include "krrdistill/products.hpp"
 #include "krrdistill/random.hpp"

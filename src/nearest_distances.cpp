@@ -57,10 +57,13 @@ void NearestDistances::add(const arma::mat& X) {
   if (Xs_.is_empty() || X.n_cols == 0) return;
   X_float_.set_size(X.n_rows, X.n_cols);
   const arma::vec x_sq = column_norms(X, &X_float_);
-  // |xs_k x_k| ≤ ‖xs‖ ‖x‖: far from float's range (or with an infinity or a
-  // NaN, whose norm is one too) the screen cannot be trusted, and every pair
-  // of the chunk is measured.
-  const bool screen = xs_norm_.max() * std::sqrt(x_sq.max()) * 2.0 * double(X.n_rows) <= 1e37;
+  // |v_k| ≤ ‖v‖ and |xs_k x_k| ≤ ‖xs‖ ‖x‖: with the norms far inside
+  // float's range every entry and product is too. Otherwise (or with an
+  // infinity) the screen cannot be trusted, and every pair of the chunk is
+  // measured. A NaN gives NaN bounds, and its pairs are measured.
+  const double xs_largest = xs_norm_.max(), x_largest = std::sqrt(x_sq.max());
+  const bool screen = xs_largest <= 1e36 && x_largest <= 1e36 &&
+                      xs_largest * x_largest * 2.0 * double(X.n_rows) <= 1e37;
   const arma::fmat cross = screen ? multiply_transposed(X_float_, minus_2xs_) : arma::fmat();
   lower_by(X, x_sq, cross, screen);
 }
@@ -98,10 +101,12 @@ void NearestDistances::lower_by(const arma::mat& X, const arma::vec& x_sq,
   const arma::vec x_norm = arma::sqrt(x_sq);
   // |fl(−2 xsᵀx) + 2 xsᵀx| ≤ 2 γ Σ|xs_k x_k| ≤ 2 γ ‖xs‖ ‖x‖ for a product in
   // T, γ covering its d roundings and those of the inputs to T
-  // (docs/design.md §6); the relative 1e-12 covers the double sums and the
-  // measure's own rounding, the absolute term float's gradual underflow.
+  // (docs/design.md §6); the relative term covers the double sums and the
+  // measure's own rounding (each below (d + 2)·2^-53), the absolute term
+  // float's gradual underflow.
   const double u = std::numeric_limits<T>::epsilon() / 2;
   const double gamma = 1.01 * double(d + 3) * u / (1.0 - double(d + 3) * u);
+  const double relative = 1e-12 + 4.0 * double(d + 2) * std::numeric_limits<double>::epsilon();
   arma::uword measured = 0;
   const long rows = long(m);
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : measured)
@@ -113,7 +118,7 @@ void NearestDistances::lower_by(const arma::mat& X, const arma::vec& x_sq,
       for (arma::uword j = 0; j < n; ++j) {
         const double estimate = (double(column[j]) + xs_sq_[i]) + x_sq[j];
         const double reach = xs_norm_[i] + x_norm[j];
-        const double bound = 2.0 * gamma * xs_norm_[i] * x_norm[j] + 1e-12 * reach * reach +
+        const double bound = 2.0 * gamma * xs_norm_[i] * x_norm[j] + relative * reach * reach +
                              1e-40 * double(d) * (1.0 + reach);
         lower[j] = estimate - bound;
       }

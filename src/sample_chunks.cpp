@@ -16,8 +16,8 @@ namespace krrdistill {
 
 namespace {
 
-// Samples at a time of a pass beside a feature cache: two product blocks
-// (products.hpp), one for each of two threads.
+// Samples at a time of a pass beside a feature cache: one product block
+// (products.hpp); its double inputs are the pass's one large buffer.
 constexpr arma::uword kCachedPiece = kProductBlock;
 
 // Whether a pass over a split takes a nonlinear map's features from the

@@ -117,6 +117,16 @@ BOOST_AUTO_TEST_CASE(non_finite_and_huge_inputs) {
   const arma::vec nearest = over_chunks(Xs, X, 50, false).squared();
   BOOST_TEST(nearest.is_finite());
 
+  // A tiny distilled input against entries past float's range whose
+  // product with it is small: the float copies would be infinite, so the
+  // chunk is measured, and the nearest (the first) is found.
+  arma::mat tiny(4, 1, arma::fill::zeros);
+  tiny(0, 0) = 1e-40;
+  arma::mat far(4, 2, arma::fill::zeros);
+  far(0, 0) = -4e38;
+  far.col(1).tail(3).fill(3e38);
+  check_against_all_pairs(tiny, far);
+
   arma::mat Xs_nan = Xs;
   Xs_nan(2, 1) = std::numeric_limits<double>::quiet_NaN();
   const arma::vec with_nan = over_chunks(Xs_nan, X, 16, false).squared();

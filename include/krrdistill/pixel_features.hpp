@@ -19,9 +19,10 @@ namespace krrdistill {
 // signed bytes; oneDNN's u8×s8 product gives each byte's sums over the
 // pixels exactly in 32 bits, and they are put back together exactly in 64.
 // A row is then one multiplication and one addition in double away from
-// its value, then rounded to float once: closer to M z + b than the float
-// product of the rounded inputs, and the same bits for any chunking or
-// thread count.
+// its value, then rounded to float once: within half a float ulp and the
+// row's rounding (half a step times Σ q) of M z + b, against the d
+// roundings of the float product of rounded inputs; and the same bits for
+// any chunking or thread count.
 class PixelFeatures {
  public:
   // Whether the pixel path can be taken for a map on images of d values:

@@ -71,8 +71,8 @@ void for_each_chunk(const Preprocessor& pre, const FeatureMap& map, const SplitS
 
 // The same beside a nonlinear map's feature cache (p×range.size(), the
 // floats of fit_model): Phi is a view of the cache's own columns, and each
-// chunk is visited 1024 samples at a time where that gives the same bits
-// (for_each_input_chunk's pieces): small double copies of the inputs.
+// chunk is visited 512 samples at a time where it is cut into whole product
+// blocks (for_each_input_chunk's pieces): small double copies of the inputs.
 using CachedChunkVisitor = std::function<void(arma::uword, const arma::mat&, const arma::fmat&)>;
 void for_each_cached_chunk(const Preprocessor& pre, const SplitSource& split, const Range& range,
                            arma::uword chunk, const arma::fmat& cache,
@@ -80,8 +80,9 @@ void for_each_cached_chunk(const Preprocessor& pre, const SplitSource& split, co
                            const std::string& phase);
 
 // The same for a pass that needs the features alone: visit(first, Phi), a
-// nonlinear map's features formed from float inputs as the fit forms them
-// (the same bits as for_each_chunk's), without a double copy of the inputs.
+// nonlinear map's features formed as the fit forms them
+// (for_each_sample_feature_chunk, the same bits as for_each_chunk's),
+// without a double copy of the inputs.
 void for_each_feature_chunk(const Preprocessor& pre, const FeatureMap& map,
                             const SplitSource& split, const Range& range, arma::uword chunk,
                             const std::function<void(arma::uword, const arma::mat&)>& visit,
