@@ -313,6 +313,9 @@ template <typename T>
 arma::mat fixed_order_product(const arma::mat& A, const arma::Mat<T>& B) {
   if (A.n_cols != B.n_rows) throw Error("product: inner dimensions do not match");
   const arma::uword p = A.n_cols, n = B.n_cols;
+  // With no terms every entry is 0; with no rows or columns there is none
+  // (and an empty matrix has no column pointers to take).
+  if (p == 0 || A.n_rows == 0 || n == 0) return arma::mat(A.n_rows, n, arma::fill::zeros);
   arma::mat C(A.n_rows, n);
   const arma::mat At = A.t();  // each row of A contiguous
   const long groups = long((n + kColumns - 1) / kColumns);
