@@ -10,6 +10,7 @@
 
 #include "krrdistill/error.hpp"
 #include "krrdistill/pixel_moments.hpp"
+#include "vector_copies.hpp"
 
 namespace krrdistill {
 
@@ -36,6 +37,25 @@ const arma::mat& first_layer(const FeatureMap& map) {
 }
 
 }  // namespace
+
+namespace detail {
+
+// By Horner's rule in double: each step's exact value is an integer below
+// 2^53 (|s_t| <= 128·255·d, and the whole below 2^53 up to kMostPixels),
+// so each step is exact and the result is the 64-bit integer sum's, in
+// vector registers (AVX2 converts 32-bit integers to double, not 64-bit).
+KRRDISTILL_VECTOR_COPIES void join_digit_sums(const std::int32_t* s, arma::uword width,
+                                              const double* scale, const double* offset,
+                                              float* out) {
+  for (arma::uword r = 0; r < width; ++r) {
+    double value = double(s[(kDigits - 1) * width + r]);
+    for (int t = kDigits - 2; t >= 0; --t)
+      value = value * 256.0 + double(s[arma::uword(t) * width + r]);
+    out[r] = float(scale[r] * value + offset[r]);
+  }
+}
+
+}  // namespace detail
 
 bool PixelFeatures::available(const FeatureMap& map, arma::uword d) {
   if (std::holds_alternative<LinearMap>(map)) return false;
@@ -117,16 +137,9 @@ void PixelFeatures::first_layer_into(const PixelMatrix& pixels, arma::uword colu
         failed = int(status);
         continue;
       }
-      for (arma::uword j = 0; j < size; ++j) {
-        const std::int32_t* s = sums.data() + j * kDigits * width_;
-        float* out = H.colptr(first + j);
-        for (arma::uword r = 0; r < width_; ++r) {
-          std::int64_t value = s[(kDigits - 1) * width_ + r];
-          for (int t = kDigits - 2; t >= 0; --t)
-            value = value * 256 + s[arma::uword(t) * width_ + r];
-          out[r] = float(scale_[r] * double(value) + offset_[r]);
-        }
-      }
+      for (arma::uword j = 0; j < size; ++j)
+        detail::join_digit_sums(sums.data() + j * kDigits * width_, width_, scale_.memptr(),
+                                offset_.memptr(), H.colptr(first + j));
     }
   }
   if (failed != 0)

@@ -10,14 +10,7 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
-
-// The fixed-order products' AVX2 copy, chosen when the program starts, by
-// the CPU alone: no fused multiply-adds in either copy, so the same bits.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define KRRDISTILL_VECTOR_COPIES __attribute__((target_clones("avx2", "default")))
-#else
-#define KRRDISTILL_VECTOR_COPIES
-#endif
+#include "vector_copies.hpp"  // the fixed-order products' two copies
 
 namespace krrdistill {
 

@@ -2,11 +2,14 @@
 // (pixel_features.hpp): the first layer within one float rounding (and the
 // bound of its 31-bit rows) of the double map on the model inputs, the
 // same bits for any thread count or column range, with standardisation,
-// ZCA and several channels; and refused where the CPU's product is not
-// exact.
+// ZCA and several channels; the byte sums joined exactly; and refused
+// where the CPU's product is not exact.
 #define BOOST_TEST_MODULE pixel_features
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
 
 #include "fixtures.hpp"
 #include "krrdistill/error.hpp"
@@ -137,6 +140,50 @@ BOOST_AUTO_TEST_CASE(same_bits_for_any_thread_count_and_column_range) {
 // A linear map has no first layer to take; without an exact integer
 // product (the run with oneDNN held below VNNI) the path is not offered
 // and refuses to be built.
+// The byte sums joined in double against the 64-bit integer sum, at the
+// largest sums the digits allow on 16,448 pixels (the whole near 2^53).
+// With scale 1 and an offset that cancels all but a small remainder, a
+// join off by one unit anywhere shows in the float result.
+BOOST_AUTO_TEST_CASE(digit_sums_join_exactly_up_to_the_largest_images) {
+  const std::int64_t most = 128LL * 255 * 16448;  // a byte's sum, in size
+  const std::int64_t top = 534000000;             // the top byte's, whole below 2^53
+  const arma::uword width = 64;
+  std::vector<std::int32_t> sums(4 * width);
+  std::mt19937_64 rng(7);
+  const auto uniform = [&](std::int64_t bound) {
+    return std::int64_t(rng() % std::uint64_t(2 * bound + 1)) - bound;
+  };
+  for (int round = 0; round < 50; ++round) {
+    arma::vec scale(width, arma::fill::ones), offset(width), random_scale(width),
+        random_offset(width);
+    std::vector<std::int64_t> value(width);
+    for (arma::uword r = 0; r < width; ++r) {
+      // Extremes first (all of one sign, odd low bytes), then random sums.
+      const bool extreme = round < 2;
+      const std::int64_t sign = (round == 1 ? -1 : 1) * (r % 2 == 0 ? 1 : -1);
+      for (arma::uword t = 0; t < 3; ++t)
+        sums[t * width + r] =
+            std::int32_t(extreme ? sign * (most - std::int64_t(r)) : uniform(most));
+      sums[3 * width + r] = std::int32_t(extreme ? sign * top : uniform(top));
+      value[r] = sums[3 * width + r];
+      for (int t = 2; t >= 0; --t) value[r] = value[r] * 256 + sums[arma::uword(t) * width + r];
+      BOOST_TEST_REQUIRE(std::abs(value[r]) < (std::int64_t(1) << 53));
+      offset[r] = -double(value[r] - std::int64_t(r % 5));  // exact: an integer below 2^53
+      random_scale[r] = std::ldexp(double(rng() % 1000 + 1), -40);
+      random_offset[r] = double(int(rng() % 2001) - 1000) / 7.0;
+    }
+    std::vector<float> out(width), random_out(width);
+    detail::join_digit_sums(sums.data(), width, scale.memptr(), offset.memptr(), out.data());
+    detail::join_digit_sums(sums.data(), width, random_scale.memptr(), random_offset.memptr(),
+                            random_out.data());
+    for (arma::uword r = 0; r < width; ++r) {
+      BOOST_TEST_REQUIRE(out[r] == float(r % 5), "round " << round << " output " << r);
+      const float expected = float(random_scale[r] * double(value[r]) + random_offset[r]);
+      BOOST_TEST_REQUIRE(random_out[r] == expected, "round " << round << " output " << r);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(offered_only_where_exact) {
   const ImageShape shape{1, 4, 4};
   const PixelMatrix pixels = random_pixels(shape.size(), 20, 4);

@@ -17,7 +17,8 @@ namespace krrdistill {
 // c = M t (+ b) (compose_with_inputs). Each row of Ã is rounded to a
 // multiple of its largest entry / 2139062143 (31 bits) and written in four
 // signed bytes; oneDNN's u8×s8 product gives each byte's sums over the
-// pixels exactly in 32 bits, and they are put back together exactly in 64.
+// pixels exactly in 32 bits, and they are put back together exactly (in
+// double, each step an integer below 2^53).
 // A row is then one multiplication and one addition in double away from
 // its value, then rounded to float once: within half a float ulp and the
 // row's rounding (half a step times Σ q) of M z + b, against the d
@@ -59,5 +60,16 @@ class PixelFeatures {
   void first_layer_into(const PixelMatrix& pixels, arma::uword column, arma::uword count,
                         arma::fmat& H) const;
 };
+
+namespace detail {
+
+// One image's 4·width byte sums (byte t of output r at t·width + r) put
+// back together, Σ_t s_t 256^t, times scale_r plus offset_r, rounded to
+// float into out[r]. In double, every step exact for images of at most
+// 16,448 values (docs/design.md §12). Public for its test.
+void join_digit_sums(const std::int32_t* sums, arma::uword width, const double* scale,
+                     const double* offset, float* out);
+
+}  // namespace detail
 
 }  // namespace krrdistill
