@@ -47,9 +47,11 @@ bench() {
   local acc err
   acc=$(jq -r '.certificate.original.test_acc' "$work/out/report.json")
   err=$(jq -r '.certificate.weight_rel_error' "$work/out/report.json")
-  printf '%-26s wall %.3f s = %.2fx floor  peak RSS %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
+  # /usr/bin/time's %M is in KiB: MiB, and million bytes (the targets' MB).
+  printf '%-26s wall %.3f s = %.2fx floor  peak RSS %4.0f MiB = %4.0f MB | %s| test_acc %s |Ws-W|/|W| %.2g\n' \
     "$name" "$med_wall" "$med_ratio" \
-    "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" "$line" "$acc" "$err"
+    "$(awk -v r="$med_rss" 'BEGIN {print r / 1024}')" \
+    "$(awk -v r="$med_rss" 'BEGIN {print r * 1024 / 1e6}')" "$line" "$acc" "$err"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg)"
