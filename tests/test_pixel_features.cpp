@@ -137,9 +137,6 @@ BOOST_AUTO_TEST_CASE(same_bits_for_any_thread_count_and_column_range) {
   BOOST_CHECK_THROW(features.features_into(pixels, kImages - 4, 5, Phi), Error);
 }
 
-// A linear map has no first layer to take; without an exact integer
-// product (the run with oneDNN held below VNNI) the path is not offered
-// and refuses to be built.
 // The byte sums joined in double against the 64-bit integer sum, at the
 // largest sums the digits allow on 16,448 pixels (the whole near 2^53).
 // With scale 1 and an offset that cancels all but a small remainder, a
@@ -158,7 +155,8 @@ BOOST_AUTO_TEST_CASE(digit_sums_join_exactly_up_to_the_largest_images) {
         random_offset(width);
     std::vector<std::int64_t> value(width);
     for (arma::uword r = 0; r < width; ++r) {
-      // Extremes first (all of one sign, odd low bytes), then random sums.
+      // Extremes first (each byte's sum near its largest, one sign an
+      // output, both signs in turn), then random sums.
       const bool extreme = round < 2;
       const std::int64_t sign = (round == 1 ? -1 : 1) * (r % 2 == 0 ? 1 : -1);
       for (arma::uword t = 0; t < 3; ++t)
@@ -184,6 +182,9 @@ BOOST_AUTO_TEST_CASE(digit_sums_join_exactly_up_to_the_largest_images) {
   }
 }
 
+// A linear map has no first layer to take; without an exact integer
+// product (the run with oneDNN held below VNNI) the path is not offered
+// and refuses to be built.
 BOOST_AUTO_TEST_CASE(offered_only_where_exact) {
   const ImageShape shape{1, 4, 4};
   const PixelMatrix pixels = random_pixels(shape.size(), 20, 4);
