@@ -287,10 +287,31 @@ BOOST_AUTO_TEST_CASE(single_product_matches_armadillo_and_thread_count_free) {
   BOOST_TEST(std::equal(one_t.begin(), one_t.end(), two_t.begin()));
 }
 
-// The fixed-order product of a short double A and B's columns: A B to
-// rounding; the same bits from float columns as from their double copies,
-// and for any thread count; sizes with a partial group of columns and a
-// partial lane (p = 3, 13, 801; n = 1, 7, 1030).
+namespace {
+
+// One entry of the fixed order, written out one term at a time: lane l sums
+// the terms k ≡ l (mod 8) in order, then lanes l and l + 4, then the two
+// halves' pairs (0 with 2, 1 with 3), then the two sums. No vector code, so
+// a change of order in multiply_fixed_order (or a fused multiply-add in
+// one of its copies) shows as different bits.
+double fixed_order_entry(const arma::mat& A, arma::uword i, const arma::mat& B, arma::uword j) {
+  double lanes[8] = {};
+  for (arma::uword k = 0; k < A.n_cols; ++k) {
+    const double term = A(i, k) * B(k, j);
+    lanes[k % 8] += term;
+  }
+  double four[4];
+  for (int l = 0; l < 4; ++l) four[l] = lanes[l] + lanes[l + 4];
+  return (four[0] + four[2]) + (four[1] + four[3]);
+}
+
+}  // namespace
+
+// The fixed-order product of a short double A and B's columns: each entry
+// the sum in the documented order, bit for bit; the same bits from float
+// columns as from their double copies, and for any thread count; sizes with
+// a partial group of columns and a partial lane (p = 3, 13, 801; n = 1, 7,
+// 1030).
 BOOST_AUTO_TEST_CASE(fixed_order_product_is_the_same_from_floats_and_any_thread_count) {
   for (const arma::uword p : {3u, 13u, 801u})
     for (const arma::uword n : {1u, 7u, 1030u}) {
@@ -301,6 +322,10 @@ BOOST_AUTO_TEST_CASE(fixed_order_product_is_the_same_from_floats_and_any_thread_
         set_threads(1);
         const arma::mat one = multiply_fixed_order(A, B);
         BOOST_TEST(relative_difference(one, A * B) < 1e-14);
+        arma::mat in_order(A.n_rows, n);
+        for (arma::uword j = 0; j < n; ++j)
+          for (arma::uword i = 0; i < A.n_rows; ++i) in_order(i, j) = fixed_order_entry(A, i, B, j);
+        BOOST_TEST(same_bits(one, in_order));
         BOOST_TEST(same_bits(multiply_fixed_order(A, Bf), one));
         for (const int threads : {2, 3}) {
           set_threads(threads);
