@@ -12,6 +12,11 @@ namespace krrdistill {
 
 namespace {
 
+// Samples a tile of the screen's product: the certificate's pass comes in
+// pieces of one product block (512 samples), which would be one tile on one
+// thread; the screen's bound holds for any order of the sums.
+constexpr arma::uword kScreenBlock = 128;
+
 // Σ_k (a_k − b_k)² in index order: the one measure of a pair.
 double squared_distance(const double* a, const double* b, arma::uword d) {
   double sum = 0.0;
@@ -64,7 +69,8 @@ void NearestDistances::add(const arma::mat& X) {
   const double xs_largest = xs_norm_.max(), x_largest = std::sqrt(x_sq.max());
   const bool screen = xs_largest <= 1e36 && x_largest <= 1e36 &&
                       xs_largest * x_largest * 2.0 * double(X.n_rows) <= 1e37;
-  const arma::fmat cross = screen ? multiply_transposed(X_float_, minus_2xs_) : arma::fmat();
+  const arma::fmat cross =
+      screen ? multiply_transposed(X_float_, minus_2xs_, kScreenBlock) : arma::fmat();
   lower_by(X, x_sq, cross, screen);
 }
 

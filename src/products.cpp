@@ -22,8 +22,8 @@ constexpr arma::uword kSingleSamples = 1024;
 // Double results of at most this many rows go as their transposes.
 constexpr arma::uword kShortRows = kProductBlock / 4;
 
-std::vector<arma::uword> block_edges(arma::uword size) {
-  const arma::uword blocks = std::max<arma::uword>(1, (size + kProductBlock - 1) / kProductBlock);
+std::vector<arma::uword> block_edges(arma::uword size, arma::uword block = kProductBlock) {
+  const arma::uword blocks = std::max<arma::uword>(1, (size + block - 1) / block);
   std::vector<arma::uword> edges(blocks + 1);
   for (arma::uword b = 0; b <= blocks; ++b) edges[b] = size * b / blocks;
   return edges;
@@ -52,7 +52,7 @@ void gemm(bool transpose_a, int m, int n, int k, const float* a, int lda, const 
 // larger matrix's columns, such as a feature cache's).
 template <typename T>
 void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a,
-                          arma::Mat<T>& C) {
+                          arma::Mat<T>& C, arma::uword block = kProductBlock) {
   const arma::uword m = transpose_a ? A.n_cols : A.n_rows;
   const arma::uword inner = transpose_a ? A.n_rows : A.n_cols;
   if (inner != B.n_rows) throw Error("product: inner dimensions do not match");
@@ -63,7 +63,8 @@ void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool tra
     C.zeros();
     return;
   }
-  const std::vector<arma::uword> row_edges = block_edges(m), col_edges = block_edges(B.n_cols);
+  const std::vector<arma::uword> row_edges = block_edges(m, block),
+                                 col_edges = block_edges(B.n_cols, block);
   const long row_blocks = long(row_edges.size()) - 1, col_blocks = long(col_edges.size()) - 1;
   const long tiles = row_blocks * col_blocks;
   // A short double result (a model's scores over a chunk of samples) is
@@ -97,9 +98,10 @@ void blocked_product_into(const arma::Mat<T>& A, const arma::Mat<T>& B, bool tra
 }
 
 template <typename T>
-arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a) {
+arma::Mat<T> blocked_product(const arma::Mat<T>& A, const arma::Mat<T>& B, bool transpose_a,
+                             arma::uword block = kProductBlock) {
   arma::Mat<T> C(transpose_a ? A.n_cols : A.n_rows, B.n_cols);
-  blocked_product_into(A, B, transpose_a, C);
+  blocked_product_into(A, B, transpose_a, C, block);
   return C;
 }
 
@@ -234,6 +236,11 @@ arma::fmat multiply(const arma::fmat& A, const arma::fmat& B) {
 
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B) {
   return blocked_product(A, B, true);
+}
+
+arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B, arma::uword block) {
+  if (block == 0) throw Error("product: blocks must hold at least one row");
+  return blocked_product(A, B, true, block);
 }
 
 void multiply_into(const arma::fmat& A, const arma::fmat& B, arma::fmat& C) {

@@ -47,6 +47,11 @@ arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
 arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B);
 
+// Aᵀ B in blocks of at most `block` instead: a product of a few hundred
+// columns, one tile at kProductBlock, spread over the threads. Its bits
+// depend on the block, still never on the thread count.
+arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B, arma::uword block);
+
 // A B in double for a short A (a few rows against many columns: both
 // models' scores), each entry Σ_k A_ik B_kj summed in one fixed order by
 // plain code rather than the BLAS, so that the entries are the same bits
