@@ -252,13 +252,14 @@ namespace {
 // Interleaved partial sums of a fixed-order dot product: lane l sums the
 // terms k ≡ l (mod 8), then the lanes are added pairwise (l and l + 4, then
 // l + 2, then l + 1). Each lane is its own chain, so vectors of any width
-// give the same bits; GCC's vector type runs as two halves without AVX.
-typedef double FourLanes __attribute__((vector_size(32)));
+// give the same bits: GCC's eight-lane type runs as one AVX-512 vector, two
+// AVX ones, or four halves of those without AVX.
+typedef double EightLanes __attribute__((vector_size(64)));
 // Columns of B sharing one pass over a row of A.
 constexpr arma::uword kColumns = 4;
 
 // By reference: a vector returned by value would change the ABI without AVX.
-inline void load_lanes(FourLanes& to, const double* from) {
+inline void load_lanes(EightLanes& to, const double* from) {
   std::memcpy(&to, from, sizeof to);
 }
 
@@ -267,29 +268,21 @@ inline void load_lanes(FourLanes& to, const double* from) {
 template <arma::uword Count>
 inline __attribute__((always_inline)) void fixed_order_dots(const double* a, const double* const* b,
                                                             arma::uword p, double* out) {
-  FourLanes low[Count] = {}, high[Count] = {};
+  EightLanes lanes[Count] = {};
   arma::uword k = 0;
   for (; k + 8 <= p; k += 8) {
-    FourLanes a_low, a_high, b_low, b_high;
-    load_lanes(a_low, a + k);
-    load_lanes(a_high, a + k + 4);
+    EightLanes a_k, b_k;
+    load_lanes(a_k, a + k);
     for (arma::uword c = 0; c < Count; ++c) {
-      load_lanes(b_low, b[c] + k);
-      load_lanes(b_high, b[c] + k + 4);
-      low[c] += a_low * b_low;
-      high[c] += a_high * b_high;
+      load_lanes(b_k, b[c] + k);
+      lanes[c] += a_k * b_k;
     }
   }
   for (arma::uword l = 0; k < p; ++k, ++l)
-    for (arma::uword c = 0; c < Count; ++c) {
-      if (l < 4)
-        low[c][l] += a[k] * b[c][k];
-      else
-        high[c][l - 4] += a[k] * b[c][k];
-    }
+    for (arma::uword c = 0; c < Count; ++c) lanes[c][l] += a[k] * b[c][k];
   for (arma::uword c = 0; c < Count; ++c) {
-    const FourLanes four = low[c] + high[c];
-    out[c] = (four[0] + four[2]) + (four[1] + four[3]);
+    const EightLanes& s = lanes[c];
+    out[c] = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
   }
 }
 
