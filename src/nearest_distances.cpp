@@ -12,9 +12,10 @@ namespace krrdistill {
 
 namespace {
 
-// Samples a tile of the screen's product: the certificate's pass comes in
-// pieces of one product block (512 samples), which would be one tile on one
-// thread; the screen's bound holds for any order of the sums.
+// Samples (and distilled inputs) a tile of the screen's product: the
+// certificate's pass comes in pieces of one product block (512 samples),
+// which would be one tile on one thread; the screen's bound holds for any
+// order of the sums.
 constexpr arma::uword kScreenBlock = 128;
 
 // Σ_k (a_k − b_k)² in index order: the one measure of a pair.

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "krrdistill/error.hpp"
-#include "vector_copies.hpp"  // the fixed-order products' two copies
+#include "vector_copies.hpp"  // the fixed-order products' copies
 
 namespace krrdistill {
 
@@ -253,12 +253,13 @@ namespace {
 // terms k ≡ l (mod 8), then the lanes are added pairwise (l and l + 4, then
 // l + 2, then l + 1). Each lane is its own chain, so vectors of any width
 // give the same bits: GCC's eight-lane type runs as one AVX-512 vector, two
-// AVX ones, or four halves of those without AVX.
+// AVX2 ones or four SSE2 ones.
 typedef double EightLanes __attribute__((vector_size(64)));
 // Columns of B sharing one pass over a row of A.
 constexpr arma::uword kColumns = 4;
 
-// By reference: a vector returned by value would change the ABI without AVX.
+// By reference: a vector returned by value would change the ABI without
+// AVX-512.
 inline void load_lanes(EightLanes& to, const double* from) {
   std::memcpy(&to, from, sizeof to);
 }

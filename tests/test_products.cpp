@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(single_product_matches_armadillo_and_thread_count_free) {
   BOOST_TEST(std::equal(one.begin(), one.end(), two.begin()));
   BOOST_TEST(relative_difference(arma::conv_to<arma::mat>::from(two_t), expected) < 1e-6);
   BOOST_TEST(std::equal(one_t.begin(), one_t.end(), two_t.begin()));
-  // Blocks of 100: 11 × 6 tiles, the last ones short.
+  // Blocks of 100: 11 × 6 near-equal tiles.
   BOOST_TEST(relative_difference(arma::conv_to<arma::mat>::from(two_small), expected) < 1e-6);
   BOOST_TEST(std::equal(one_small.begin(), one_small.end(), two_small.begin()));
   BOOST_CHECK_THROW(multiply_transposed(At, B, 0), Error);

@@ -47,9 +47,10 @@ arma::mat multiply_transposed(const arma::mat& A, const arma::mat& B);
 arma::fmat multiply(const arma::fmat& A, const arma::fmat& B);
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B);
 
-// Aᵀ B in blocks of at most `block` instead: a product of a few hundred
-// columns, one tile at kProductBlock, spread over the threads. Its bits
-// depend on the block, still never on the thread count.
+// Aᵀ B with the result's rows and columns in blocks of at most `block`
+// instead: a product of a few hundred rows, one tile at kProductBlock,
+// spread over the threads. Its bits depend on the block, still never on
+// the thread count.
 arma::fmat multiply_transposed(const arma::fmat& A, const arma::fmat& B, arma::uword block);
 
 // A B in double for a short A (a few rows against many columns: both
